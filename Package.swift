@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Protocol plugins: (product, target, folder). Each becomes `lib<product>.so`, loaded by the host.
+let protocolPlugins: [(product: String, target: String, path: String)] = [
+    ("MonaEcho", "EchoPlugin", "Plugins/echo"),
+]
+
+let package = Package(
+    name: "MonaServer",
+    products: [
+        .executable(name: "MonaServer", targets: ["Host"]),
+    ] + protocolPlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // The stable C ABI: a header and nothing else (the .c file only makes it a C target).
+        .target(name: "PluginABI", path: "Sources/PluginABI"),
+        // OpenSSL's libcrypto behind a few plain C functions (SHA, HMAC, AES, DH, random).
+        .target(
+            name: "CMonaCrypto",
+            path: "Sources/CMonaCrypto",
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
+        // The neutral value format (MVS) shared by the host and the Swift plugin helper.
+        .target(name: "MonaValues", path: "Sources/MonaValues"),
+        // The small Swift helper compiled into each Swift plugin. No NIO, no Foundation.
+        .target(name: "MonaPluginKit", dependencies: ["PluginABI", "MonaValues"], path: "Sources/MonaPluginKit"),
+        // The host: configuration, logging, plugin loader, reactor, services.
+        .target(
+            name: "MonaHostCore",
+            dependencies: [
+                "PluginABI", "CMonaCrypto", "MonaValues",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/MonaHostCore"
+        ),
+        .executableTarget(name: "Host", dependencies: ["MonaHostCore"], path: "Sources/Host"),
+        .testTarget(
+            name: "MonaHostCoreTests",
+            dependencies: ["MonaHostCore", "MonaValues", "PluginABI", "CMonaCrypto"],
+            path: "Tests/MonaHostCoreTests"
+        ),
+        .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
+    ] + protocolPlugins.map {
+        .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"], path: $0.path)
+    }
+)

@@ -1,0 +1,3 @@
+import MonaHostCore
+
+monaServerMain()

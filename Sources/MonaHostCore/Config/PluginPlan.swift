@@ -1,0 +1,60 @@
+/// Which plugin libraries the configuration asks for, in load order.
+///
+/// The built-in protocols (RTMFP, RTMP, HTTP, WebSocket, RTSP) load unless their `<PROTO>.port` is 0
+/// (WebSocket rides on HTTP: it follows `HTTP.port`) or `<PROTO>.enabled` is false; their library is
+/// `libMona<PROTO>.so`, overridable with `<PROTO>.library`. Any other section with a `library=` key is a
+/// drop-in plugin, loaded after the built-ins in ini order unless `enabled` is false.
+public struct PluginPlan: Sendable, Equatable {
+    /// One plugin to load.
+    public struct Item: Sendable, Equatable {
+        /// The configuration section, also the plugin's name for handoffs ("HTTP", "echo").
+        public var section: String
+        /// The library file name or path, as configured.
+        public var library: String
+        /// An explicit entry symbol (`<section>.entry`), or nil for the standard look-up.
+        public var entry: String?
+        /// True for a built-in protocol the user did not mention: its absence is only a warning.
+        public var implicit: Bool
+    }
+
+    /// Built-in protocol sections, in load order (HTTP before WebSocket, which it hands upgrades to).
+    public static let builtIns = ["RTMFP", "RTMP", "HTTP", "WebSocket", "RTSP"]
+    /// Sections that configure the server itself, never plugins.
+    public static let reserved: Set<String> = ["logs", "servers", "plugins", "application", "arguments"]
+
+    /// The plugins to load.
+    public private(set) var items: [Item] = []
+    /// Sections that were disabled, with the reason (for a log line each).
+    public private(set) var disabled: [(section: String, reason: String)] = []
+
+    public static func == (lhs: PluginPlan, rhs: PluginPlan) -> Bool {
+        lhs.items == rhs.items && lhs.disabled.map(\.section) == rhs.disabled.map(\.section)
+    }
+
+    /// Works out the plan from a configuration.
+    public init(config: ServerConfig) {
+        for section in Self.builtIns {
+            let portKey = section == "WebSocket" ? "HTTP.port" : "\(section).port"
+            if config.int(portKey, default: 1) == 0 {
+                disabled.append((section, "\(portKey)=0"))
+                continue
+            }
+            if !config.bool("\(section).enabled", default: true) {
+                disabled.append((section, "\(section).enabled=false"))
+                continue
+            }
+            let library = config["\(section).library"]
+            let mentioned = library != nil || config.iniSections.contains(section)
+            items.append(Item(section: section, library: library ?? "libMona\(section).so",
+                              entry: config["\(section).entry"], implicit: !mentioned))
+        }
+        for section in config.iniSections where !Self.builtIns.contains(section) && !Self.reserved.contains(section) {
+            guard let library = config["\(section).library"], !library.isEmpty else { continue }
+            if !config.bool("\(section).enabled", default: true) {
+                disabled.append((section, "\(section).enabled=false"))
+                continue
+            }
+            items.append(Item(section: section, library: library, entry: config["\(section).entry"], implicit: false))
+        }
+    }
+}

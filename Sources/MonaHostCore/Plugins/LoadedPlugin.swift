@@ -1,0 +1,47 @@
+import PluginABI
+
+/// One plugin library the host loaded: its descriptor, its instance and its own copy of the host API,
+/// whose `ctx` points back at this record.
+final class LoadedPlugin: @unchecked Sendable {
+    /// Lifecycle of the instance.
+    enum State { case created, started, stopped, destroyed }
+
+    /// The configuration section ("HTTP", "echo"): the plugin's name for handoffs and in logs.
+    let section: String
+    /// The library file it came from.
+    let path: String
+    /// The plugin's entry points (static storage inside the library).
+    let descriptor: UnsafePointer<mona_plugin>
+    /// The host API table given to this plugin (owned here, freed in deinit).
+    let api: UnsafeMutablePointer<mona_host_api>
+    /// The instance `create` returned.
+    var instance: UnsafeMutableRawPointer?
+    var state = State.created
+    unowned let runtime: HostRuntime
+
+    init(section: String, path: String, descriptor: UnsafePointer<mona_plugin>, runtime: HostRuntime) {
+        self.section = section
+        self.path = path
+        self.descriptor = descriptor
+        self.runtime = runtime
+        api = .allocate(capacity: 1)
+        api.initialize(to: HostAPITable.make())
+        api.pointee.ctx = OpaquePointer(Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit {
+        api.deinitialize(count: 1)
+        api.deallocate()
+    }
+
+    /// The plugin's entry points.
+    var entry: mona_plugin { descriptor.pointee }
+
+    /// True while callbacks may reach the instance.
+    var isLive: Bool { state == .created || state == .started }
+
+    /// The record behind a host API `ctx` argument.
+    static func from(_ ctx: OpaquePointer?) -> LoadedPlugin {
+        Unmanaged<LoadedPlugin>.fromOpaque(UnsafeRawPointer(ctx!)).takeUnretainedValue()
+    }
+}

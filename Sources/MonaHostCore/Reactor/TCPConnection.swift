@@ -1,0 +1,268 @@
+import NIOCore
+import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One TCP connection and the plugin session it feeds.
+///
+/// Input the plugin leaves unconsumed is kept and passed again with the next bytes. Output is counted
+/// until NIO reports it written, which is the back-pressure figure `tcp_send` returns.
+final class TCPConnection: @unchecked Sendable {
+    let handle: UInt64
+    /// The plugin that receives the callbacks (changes on handoff).
+    unowned var owner: LoadedPlugin
+    let channel: Channel
+    unowned let reactor: Reactor
+    let listenerContext: UnsafeMutableRawPointer?
+    /// The plugin's session context; nil until accepted or adopted.
+    var session: UnsafeMutableRawPointer?
+    /// True once the owner accepted the connection (it then gets tcp_closed).
+    var accepted = false
+    /// Bytes the owner left unconsumed.
+    var input: ByteBuffer?
+    /// Bytes handed to NIO and not yet written to the kernel.
+    var queued = 0
+    /// A tcp_send returned a non-zero queue: tell the owner when it drains.
+    var wantsWritable = false
+    /// Inside a tcp_data callback (handoffs wait for it to return).
+    var dispatching = false
+    /// A handoff requested from inside tcp_data.
+    var pendingHandoff: (target: LoadedPlugin, bytes: [UInt8], request: [UInt8])?
+    /// Why the connection ends, once known (MONA_CLOSED_*).
+    var closeReason: Int32?
+    /// The plugin asked to close: further input is ignored.
+    var closing = false
+    var outputClosed = false
+    private(set) var peer = mona_addr.none
+    private(set) var local = mona_addr.none
+
+    init(handle: UInt64, owner: LoadedPlugin, channel: Channel, reactor: Reactor,
+         listenerContext: UnsafeMutableRawPointer?) {
+        self.handle = handle
+        self.owner = owner
+        self.channel = channel
+        self.reactor = reactor
+        self.listenerContext = listenerContext
+    }
+
+    // MARK: events from the channel handler
+
+    func becameActive() {
+        peer = mona_addr(channel.remoteAddress)
+        local = mona_addr(channel.localAddress)
+        reactor.connections[handle] = self
+        let plugin = owner
+        guard plugin.isLive, let accept = plugin.entry.tcp_accepted else {
+            closing = true
+            channel.close(promise: nil)
+            return
+        }
+        session = accept(plugin.instance, listenerContext, handle, &peer, &local)
+        if session == nil {
+            closing = true
+            channel.close(promise: nil)
+            return
+        }
+        accepted = true
+    }
+
+    func received(_ buffer: inout ByteBuffer) {
+        guard accepted, !closing else { return }
+        if var pending = input {
+            input = nil
+            pending.writeBuffer(&buffer)
+            dispatch(pending)
+        } else {
+            dispatch(buffer)
+        }
+    }
+
+    func peerFinished() {
+        guard accepted, !closing else { return }
+        let plugin = owner
+        if let eof = plugin.entry.tcp_eof {
+            eof(plugin.instance, session, handle)
+        } else {
+            close(how: MONA_CLOSE_GRACEFUL)
+        }
+    }
+
+    func failed(_ error: Error) {
+        if closeReason == nil { closeReason = MONA_CLOSED_ERROR }
+        reactor.runtime.log(.debug, "\(owner.section): connection \(peer.description) failed: \(error)")
+        channel.close(promise: nil)
+    }
+
+    /// The channel is gone: the owner hears tcp_closed as a callback of its own.
+    func becameInactive() {
+        reactor.connections[handle] = nil
+        guard accepted else { return }
+        accepted = false
+        let reason = closeReason ?? MONA_CLOSED_BY_PEER
+        reactor.loop.execute { [self] in
+            let plugin = owner
+            guard plugin.isLive || plugin.state == .stopped else { return }
+            plugin.entry.tcp_closed?(plugin.instance, session, handle, reason)
+            session = nil
+        }
+    }
+
+    // MARK: input dispatch
+
+    private func dispatch(_ data: ByteBuffer) {
+        var data = data
+        let plugin = owner
+        guard let onData = plugin.entry.tcp_data else { return }
+        dispatching = true
+        let consumed = data.withUnsafeReadableBytes { raw in
+            onData(plugin.instance, session, handle, raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
+        }
+        dispatching = false
+        if let handoff = pendingHandoff {
+            pendingHandoff = nil
+            perform(handoff: handoff)
+            return
+        }
+        guard accepted, !closing else { return }
+        data.moveReaderIndex(forwardBy: min(consumed, data.readableBytes))
+        guard data.readableBytes > 0 else { return }
+        if data.readableBytes > Int(MONA_TCP_MAX_UNCONSUMED) {
+            reactor.runtime.log(.error, "\(plugin.section): \(peer.description) left \(data.readableBytes) bytes unconsumed, over the host's limit; connection closed")
+            closeReason = MONA_CLOSED_LIMIT
+            close(how: MONA_CLOSE_ABORT)
+            return
+        }
+        if data.readerIndex > 65536 { data.discardReadBytes() }
+        input = data
+    }
+
+    // MARK: host services
+
+    func send(_ bytes: UnsafeRawBufferPointer) -> Int64 {
+        guard !closing, !outputClosed, channel.isActive else { return Int64(MONA_E_CLOSED) }
+        guard bytes.count > 0 else { return Int64(queued) }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let size = bytes.count
+        queued += size
+        let promise = reactor.loop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { [self] _ in
+            queued -= size
+            if queued == 0, wantsWritable {
+                reactor.loop.execute { [self] in notifyWritable() }
+            }
+        }
+        channel.writeAndFlush(buffer, promise: promise)
+        if queued == 0 { wantsWritable = false } else { wantsWritable = true }
+        return Int64(queued)
+    }
+
+    private func notifyWritable() {
+        guard queued == 0, wantsWritable, accepted, !closing else { return }
+        wantsWritable = false
+        let plugin = owner
+        plugin.entry.tcp_writable?(plugin.instance, session, handle)
+    }
+
+    func setReading(_ enabled: Bool) {
+        channel.setOption(ChannelOptions.autoRead, value: enabled).whenSuccess { [self] in
+            if enabled { channel.read() }
+        }
+    }
+
+    func close(how: Int32) {
+        if closeReason == nil { closeReason = MONA_CLOSED_BY_PLUGIN }
+        switch how {
+        case MONA_CLOSE_WRITE:
+            guard !outputClosed else { return }
+            outputClosed = true
+            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { [self] _ in
+                channel.close(mode: .output, promise: nil)
+            }
+        case MONA_CLOSE_ABORT:
+            closing = true
+            channel.close(promise: nil)
+        default:
+            guard !closing else { return }
+            closing = true
+            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { [self] _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    /// Closes because the server or the plugin stops.
+    func shutdown() -> EventLoopFuture<Void> {
+        if closeReason == nil { closeReason = MONA_CLOSED_SHUTDOWN }
+        closing = true
+        return channel.close().recover { _ in }
+    }
+
+    func addresses() -> (peer: mona_addr, local: mona_addr) { (peer, local) }
+
+    func handoff(to target: LoadedPlugin, bytes: [UInt8], request: [UInt8]) {
+        if dispatching {
+            pendingHandoff = (target, bytes, request)
+        } else {
+            perform(handoff: (target, bytes, request))
+        }
+    }
+
+    private func perform(handoff: (target: LoadedPlugin, bytes: [UInt8], request: [UInt8])) {
+        let target = handoff.target
+        owner = target
+        session = nil
+        accepted = false
+        wantsWritable = false
+        input = nil
+        if !handoff.bytes.isEmpty {
+            var buffer = channel.allocator.buffer(capacity: handoff.bytes.count)
+            buffer.writeBytes(handoff.bytes)
+            input = buffer
+        }
+        setReading(true)
+        guard target.isLive, let adopt = target.entry.tcp_adopted else {
+            closing = true
+            channel.close(promise: nil)
+            return
+        }
+        session = handoff.request.withUnsafeBufferPointer { request in
+            adopt(target.instance, handle, &peer, &local, request.baseAddress, request.count)
+        }
+        guard session != nil else {
+            closing = true
+            channel.close(promise: nil)
+            return
+        }
+        accepted = true
+        reactor.runtime.log(.debug, "connection \(peer.description) handed over to \(target.section)")
+        if let pending = input {
+            input = nil
+            dispatch(pending)
+        }
+    }
+}
+
+/// Feeds one channel's events to its `TCPConnection`.
+final class TCPConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    let connection: TCPConnection
+
+    init(_ connection: TCPConnection) { self.connection = connection }
+
+    func channelActive(context: ChannelHandlerContext) { connection.becameActive() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        connection.received(&buffer)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { connection.peerFinished() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { connection.failed(error) }
+
+    func channelInactive(context: ChannelHandlerContext) { connection.becameInactive() }
+}

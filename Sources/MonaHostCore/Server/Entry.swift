@@ -1,0 +1,88 @@
+import Dispatch
+import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the server: parses the command line, reads the configuration, loads the plugins and serves
+/// until SIGINT or SIGTERM, then stops gracefully and exits. `staticEntries` are plugins linked into
+/// the executable (by lower-case section name), found before any library on disk.
+public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+                           staticEntries: [String: mona_plugin_entry_fn] = [:]) -> Never {
+    // Children of test runners inherit a blocked signal mask: clear it before any thread starts.
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    pthread_sigmask(SIG_SETMASK, &empty, nil)
+    signal(SIGPIPE, SIG_IGN)
+
+    let command = ServerCommand.parseOrExit(ServerCommand.normalized(arguments))
+    let executable = ServerLayout.currentExecutableDirectory()
+    let layout = ServerLayout(executableDirectory: executable, root: command.dir, ini: command.ini)
+
+    var notes: [String] = []
+    let ini: IniFile?
+    if let text = readTextFile(layout.iniPath) {
+        ini = IniFile(text: text)
+    } else {
+        ini = nil
+        notes.append("no configuration file at \(layout.iniPath): MonaServer's defaults apply")
+    }
+    var extra = command.argumentKeys
+    extra["application.command"] = CommandLine.arguments.first ?? "MonaServer"
+    extra["application.path"] = "\(executable)/MonaServer"
+    extra["application.name"] = "MonaServer"
+    extra["application.baseName"] = "MonaServer"
+    extra["application.dir"] = "\(executable)/"
+    let config = ServerConfig(ini: ini, extra: extra)
+
+    let logFile = command.log > 0 ? RotatingLogFile(directory: layout.logsDirectory(config: config),
+                                                    name: config["logs.name"] ?? "log",
+                                                    rotation: config.int("logs.rotation", default: 10),
+                                                    maxSize: config.int("logs.maxSize", default: 1_000_000)) : nil
+    let sink = LogSink(maxLevel: command.log, file: logFile)
+    let runtime = HostRuntime(config: config, layout: layout, sink: sink, staticEntries: staticEntries)
+    if command.log > 0, logFile == nil {
+        runtime.log(.warn, "cannot write logs in \(layout.logsDirectory(config: config)); logging to the console only")
+    }
+    runtime.log(.info, "\(MonaVersion.text) starting in \(layout.rootDirectory)")
+    for note in notes { runtime.log(.info, note) }
+
+    let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { _ = runtime.requestStop() }
+        source.resume()
+        return source
+    }
+
+    do {
+        try runtime.start(plan: PluginPlan(config: config))
+    } catch {
+        runtime.log(.fatal, "cannot start: \(error)")
+        sink.drain()
+        exit(1)
+    }
+    let started = runtime.startedPlugins
+    runtime.log(.info, "MonaServer started with \(started.isEmpty ? "no protocol" : started.joined(separator: ", "))")
+
+    // Serve until a signal asks to stop; the stop itself runs on the loop.
+    try? runtime.waitUntilStopped()
+    withExtendedLifetime(signals) {}
+    runtime.log(.info, "MonaServer stopped")
+    runtime.shutdownReactor()
+    exit(0)
+}
+
+/// The whole content of a text file, or nil when it cannot be read.
+func readTextFile(_ path: String) -> String? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count > 0 { bytes.append(contentsOf: chunk[0..<count]) }
+        if count < chunk.count { break }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

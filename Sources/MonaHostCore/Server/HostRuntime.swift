@@ -1,0 +1,217 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host's state: configuration, logs, the reactor, crypto objects and the loaded plugins.
+/// Apart from `init`, `log` and `requestStop`, use it on the reactor's loop only.
+public final class HostRuntime: @unchecked Sendable {
+    public private(set) var config: ServerConfig
+    public let layout: ServerLayout
+    let sink: LogSink
+    let logger: Logger
+    private(set) var reactor: Reactor!
+    private(set) var crypto: CryptoService!
+    private(set) var plugins: [LoadedPlugin] = []
+    private let loader: PluginLoader
+    private var stopRequested = false
+    private var stopped: EventLoopPromise<Void>!
+
+    /// A runtime with its configuration, log sink and folders; `staticEntries` are plugins linked in.
+    public init(config: ServerConfig, layout: ServerLayout, sink: LogSink,
+                staticEntries: [String: mona_plugin_entry_fn] = [:]) {
+        self.config = config
+        self.layout = layout
+        self.sink = sink
+        logger = Logger(label: "MonaServer", factory: { _ in MonaLogHandler(sink: sink) })
+        loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config))
+        reactor = Reactor(runtime: self)
+        crypto = CryptoService(makeHandle: { [unowned self] in reactor.makeHandle() })
+        stopped = reactor.loop.makePromise(of: Void.self)
+    }
+
+    /// Logs a host message. Thread-safe.
+    func log(_ level: MonaLogLevel, _ message: @autoclosure () -> String, file: String = #fileID, line: UInt = #line) {
+        logger.mona(level, message(), file: file, line: line)
+    }
+
+    /// The loaded plugin of a section, if any.
+    func plugin(section: String) -> LoadedPlugin? {
+        plugins.first { $0.section == section }
+    }
+
+    /// Sections of the plugins that started.
+    public var startedPlugins: [String] { plugins.filter { $0.state == .started }.map(\.section) }
+
+    // MARK: lifecycle
+
+    /// Loads, creates and starts every plugin of the plan, on the loop. Failures are logged and skipped.
+    public func start(plan: PluginPlan) throws {
+        try reactor.sync { [self] in
+            for (section, reason) in plan.disabled { log(.debug, "\(section) disabled (\(reason))") }
+            for item in plan.items { startPlugin(item) }
+        }
+    }
+
+    private func startPlugin(_ item: PluginPlan.Item) {
+        let descriptor: UnsafePointer<mona_plugin>
+        let path: String
+        switch loader.load(item) {
+        case .success(let loaded):
+            (descriptor, path) = loaded
+        case .failure(let failure):
+            if item.implicit, case .fileNotFound = failure {
+                log(.warn, "\(item.section): plugin \(failure.message); \(item.section) is off (set \(item.section == "WebSocket" ? "WebSocket.enabled=false" : "\(item.section).port=0") to silence this)")
+            } else {
+                log(.error, "\(item.section): plugin \(failure.message); \(item.section) is off")
+            }
+            return
+        }
+        let plugin = LoadedPlugin(section: item.section, path: path, descriptor: descriptor, runtime: self)
+        guard let create = plugin.entry.create else {
+            log(.error, "\(item.section): \(path) has no create function; \(item.section) is off")
+            return
+        }
+        plugins.append(plugin)
+        plugin.instance = item.section.withCString { create(plugin.api, $0) }
+        guard plugin.instance != nil else {
+            log(.error, "\(item.section): \(path) failed to create its instance; \(item.section) is off")
+            plugins.removeAll { $0 === plugin }
+            plugin.state = .destroyed
+            return
+        }
+        let status = plugin.entry.start?(plugin.instance) ?? MONA_OK
+        guard status >= 0 else {
+            log(.error, "\(item.section): failed to start (status \(status)); \(item.section) is off, the other protocols go on")
+            plugin.state = .stopped
+            reactor.closeAll(ownedBy: plugin).whenComplete { [self] _ in
+                reactor.loop.execute { [self] in destroy(plugin) }
+            }
+            plugins.removeAll { $0 === plugin }
+            return
+        }
+        plugin.state = .started
+        let name = plugin.entry.name.map { String(cString: $0) } ?? "?"
+        let version = plugin.entry.version.map { String(cString: $0) } ?? "?"
+        log(.info, "\(item.section): plugin \(name) \(version) started (\(path))")
+    }
+
+    private func destroy(_ plugin: LoadedPlugin) {
+        guard plugin.state != .destroyed else { return }
+        plugin.entry.destroy?(plugin.instance)
+        plugin.instance = nil
+        plugin.state = .destroyed
+        crypto.freeAll(owner: plugin)
+    }
+
+    /// Asks the server to stop (thread-safe, idempotent): plugins stop in reverse load order, their
+    /// sockets and timers close, then they are destroyed. The future completes when all is done.
+    public func requestStop() -> EventLoopFuture<Void> {
+        reactor.loop.flatSubmit { [self] in
+            if stopRequested { return stopped.futureResult }
+            stopRequested = true
+            log(.info, "MonaServer stopping")
+            var closing: [EventLoopFuture<Void>] = []
+            for plugin in plugins.reversed() where plugin.state == .started {
+                plugin.entry.stop?(plugin.instance)
+                plugin.state = .stopped
+                closing.append(reactor.closeAll(ownedBy: plugin))
+            }
+            EventLoopFuture.andAllComplete(closing, on: reactor.loop).whenComplete { [self] _ in
+                // tcp_closed callbacks were queued by the closes above and run before this task.
+                reactor.loop.execute { [self] in
+                    for plugin in plugins.reversed() { destroy(plugin) }
+                    stopped.succeed()
+                }
+            }
+            return stopped.futureResult
+        }
+    }
+
+    /// Blocks the calling thread (never the loop) until a requested stop has completed.
+    public func waitUntilStopped() throws {
+        try stopped.futureResult.wait()
+    }
+
+    /// Stops the loop and its pool; call after `requestStop` completed, from outside the loop.
+    public func shutdownReactor() {
+        reactor.shutdown()
+        sink.drain()
+    }
+
+    // MARK: services used by the host API table
+
+    func listen(_ plugin: LoadedPlugin, host: String, port: UInt16, context: UnsafeMutableRawPointer?,
+                handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
+        guard plugin.entry.tcp_accepted != nil, plugin.entry.tcp_data != nil else { return MONA_E_UNSUPPORTED }
+        switch SocketFactory.bound(type: Int32(SOCK_STREAM.rawValue), host: host, port: port) {
+        case .failure(let failure):
+            log(.error, "\(plugin.section): cannot listen on TCP \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
+            return failure.code
+        case .success(let (fd, address)):
+            let listener = TCPListener(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address)
+            reactor.listeners[listener.handle] = listener
+            listener.start(descriptor: fd, reactor: reactor)
+            handle?.pointee = listener.handle
+            bound?.pointee = address
+            notePublicAddress(plugin.section, address)
+            log(.info, "\(plugin.section): listening on TCP \(address.description)")
+            return MONA_OK
+        }
+    }
+
+    func bindUDP(_ plugin: LoadedPlugin, host: String, port: UInt16, context: UnsafeMutableRawPointer?,
+                 handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
+        guard plugin.entry.udp_datagram != nil else { return MONA_E_UNSUPPORTED }
+        switch SocketFactory.bound(type: Int32(SOCK_DGRAM.rawValue), host: host, port: port) {
+        case .failure(let failure):
+            log(.error, "\(plugin.section): cannot bind UDP \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
+            return failure.code
+        case .success(let (fd, address)):
+            let socket = UDPSocket(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address)
+            reactor.udpSockets[socket.handle] = socket
+            socket.start(descriptor: fd, reactor: reactor)
+            handle?.pointee = socket.handle
+            bound?.pointee = address
+            notePublicAddress(plugin.section, address)
+            log(.info, "\(plugin.section): listening on UDP \(address.description)")
+            return MONA_OK
+        }
+    }
+
+    /// "change HTTP.port in <ini>": names the key of the section that holds this port.
+    func changeHint(_ section: String, _ port: UInt16) -> String {
+        let keys = config.keys(withPrefix: "\(section).").filter { config[$0]?.trimmingBlanks() == "\(port)" }
+        let key = keys.first { $0 == "\(section).port" } ?? keys.first
+        let file = layout.iniPath
+        return key.map { "change \($0) in \(file)" } ?? "change the ports of [\(section)] in \(file)"
+    }
+
+    /// MonaServer publishes `<PROTO>.publicAddress` once a protocol listens.
+    private func notePublicAddress(_ section: String, _ address: mona_addr) {
+        let key = "\(section).publicAddress"
+        guard config[key] == nil else { return }
+        let publicHost = config["\(section).publicHost"] ?? config["publicHost"]
+        var host = publicHost ?? address.socketAddress?.ipAddress ?? "127.0.0.1"
+        if publicHost == nil, host == "0.0.0.0" { host = "127.0.0.1" } else if publicHost == nil, host == "::" { host = "::1" }
+        config[key] = host.contains(":") ? "[\(host)]:\(address.port)" : "\(host):\(address.port)"
+    }
+
+    func runBlocking(_ plugin: LoadedPlugin, work: @convention(c) (UnsafeMutableRawPointer?) -> Void,
+                     context: UnsafeMutableRawPointer?) {
+        let job = BlockingJob(work: work, context: context)
+        reactor.pool.runIfActive(eventLoop: reactor.loop) { job.work(job.context) }.whenComplete { _ in
+            guard plugin.isLive || plugin.state == .stopped else { return }
+            plugin.entry.work_done?(plugin.instance, job.context)
+        }
+    }
+}
+
+/// A C work function and its context, carried to a pool thread.
+private struct BlockingJob: @unchecked Sendable {
+    let work: @convention(c) (UnsafeMutableRawPointer?) -> Void
+    let context: UnsafeMutableRawPointer?
+}

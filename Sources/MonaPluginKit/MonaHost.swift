@@ -1,0 +1,100 @@
+import PluginABI
+
+/// A Swift view of the host services one plugin received (`mona_host_api`), with Swift types at the
+/// edges. Valid until the plugin is destroyed; use it on the loop thread (logging excepted).
+public struct MonaHost: @unchecked Sendable {
+    /// The raw table.
+    public let api: UnsafePointer<mona_host_api>
+
+    public init(_ api: UnsafePointer<mona_host_api>) { self.api = api }
+
+    private var ctx: OpaquePointer? { api.pointee.ctx }
+
+    // MARK: core
+
+    /// Logs at a MonaServer level (MONA_LOG_*).
+    public func log(_ level: Int32, _ message: String, file: StaticString = #fileID, line: UInt = #line) {
+        guard level <= api.pointee.log_level(ctx) else { return }
+        var message = message
+        message.withUTF8 { bytes in
+            file.withUTF8Buffer { _ in
+                api.pointee.log(ctx, level, UnsafeRawPointer(file.utf8Start).assumingMemoryBound(to: CChar.self),
+                                Int32(line), UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                bytes.count)
+            }
+        }
+    }
+
+    /// The text of a configuration key, or nil.
+    public func config(_ key: String) -> String? {
+        let length = api.pointee.config_get(ctx, key, nil, 0)
+        guard length >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: Int(length))
+        _ = buffer.withUnsafeMutableBufferPointer { raw in
+            raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) {
+                api.pointee.config_get(ctx, key, $0, raw.count)
+            }
+        }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    // MARK: TCP
+
+    /// Listens; returns the status, the listener handle and the bound address.
+    public func listenTCP(host: String, port: UInt16, context: UnsafeMutableRawPointer? = nil)
+        -> (status: Int32, listener: mona_handle, bound: mona_addr)
+    {
+        var handle: mona_handle = 0
+        var bound = mona_addr()
+        let status = api.pointee.tcp_listen(ctx, host, port, context, &handle, &bound)
+        return (status, handle, bound)
+    }
+
+    /// Queues bytes; returns what stays queued in the host, or a negative MONA_E_*.
+    @discardableResult
+    public func send(_ connection: mona_handle, _ bytes: UnsafeRawBufferPointer) -> Int64 {
+        api.pointee.tcp_send(ctx, connection, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count)
+    }
+
+    /// Pauses or resumes reading a connection.
+    public func setReading(_ connection: mona_handle, _ enabled: Bool) {
+        _ = api.pointee.tcp_set_reading(ctx, connection, enabled ? 1 : 0)
+    }
+
+    /// Closes a connection (MONA_CLOSE_*).
+    public func close(_ connection: mona_handle, how: Int32 = MONA_CLOSE_GRACEFUL) {
+        _ = api.pointee.tcp_close(ctx, connection, how)
+    }
+
+    // MARK: UDP
+
+    /// Binds a UDP socket; returns the status, the socket handle and the bound address.
+    public func bindUDP(host: String, port: UInt16, context: UnsafeMutableRawPointer? = nil)
+        -> (status: Int32, socket: mona_handle, bound: mona_addr)
+    {
+        var handle: mona_handle = 0
+        var bound = mona_addr()
+        let status = api.pointee.udp_bind(ctx, host, port, context, &handle, &bound)
+        return (status, handle, bound)
+    }
+
+    /// Sends one datagram.
+    @discardableResult
+    public func send(udp: mona_handle, to address: mona_addr, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        var address = address
+        return api.pointee.udp_send(ctx, udp, &address, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count)
+    }
+
+    // MARK: timers
+
+    /// Starts a timer; returns its handle, or nil.
+    public func startTimer(delayMs: UInt64, periodMs: UInt64 = 0, context: UnsafeMutableRawPointer? = nil) -> mona_handle? {
+        var handle: mona_handle = 0
+        return api.pointee.timer_start(ctx, delayMs, periodMs, context, &handle) == MONA_OK ? handle : nil
+    }
+
+    /// Cancels a timer.
+    public func cancelTimer(_ timer: mona_handle) {
+        _ = api.pointee.timer_cancel(ctx, timer)
+    }
+}

@@ -1,0 +1,39 @@
+import PluginABI
+
+/// What a Swift plugin implements. The kit turns the C entry points into these calls and keeps one
+/// session object per connection. Every method but `start` has a default, so a plugin writes only
+/// what its protocol uses.
+public protocol MonaPluginInstance: AnyObject {
+    /// Reads the configuration, listens, binds. A negative MONA_E_* fails the plugin's start.
+    func start() -> Int32
+    /// The server stops.
+    func stop()
+    /// A connection was accepted: return its session object, or nil to refuse it.
+    func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject?
+    /// Bytes arrived (with what was left unconsumed before): return how many were consumed.
+    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int
+    /// The send queue drained after a send left bytes queued.
+    func writable(session: AnyObject, connection: mona_handle)
+    /// The peer half-closed: return true if handled; false (the default) closes gracefully.
+    func peerFinished(session: AnyObject, connection: mona_handle) -> Bool
+    /// The connection is over (MONA_CLOSED_*).
+    func closed(session: AnyObject, connection: mona_handle, reason: Int32)
+    /// A connection handed over by another plugin: return its session object, or nil to refuse it.
+    func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject?
+    /// A datagram arrived.
+    func datagram(socket: UnsafeMutableRawPointer?, udp: mona_handle, from: mona_addr, bytes: UnsafeRawBufferPointer)
+    /// A timer fired.
+    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle)
+}
+
+extension MonaPluginInstance {
+    public func stop() {}
+    public func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? { nil }
+    public func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int { bytes.count }
+    public func writable(session: AnyObject, connection: mona_handle) {}
+    public func peerFinished(session: AnyObject, connection: mona_handle) -> Bool { false }
+    public func closed(session: AnyObject, connection: mona_handle, reason: Int32) {}
+    public func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject? { nil }
+    public func datagram(socket: UnsafeMutableRawPointer?, udp: mona_handle, from: mona_addr, bytes: UnsafeRawBufferPointer) {}
+    public func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {}
+}

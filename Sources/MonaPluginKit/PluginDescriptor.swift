@@ -1,0 +1,93 @@
+import PluginABI
+
+/// The instance behind a Swift plugin's C context: the plugin object, its host and its sessions.
+final class PluginBox {
+    let instance: any MonaPluginInstance
+    let host: MonaHost
+    var sessions: [mona_handle: AnyObject] = [:]
+
+    init(_ instance: any MonaPluginInstance, host: MonaHost) {
+        self.instance = instance
+        self.host = host
+    }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> PluginBox {
+        Unmanaged<PluginBox>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    /// The non-NULL session context handed to the host for a connection of this plugin.
+    var sessionToken: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+}
+
+/// True when a host's ABI version has the major this plugin was built for.
+public func monaAccepts(hostABI: UInt32) -> Bool { hostABI >> 16 == MONA_ABI_VERSION >> 16 }
+
+/// Wraps a plugin instance as the context `create` returns (retained until `destroy`).
+public func monaBox(_ instance: any MonaPluginInstance, host: MonaHost) -> UnsafeMutableRawPointer {
+    Unmanaged.passRetained(PluginBox(instance, host: host)).toOpaque()
+}
+
+/// Builds the static `mona_plugin` table of a Swift plugin. `create` is the plugin's own C-compatible
+/// factory (a closure that captures nothing), typically `{ api, section in monaBox(MyPlugin(...), host: ...) }`;
+/// every other entry point is the kit's, forwarding to `MonaPluginInstance`.
+public func monaMakeDescriptor(
+    name: StaticString, version: StaticString,
+    create: @escaping @convention(c) (UnsafePointer<mona_host_api>?, UnsafePointer<CChar>?) -> UnsafeMutableRawPointer?
+) -> UnsafePointer<mona_plugin> {
+    var table = mona_plugin()
+    table.abi_version = MONA_ABI_VERSION
+    table.struct_size = UInt32(MemoryLayout<mona_plugin>.size)
+    table.name = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+    table.version = UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
+    table.create = create
+    table.start = { PluginBox.from($0).instance.start() }
+    table.stop = { PluginBox.from($0).instance.stop() }
+    table.destroy = { Unmanaged<PluginBox>.fromOpaque($0!).release() }
+    table.tcp_accepted = { plugin, listener, connection, peer, local in
+        let box = PluginBox.from(plugin)
+        guard let session = box.instance.accepted(connection: connection, listener: listener, peer: peer!.pointee,
+                                                  local: local!.pointee) else { return nil }
+        box.sessions[connection] = session
+        return box.sessionToken
+    }
+    table.tcp_data = { plugin, _, connection, data, size in
+        let box = PluginBox.from(plugin)
+        guard let session = box.sessions[connection] else { return size }
+        return box.instance.received(session: session, connection: connection,
+                                     bytes: UnsafeRawBufferPointer(start: data, count: size))
+    }
+    table.tcp_writable = { plugin, _, connection in
+        let box = PluginBox.from(plugin)
+        guard let session = box.sessions[connection] else { return }
+        box.instance.writable(session: session, connection: connection)
+    }
+    table.tcp_eof = { plugin, _, connection in
+        let box = PluginBox.from(plugin)
+        guard let session = box.sessions[connection] else { return }
+        if !box.instance.peerFinished(session: session, connection: connection) { box.host.close(connection) }
+    }
+    table.tcp_closed = { plugin, _, connection, reason in
+        let box = PluginBox.from(plugin)
+        guard let session = box.sessions.removeValue(forKey: connection) else { return }
+        box.instance.closed(session: session, connection: connection, reason: reason)
+    }
+    table.tcp_adopted = { plugin, connection, peer, local, request, size in
+        let box = PluginBox.from(plugin)
+        guard let session = box.instance.adopted(connection: connection, peer: peer!.pointee, local: local!.pointee,
+                                                 request: UnsafeRawBufferPointer(start: request, count: size))
+        else { return nil }
+        box.sessions[connection] = session
+        return box.sessionToken
+    }
+    table.udp_datagram = { plugin, socket, udp, from, data, size in
+        PluginBox.from(plugin).instance.datagram(socket: socket, udp: udp, from: from!.pointee,
+                                                 bytes: UnsafeRawBufferPointer(start: data, count: size))
+    }
+    table.timer_fired = { plugin, context, timer in
+        PluginBox.from(plugin).instance.timerFired(context: context, timer: timer)
+    }
+    let pointer = UnsafeMutablePointer<mona_plugin>.allocate(capacity: 1)
+    pointer.initialize(to: table)
+    return UnsafePointer(pointer)
+}
+

@@ -1,0 +1,609 @@
+/*
+ * mona_plugin.h — the stable C ABI between the MonaServer host and its protocol plugins.
+ *
+ * A plugin is a shared library that owns one wire protocol and nothing else. The host owns the
+ * reactor (sockets, timers), the object model (clients, writers, publications, listeners, groups),
+ * the Lua runtime and the configuration. This header is all a plugin needs: it is plain C99, has no
+ * dependency besides <stddef.h> and <stdint.h>, and can be compiled against by any language with a C
+ * FFI.
+ *
+ * Two tables, one per direction (the Janus model):
+ *   - mona_host_api: services the host gives to a plugin (logging, config, TCP, UDP, timers, crypto,
+ *     values, clients, RPC, writers, media). The host fills it; the plugin calls through it.
+ *   - mona_plugin:   entry points the plugin gives to the host (lifecycle, socket events, timers,
+ *     writer operations, media sink operations). The plugin fills it; the host calls through it.
+ *
+ * ---------------------------------------------------------------------------------------------------
+ * VERSIONING
+ *   Both tables start with `abi_version` then `struct_size`. The version is (major << 16) | minor,
+ *   written as a plain literal so that every FFI can import it. A host accepts a plugin only when the
+ *   majors are equal and the plugin's struct_size is at least the size of the 1.0 layout. Within a
+ *   major, tables are append-only: a newer minor only adds fields at the end. Before using a field a
+ *   reader checks that struct_size covers it (MONA_HAS_FIELD below), so an older plugin with a shorter
+ *   table keeps working with a newer host and vice versa.
+ *
+ * LOADING
+ *   The host dlopen()s the library with RTLD_NOW | RTLD_LOCAL, then looks up the entry symbol
+ *   `mona_plugin_entry_<section in lower case>` (unique per built-in plugin, so that several plugins
+ *   can be linked statically into one binary) and, failing that, the generic `mona_plugin_entry` that
+ *   third-party drop-ins export. The entry returns a pointer to a static mona_plugin, or NULL to refuse
+ *   the host's ABI version. A refused, mismatched or symbol-less library is logged and skipped; the
+ *   server goes on with the others.
+ *
+ * THREADING
+ *   Every call in both directions happens on the host's single event-loop thread, except:
+ *     - host->log, and the stateless crypto functions (random_bytes, sha1, sha256, hmac_sha256,
+ *       aes128_cbc), which are thread-safe and may be called from a run_blocking work function;
+ *     - the `work` function given to run_blocking, which runs on a pool thread and must touch neither
+ *       the host API (but for the thread-safe functions above) nor the plugin's loop-owned state.
+ *   No plugin callback may block: file reads, DNS and long computations go through run_blocking.
+ *
+ * RE-ENTRANCY
+ *   A plugin may call any host function from inside any of its callbacks. Closing a handle from inside
+ *   a callback is safe: the matching "closed" callback always arrives later, as a callback of its own,
+ *   never from inside a host function call.
+ *
+ * OWNERSHIP
+ *   - Buffers passed as (pointer, length) in either direction are borrowed for the duration of the
+ *     call only; whoever needs them later copies them. Strings are UTF-8 and, unless said otherwise,
+ *     passed as (pointer, length) without relying on a terminating NUL.
+ *   - `const char *` parameters documented as "NUL-terminated" are borrowed for the call too.
+ *   - A mona_buffer filled by the host belongs to the plugin until it hands it back with
+ *     host->buffer_free; the host never keeps a pointer into it.
+ *   - Context pointers (`void *` the plugin gives the host: plugin, session, listener, udp, timer,
+ *     writer and sink contexts) belong to the plugin. The host stores them and passes them back, never
+ *     dereferences them, and never uses one again after the callback that ends its life (tcp_closed,
+ *     timer cancellation or last firing, writer_released, sink_released, destroy).
+ *   - Handles (mona_handle) are opaque 64-bit integers issued by the host; 0 is never a valid handle.
+ *     A handle is never reused during the life of the process.
+ *
+ * STATUS
+ *   Functions returning int32_t answer MONA_OK (0) or a negative MONA_E_* code. Functions that can fail
+ *   for a reason a remote peer should see also fill an optional mona_error.
+ * ---------------------------------------------------------------------------------------------------
+ */
+#ifndef MONA_PLUGIN_H
+#define MONA_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- version ------------------------------------------------------------------------------------ */
+
+/** Major version of this header. A host and a plugin must agree on it. */
+#define MONA_ABI_MAJOR 1
+/** Minor version of this header. Only appends fields within a major. */
+#define MONA_ABI_MINOR 0
+/** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
+#define MONA_ABI_VERSION 0x00010000u
+
+/** Major part of an abi_version value. */
+#define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
+/** Minor part of an abi_version value. */
+#define MONA_ABI_VERSION_MINOR(v) ((uint32_t)(v) & 0xFFFFu)
+/** True when a table whose struct_size is `size` contains field `field` of struct type `type`. */
+#define MONA_HAS_FIELD(type, size, field) \
+    ((size_t)(size) >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/** Generic entry symbol exported by drop-in plugins. Built-ins export mona_plugin_entry_<name>. */
+#define MONA_PLUGIN_ENTRY_SYMBOL "mona_plugin_entry"
+
+/* ---- basic types -------------------------------------------------------------------------------- */
+
+/** Opaque handle issued by the host (connection, listener, UDP socket, timer, client, writer, ...). 0 = none. */
+typedef uint64_t mona_handle;
+
+/** Status codes. */
+#define MONA_OK 0
+#define MONA_E_INVAL (-1)       /* a bad argument (unknown handle, wrong size, ...) */
+#define MONA_E_NOTFOUND (-2)    /* no such plugin, application, method, publication, key */
+#define MONA_E_REJECTED (-3)    /* refused by the application (Lua) or by policy (blacklist) */
+#define MONA_E_SCRIPT (-4)      /* the Lua code raised an error */
+#define MONA_E_EXISTS (-5)      /* already there (a publication with a publisher, ...) */
+#define MONA_E_AGAIN (-6)       /* not now; retry later */
+#define MONA_E_CLOSED (-7)      /* the handle is closing or closed */
+#define MONA_E_NOMEM (-8)       /* a limit or the memory is exhausted */
+#define MONA_E_UNSUPPORTED (-9) /* this host does not provide that service */
+#define MONA_E_ADDRINUSE (-10)  /* the address/port is taken */
+#define MONA_E_IO (-11)         /* any other system error; the host logs the errno text */
+
+/** Log levels, MonaServer's numbering (the --log option): 1 fatal ... 8 trace. */
+#define MONA_LOG_FATAL 1
+#define MONA_LOG_CRITIC 2
+#define MONA_LOG_ERROR 3
+#define MONA_LOG_WARN 4
+#define MONA_LOG_NOTE 5
+#define MONA_LOG_INFO 6
+#define MONA_LOG_DEBUG 7
+#define MONA_LOG_TRACE 8
+
+/** Address families of mona_addr. */
+#define MONA_AF_NONE 0
+#define MONA_AF_INET 4
+#define MONA_AF_INET6 6
+
+/**
+ * A fixed-size socket address (20 bytes), so that no string is built per datagram.
+ * IPv4 occupies ip[0..3] in network order and leaves ip[4..15] zero; IPv6 uses all 16 bytes.
+ * The port is in host byte order.
+ */
+typedef struct mona_addr {
+    uint16_t family; /* MONA_AF_* */
+    uint16_t port;   /* host byte order */
+    uint8_t ip[16];  /* network byte order */
+} mona_addr;
+
+/** Classes of a mona_error: each protocol maps them to its own answer (RTMP status, HTTP code, ...). */
+#define MONA_ERR_NONE 0
+#define MONA_ERR_APPLICATION 1 /* the application does not exist / is not reachable (RTMP InvalidApp, HTTP 503) */
+#define MONA_ERR_SCRIPT 2      /* a Lua error or an explicit error(...) (RTMP Rejected / Call.Failed, HTTP 500) */
+#define MONA_ERR_PERMISSION 3  /* refused (HTTP 403) */
+#define MONA_ERR_NOTFOUND 4    /* method, file or publication unknown (HTTP 404) */
+#define MONA_ERR_PROTOCOL 5    /* the peer broke the protocol */
+#define MONA_ERR_OTHER 6
+
+/** An error a remote peer should see. Filled by the host; `message` is NUL-terminated UTF-8, truncated to fit. */
+typedef struct mona_error {
+    int32_t kind;       /* MONA_ERR_* */
+    char message[500];  /* human text, e.g. "Method client 'foo' not found in application /app" */
+} mona_error;
+
+/**
+ * A byte buffer allocated by the host and handed to the plugin. The plugin owns it until it calls
+ * host->buffer_free(host->ctx, &buffer) (which also zeroes the struct). `opaque` is the host's.
+ * An empty result has data == NULL and size == 0 and needs no free (freeing it is harmless).
+ */
+typedef struct mona_buffer {
+    uint8_t *data;
+    size_t size;
+    void *opaque;
+} mona_buffer;
+
+/* ---- values: the Mona Value Stream (MVS) ---------------------------------------------------------
+ *
+ * Every structured value that crosses the boundary (RPC arguments and results, connect responses,
+ * metadata, properties) is a byte string in this one neutral format. Neither AMF nor JSON: plugins
+ * translate their wire format to MVS, the host translates MVS to and from Lua.
+ *
+ * A value stream is a sequence of zero or more values laid end to end (several RPC arguments are
+ * several values). Integers named `varuint` are unsigned LEB128 (7 bits per byte, least significant
+ * group first, high bit set on every byte but the last, at most 10 bytes). Doubles are IEEE-754 binary64
+ * in little-endian byte order. Strings are UTF-8 (not NUL-terminated).
+ *
+ *   tag  name       payload
+ *   0x00 (invalid)  never written; a reader rejects it
+ *   0x01 NIL        none
+ *   0x02 FALSE      none
+ *   0x03 TRUE       none
+ *   0x04 NUMBER     8-byte double
+ *   0x05 STRING     varuint length, bytes
+ *   0x06 BYTES      varuint length, bytes              (Lua: a table with __raw)
+ *   0x07 DATE       8-byte double, ms since 1970-01-01 UTC (Lua: a table with __time)
+ *   0x08 ARRAY      varuint count, then count values   (Lua: a sequence 1..count)
+ *   0x09 OBJECT     varuint type-name length, type-name bytes (empty: plain object; Lua: __type),
+ *                   varuint count, then count pairs (key: varuint length + bytes, may be empty; value)
+ *   0x0A MIXED      varuint count, count values (indexes 1..count),
+ *                   then varuint count and keyed pairs as in OBJECT
+ *   0x0B MAP        1 byte flags (bit 0: weak keys; other bits 0), varuint count, then count
+ *                   (key value, value value) pairs (Lua: a table with __size; keys may be any value)
+ *   0x0C REFERENCE  varuint index: the index-th ARRAY/OBJECT/MIXED/MAP opened so far in this stream,
+ *                   counting from 0 in the order their tags appear (cycles and shared tables)
+ *
+ * A reader meeting an unknown tag stops with an error: tags are only ever added with a new minor.
+ */
+#define MONA_MVS_NIL 0x01
+#define MONA_MVS_FALSE 0x02
+#define MONA_MVS_TRUE 0x03
+#define MONA_MVS_NUMBER 0x04
+#define MONA_MVS_STRING 0x05
+#define MONA_MVS_BYTES 0x06
+#define MONA_MVS_DATE 0x07
+#define MONA_MVS_ARRAY 0x08
+#define MONA_MVS_OBJECT 0x09
+#define MONA_MVS_MIXED 0x0A
+#define MONA_MVS_MAP 0x0B
+#define MONA_MVS_REFERENCE 0x0C
+
+/** Wire formats the host's codecs translate to and from MVS (host->value_encode / value_decode). */
+#define MONA_FORMAT_MVS 0
+#define MONA_FORMAT_AMF0 1
+#define MONA_FORMAT_AMF3 2
+#define MONA_FORMAT_JSON 3
+#define MONA_FORMAT_XMLRPC 4
+#define MONA_FORMAT_QUERY 5
+#define MONA_FORMAT_RAW 6 /* uninterpreted bytes: one BYTES value */
+
+/* ---- constants for the host services ------------------------------------------------------------ */
+
+/** How host->tcp_close ends a connection. */
+#define MONA_CLOSE_GRACEFUL 0 /* send what is queued, then close both directions */
+#define MONA_CLOSE_WRITE 1    /* send what is queued, then shut down the sending side (half close) */
+#define MONA_CLOSE_ABORT 2    /* drop what is queued and close now */
+
+/** Why a connection ended (the `reason` of plugin->tcp_closed). */
+#define MONA_CLOSED_BY_PLUGIN 0 /* the plugin called tcp_close */
+#define MONA_CLOSED_BY_PEER 1   /* the peer closed or reset it */
+#define MONA_CLOSED_ERROR 2     /* a socket error; the host logged it */
+#define MONA_CLOSED_SHUTDOWN 3  /* the server is stopping */
+#define MONA_CLOSED_LIMIT 4     /* the host's unconsumed-input limit was exceeded; the host logged it */
+
+/** Most bytes the host keeps for a connection when tcp_data leaves them unconsumed. Past it the
+ *  connection is closed with MONA_CLOSED_LIMIT. A plugin that needs bigger units consumes and buffers. */
+#define MONA_TCP_MAX_UNCONSUMED 33554432u
+
+/** Flags of media frames (pub_audio, pub_video, sink_audio, sink_video). */
+#define MONA_MEDIA_CONFIG 0x1u   /* codec configuration (AAC AudioSpecificConfig, AVC/HEVC sequence header) */
+#define MONA_MEDIA_KEY 0x2u      /* video key frame */
+#define MONA_MEDIA_RELIABLE 0x4u /* must not be dropped (protocols with partial reliability) */
+
+/** Decisions of host->client_read_file (HTTP onRead and the like). */
+#define MONA_FILE_ALLOW 0    /* serve `path` */
+#define MONA_FILE_DENY 1     /* refused: the mona_error says why (PERMISSION, NOTFOUND, SCRIPT) */
+#define MONA_FILE_HANDLED 2  /* the application answered through the client's writer itself */
+
+/* ---- the host's services ------------------------------------------------------------------------ */
+
+/** Opaque host-side record of one loaded plugin: the first argument of every host function. */
+typedef struct mona_host_ctx mona_host_ctx;
+
+/** Information about a client a plugin opens (host->client_open). All pointers borrowed for the call. */
+typedef struct mona_client_info {
+    uint32_t abi_version;        /* MONA_ABI_VERSION */
+    uint32_t struct_size;        /* sizeof(mona_client_info) */
+    const char *protocol;        /* NUL-terminated: "RTMP", "RTMPE", "RTMFP", "HTTP", "WebSocket", "RTSP" */
+    mona_addr peer;              /* the client's address */
+    mona_addr local;             /* our address as the connection sees it */
+    const char *server_address;  /* NUL-terminated host[:port] the client asked for (Host header, tcUrl), or NULL */
+    const char *path;            /* NUL-terminated application path, "" or "/app/sub" (no trailing slash) */
+    const char *query;           /* NUL-terminated raw query string without '?', or NULL */
+    const uint8_t *properties;   /* MVS: one OBJECT with connect fields / headers / cookies, or NULL */
+    size_t properties_size;
+    const uint8_t *client_id;    /* 32 bytes of identity (RTMFP peer id), or NULL: the host draws a random id */
+} mona_client_info;
+
+/**
+ * Services of the host. The host gives every loaded plugin its own copy; `ctx` identifies the plugin
+ * and is the first argument of every function. Unless marked otherwise, call only on the loop thread.
+ */
+typedef struct mona_host_api {
+    uint32_t abi_version; /* MONA_ABI_VERSION of the host */
+    uint32_t struct_size; /* sizeof(mona_host_api) as the host was compiled */
+    mona_host_ctx *ctx;   /* pass as first argument to every function below */
+
+    /* -- core ---------------------------------------------------------------------------------- */
+
+    /** Logs `message` (not NUL-terminated) at `level` (MONA_LOG_*), prefixed with the plugin's name.
+     *  `file` (NUL-terminated, may be NULL) and `line` locate the call. Thread-safe. */
+    void (*log)(mona_host_ctx *ctx, int32_t level, const char *file, int32_t line, const char *message,
+                size_t message_size);
+    /** The most verbose level that is logged (0 = nothing, 8 = trace): skip formatting below it. Thread-safe. */
+    int32_t (*log_level)(mona_host_ctx *ctx);
+    /** Copies the value of configuration key `key` (NUL-terminated, case-sensitive, e.g. "HTTP.port",
+     *  "host") into buffer (at most capacity bytes, NOT NUL-terminated) and returns its full length,
+     *  or -1 when the key is absent. Call with capacity 0 to learn the length. */
+    int64_t (*config_get)(mona_host_ctx *ctx, const char *key, char *buffer, size_t capacity);
+    /** Calls `visit` for every configuration key that starts with `prefix` (NUL-terminated; "" for all),
+     *  in key order. The strings passed to `visit` are borrowed for that call. */
+    void (*config_iterate)(mona_host_ctx *ctx, const char *prefix,
+                           void (*visit)(void *user, const char *key, size_t key_size, const char *value,
+                                         size_t value_size),
+                           void *user);
+    /** Wall-clock time in milliseconds since 1970-01-01 UTC. */
+    int64_t (*time_ms)(mona_host_ctx *ctx);
+    /** Monotonic time in nanoseconds (arbitrary origin), for timeouts and rates. */
+    uint64_t (*monotonic_ns)(mona_host_ctx *ctx);
+    /** Gives back a buffer the host filled; zeroes *buffer. Harmless on an empty buffer. */
+    void (*buffer_free)(mona_host_ctx *ctx, mona_buffer *buffer);
+
+    /* -- TCP ------------------------------------------------------------------------------------ */
+
+    /** Listens on host:port (host NUL-terminated: an IPv4/IPv6 literal, "" or NULL for 0.0.0.0; port 0
+     *  picks a free one). Accepted connections arrive as plugin->tcp_accepted with `listener_ctx`.
+     *  Fills *listener and, if not NULL, *bound with the actual address. On failure the host logs one
+     *  line naming the address and the configuration key to change, and returns MONA_E_ADDRINUSE or
+     *  MONA_E_IO. */
+    int32_t (*tcp_listen)(mona_host_ctx *ctx, const char *host, uint16_t port, void *listener_ctx,
+                          mona_handle *listener, mona_addr *bound);
+    /** Stops listening. Connections already accepted are unaffected. */
+    int32_t (*tcp_unlisten)(mona_host_ctx *ctx, mona_handle listener);
+    /** Queues bytes for sending. Returns the number of bytes still queued in the host after this call
+     *  (0: everything went to the kernel), or a negative MONA_E_*. Back-pressure: when the result is
+     *  above what the plugin tolerates, it stops producing (and may pause reading); the host calls
+     *  plugin->tcp_writable once the queue has drained to 0 after a send that left bytes queued. */
+    int64_t (*tcp_send)(mona_host_ctx *ctx, mona_handle connection, const uint8_t *data, size_t size);
+    /** Pauses (enabled = 0) or resumes (enabled = 1) reading from the connection. While paused, the
+     *  kernel's buffers fill up and TCP flow control slows the peer down. */
+    int32_t (*tcp_set_reading)(mona_host_ctx *ctx, mona_handle connection, int32_t enabled);
+    /** Ends the connection (how = MONA_CLOSE_*). plugin->tcp_closed follows, except after
+     *  MONA_CLOSE_WRITE, which only half-closes: tcp_closed comes when the peer closes too. */
+    int32_t (*tcp_close)(mona_host_ctx *ctx, mona_handle connection, int32_t how);
+    /** Fills the peer's and our address of a connection (either pointer may be NULL). */
+    int32_t (*tcp_addresses)(mona_host_ctx *ctx, mona_handle connection, mona_addr *peer, mona_addr *local);
+    /** Hands the connection to another loaded plugin, identified by its section name (NUL-terminated,
+     *  e.g. "WebSocket"). `bytes` are data already read from the socket that the target must see first;
+     *  `request` is MVS the target receives in tcp_adopted (e.g. the HTTP upgrade request). After
+     *  MONA_OK the calling plugin gets no more callbacks for the connection, not even tcp_closed, and
+     *  whatever it left unconsumed is dropped; if called from tcp_data, its return value is ignored.
+     *  MONA_E_NOTFOUND when no such plugin is loaded (the connection stays with the caller). */
+    int32_t (*tcp_handoff)(mona_host_ctx *ctx, mona_handle connection, const char *plugin_section,
+                           const uint8_t *bytes, size_t bytes_size, const uint8_t *request,
+                           size_t request_size);
+
+    /* -- UDP ------------------------------------------------------------------------------------ */
+
+    /** Binds a UDP socket to host:port (as tcp_listen). Datagrams arrive as plugin->udp_datagram with
+     *  `udp_ctx`. Fills *udp and, if not NULL, *bound. Failures are logged as for tcp_listen. */
+    int32_t (*udp_bind)(mona_host_ctx *ctx, const char *host, uint16_t port, void *udp_ctx, mona_handle *udp,
+                        mona_addr *bound);
+    /** Sends one datagram. MONA_E_INVAL for a datagram over 65507 bytes or a bad address. */
+    int32_t (*udp_send)(mona_host_ctx *ctx, mona_handle udp, const mona_addr *to, const uint8_t *data,
+                        size_t size);
+    /** Closes a UDP socket. No callback follows. */
+    int32_t (*udp_close)(mona_host_ctx *ctx, mona_handle udp);
+
+    /* -- timers and off-loop work ----------------------------------------------------------------- */
+
+    /** Starts a timer firing plugin->timer_fired(timer_ctx) after delay_ms, then every period_ms if
+     *  period_ms > 0. A one-shot timer ends after firing; a periodic one when cancelled. */
+    int32_t (*timer_start)(mona_host_ctx *ctx, uint64_t delay_ms, uint64_t period_ms, void *timer_ctx,
+                           mona_handle *timer);
+    /** Cancels a timer; it never fires afterwards, even if already due. MONA_E_INVAL if already over. */
+    int32_t (*timer_cancel)(mona_host_ctx *ctx, mona_handle timer);
+    /** Runs work(work_ctx) on a pool thread, then plugin->work_done(work_ctx) on the loop thread.
+     *  `work` must only use the thread-safe host functions (see THREADING). */
+    int32_t (*run_blocking)(mona_host_ctx *ctx, void (*work)(void *work_ctx), void *work_ctx);
+
+    /* -- crypto (OpenSSL in the host; stateless ones are thread-safe) ------------------------------ */
+
+    /** Fills `out` with cryptographically secure random bytes. */
+    int32_t (*random_bytes)(mona_host_ctx *ctx, uint8_t *out, size_t size);
+    /** SHA-1 of data into out[20] (WebSocket handshake). */
+    void (*sha1)(mona_host_ctx *ctx, const uint8_t *data, size_t size, uint8_t out[20]);
+    /** SHA-256 of data into out[32]. */
+    void (*sha256)(mona_host_ctx *ctx, const uint8_t *data, size_t size, uint8_t out[32]);
+    /** HMAC-SHA256(key, data) into out[32]. */
+    void (*hmac_sha256)(mona_host_ctx *ctx, const uint8_t *key, size_t key_size, const uint8_t *data,
+                        size_t size, uint8_t out[32]);
+    /** AES-128-CBC in place over size bytes (a multiple of 16, no padding added or removed);
+     *  encrypt = 1 encrypts, 0 decrypts; iv NULL means 16 zero bytes. MONA_E_INVAL on a bad size. */
+    int32_t (*aes128_cbc)(mona_host_ctx *ctx, int32_t encrypt, const uint8_t key[16], const uint8_t *iv,
+                          uint8_t *data, size_t size);
+    /** Creates an RC4 key stream from key (1..256 bytes) into *rc4. */
+    int32_t (*rc4_new)(mona_host_ctx *ctx, const uint8_t *key, size_t key_size, mona_handle *rc4);
+    /** XORs data in place with the next size bytes of the key stream. */
+    int32_t (*rc4_apply)(mona_host_ctx *ctx, mona_handle rc4, uint8_t *data, size_t size);
+    /** Frees an RC4 key stream. */
+    int32_t (*rc4_free)(mona_host_ctx *ctx, mona_handle rc4);
+    /** Creates a Diffie-Hellman key pair in MODP group `group` (2 = RFC 2409 1024-bit; the only one in
+     *  ABI 1.0). Writes the public key, big-endian, left-padded with zeros to exactly 128 bytes, into
+     *  public_key (capacity at least 128) and sets *public_size = 128. */
+    int32_t (*dh_new)(mona_host_ctx *ctx, int32_t group, mona_handle *dh, uint8_t *public_key,
+                      size_t capacity, size_t *public_size);
+    /** Computes the shared secret with the peer's public key (big-endian, any length up to 128) into
+     *  secret, big-endian and without leading zeros (RTMFP keys need it so); sets *secret_size.
+     *  MONA_E_INVAL if the peer key is out of range (0, 1 or >= p-1). */
+    int32_t (*dh_secret)(mona_host_ctx *ctx, mona_handle dh, const uint8_t *peer_key, size_t peer_size,
+                         uint8_t *secret, size_t capacity, size_t *secret_size);
+    /** Frees a Diffie-Hellman key pair. */
+    int32_t (*dh_free)(mona_host_ctx *ctx, mona_handle dh);
+
+    /* -- values --------------------------------------------------------------------------------- */
+
+    /** Translates MVS into a wire format (MONA_FORMAT_*) into *out. */
+    int32_t (*value_encode)(mona_host_ctx *ctx, int32_t format, const uint8_t *mvs, size_t size,
+                            mona_buffer *out);
+    /** Translates a wire format into MVS into *out. */
+    int32_t (*value_decode)(mona_host_ctx *ctx, int32_t format, const uint8_t *data, size_t size,
+                            mona_buffer *out);
+
+    /* -- clients, RPC and writers (the Lua object model) ------------------------------------------ */
+
+    /** Opens a client: resolves info->path to an application and runs its Lua onConnection(client,
+     *  args...) with `args` (MVS, may be empty). `writer_ctx` is the plugin's context for the client's
+     *  main writer (Lua client.writer): the host drives it through plugin->writer_*. On MONA_OK, *client
+     *  is set and *response receives MVS: one OBJECT with the table onConnection returned (RTMP merges
+     *  it into _result), or nothing. On MONA_E_REJECTED / MONA_E_NOTFOUND, err says why
+     *  (APPLICATION, SCRIPT with the message of error(...), or "client rejected"). */
+    int32_t (*client_open)(mona_host_ctx *ctx, const mona_client_info *info, const uint8_t *args,
+                           size_t args_size, void *writer_ctx, mona_handle *client, mona_buffer *response,
+                           mona_error *err);
+    /** Closes a client: unsubscribes and unpublishes what it holds, then runs onDisconnection. The
+     *  host then calls plugin->writer_released for each of its writers. */
+    int32_t (*client_close)(mona_host_ctx *ctx, mona_handle client);
+    /** Calls the Lua method client:<method>(args...). On MONA_OK, *results receives the returned values
+     *  as MVS (possibly none). MONA_E_NOTFOUND (err: "Method client 'm' not found in application /p")
+     *  or MONA_E_SCRIPT (err: the Lua message). */
+    int32_t (*client_invoke)(mona_host_ctx *ctx, mona_handle client, const char *method, size_t method_size,
+                             const uint8_t *args, size_t args_size, mona_buffer *results, mona_error *err);
+    /** Copies client.parameters[key] (as text) like config_get: its length, or -1 if absent. */
+    int64_t (*client_parameter)(mona_host_ctx *ctx, mona_handle client, const char *key, char *buffer,
+                                size_t capacity);
+    /** Sets client.properties[key] to an MVS value (one value). */
+    int32_t (*client_set_property)(mona_host_ctx *ctx, mona_handle client, const char *key,
+                                   const uint8_t *value, size_t size);
+    /** Tells the host the client's address changed (RTMFP address mobility). */
+    int32_t (*client_address_changed)(mona_host_ctx *ctx, mona_handle client, const mona_addr *peer);
+    /** Declares an additional writer of a client (RTMFP flow, Lua writer:newWriter()) driven through
+     *  plugin->writer_* with writer_ctx. */
+    int32_t (*writer_open)(mona_host_ctx *ctx, mona_handle client, void *writer_ctx, mona_handle *writer);
+    /** The protocol closed a writer by itself (code as in Lua writer:close(code)). */
+    int32_t (*writer_closed)(mona_host_ctx *ctx, mona_handle writer, int32_t code);
+    /** Resolves a file request of a client (HTTP GET): runs Lua onRead(file, parameters) and confines
+     *  the result to the application's folder. `name` is the requested file relative to the client's
+     *  path; `parameters` is MVS (one OBJECT, the query). On MONA_OK, *decision is MONA_FILE_*,
+     *  *path receives the absolute file path to serve (ALLOW; maybe another file than asked) and
+     *  *properties an MVS OBJECT of template values (empty when none); on DENY, err says why. */
+    int32_t (*client_read_file)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
+                                const uint8_t *parameters, size_t parameters_size, int32_t *decision,
+                                mona_buffer *path, mona_buffer *properties, mona_error *err);
+
+    /* -- media: publications and subscriptions --------------------------------------------------
+     * Audio and video payloads are FLV tag bodies (the first byte holds codec and flags, as RTMP
+     * carries them); the host parses them for configs and key frames and caches what a late
+     * subscriber needs. Timestamps are milliseconds. */
+
+    /** Publishes `name` for `client` (0 = a publication of the server itself). Runs Lua onPublish.
+     *  MONA_E_EXISTS if it already has a publisher; MONA_E_REJECTED with err when Lua refuses. */
+    int32_t (*publish)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
+                       mona_handle *publication, mona_error *err);
+    /** Ends a publication (Lua onUnpublish); subscribers stay, waiting for a next publisher. */
+    int32_t (*unpublish)(mona_host_ctx *ctx, mona_handle publication);
+    /** Pushes one audio frame (flags MONA_MEDIA_*; the host also detects configs itself). */
+    int32_t (*pub_audio)(mona_host_ctx *ctx, mona_handle publication, uint32_t time_ms, const uint8_t *data,
+                         size_t size, uint32_t flags);
+    /** Pushes one video frame. */
+    int32_t (*pub_video)(mona_host_ctx *ctx, mona_handle publication, uint32_t time_ms, const uint8_t *data,
+                         size_t size, uint32_t flags);
+    /** Pushes a data message in `format` (MONA_FORMAT_*), e.g. an AMF0 "@setDataFrame"/"onMetaData". */
+    int32_t (*pub_data)(mona_host_ctx *ctx, mona_handle publication, int32_t format, const uint8_t *data,
+                        size_t size);
+    /** Replaces the publication's metadata (MVS, one OBJECT); sent to current and future subscribers. */
+    int32_t (*pub_set_metadata)(mona_host_ctx *ctx, mona_handle publication, const uint8_t *mvs, size_t size);
+    /** Clears the metadata. */
+    int32_t (*pub_clear_metadata)(mona_host_ctx *ctx, mona_handle publication);
+    /** Ends a batch: subscribers get one sink_flush (one socket wake-up for many frames). */
+    int32_t (*pub_flush)(mona_host_ctx *ctx, mona_handle publication);
+    /** Subscribes `client` to `name` (query: the part after '?', becomes listener.parameters). Runs Lua
+     *  onSubscribe. The media arrive through plugin->sink_* with sink_ctx. */
+    int32_t (*subscribe)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
+                         const char *query, size_t query_size, void *sink_ctx, mona_handle *subscription,
+                         mona_error *err);
+    /** Ends a subscription (Lua onUnsubscribe); plugin->sink_released follows. */
+    int32_t (*unsubscribe)(mona_host_ctx *ctx, mona_handle subscription);
+    /** Sets a subscription option from MVS: "receiveAudio", "receiveVideo" (booleans),
+     *  "bufferTime" (number, ms). */
+    int32_t (*sub_set_option)(mona_host_ctx *ctx, mona_handle subscription, const char *key,
+                              const uint8_t *value, size_t size);
+
+    /* -- groups and rendezvous (RTMFP) ------------------------------------------------------------ */
+
+    /** Joins a group (id bytes) and fills at most `capacity` peer ids (32 bytes each, best first) of
+     *  members to introduce into peers, setting *count. Runs Lua onJoinGroup. */
+    int32_t (*group_join)(mona_host_ctx *ctx, mona_handle client, const uint8_t *group_id, size_t group_size,
+                          uint8_t *peers, size_t capacity, size_t *count, mona_handle *membership);
+    /** Leaves a group (Lua onUnjoinGroup). */
+    int32_t (*group_leave)(mona_host_ctx *ctx, mona_handle membership);
+    /** Finds the addresses of a connected peer by its 32-byte id (RTMFP rendezvous), or asks Lua
+     *  onRendezVousUnknown; fills at most `capacity` addresses and sets *count. */
+    int32_t (*peer_addresses)(mona_host_ctx *ctx, const uint8_t peer_id[32], mona_addr *addresses,
+                              size_t capacity, size_t *count);
+} mona_host_api;
+
+/* ---- the plugin's entry points ------------------------------------------------------------------ */
+
+/**
+ * Entry points of a plugin. The plugin returns a pointer to a static instance from its entry symbol.
+ * Every callback receives the `plugin` context returned by `create` first. Callbacks for facilities a
+ * plugin does not use may be NULL (the host then never creates such objects for it: e.g. tcp_listen
+ * fails with MONA_E_UNSUPPORTED if tcp_accepted is NULL). All run on the loop thread.
+ */
+typedef struct mona_plugin {
+    uint32_t abi_version;    /* MONA_ABI_VERSION the plugin was compiled with */
+    uint32_t struct_size;    /* sizeof(mona_plugin) as the plugin was compiled */
+    const char *name;        /* NUL-terminated short name, e.g. "http"; static storage */
+    const char *version;     /* NUL-terminated version text; static storage */
+
+    /* -- lifecycle ------------------------------------------------------------------------------ */
+
+    /** Creates the plugin instance for configuration section `section` (NUL-terminated, e.g. "HTTP";
+     *  its keys are "<section>.<key>"). `host` stays valid until destroy returns. NULL = failure. */
+    void *(*create)(const mona_host_api *host, const char *section);
+    /** Starts: reads its configuration, listens, binds, starts timers. A negative result means the
+     *  plugin could not start: the host logs it, calls destroy and goes on with the other plugins. */
+    int32_t (*start)(void *plugin);
+    /** Stops (graceful server stop, plugins in reverse load order): close sessions politely. Once it
+     *  returns, the host closes whatever sockets and timers the plugin still holds, with
+     *  MONA_CLOSED_SHUTDOWN callbacks. */
+    void (*stop)(void *plugin);
+    /** Frees the instance. No callback follows. */
+    void (*destroy)(void *plugin);
+
+    /* -- TCP ------------------------------------------------------------------------------------ */
+
+    /** A connection was accepted on a listener. Returns the session context for it, or NULL to refuse
+     *  (the host closes the connection without a tcp_closed callback). */
+    void *(*tcp_accepted)(void *plugin, void *listener_ctx, mona_handle connection, const mona_addr *peer,
+                          const mona_addr *local);
+    /** Bytes arrived. `data` holds what the plugin left unconsumed last time followed by the new bytes.
+     *  Returns how many bytes from the start it consumed; the host keeps the rest and passes it again
+     *  with the next bytes (up to MONA_TCP_MAX_UNCONSUMED). */
+    size_t (*tcp_data)(void *plugin, void *session, mona_handle connection, const uint8_t *data, size_t size);
+    /** The send queue drained to 0 after a tcp_send left bytes queued: produce more. May be NULL. */
+    void (*tcp_writable)(void *plugin, void *session, mona_handle connection);
+    /** The peer half-closed (it sends nothing more but can still receive). NULL: the host closes
+     *  gracefully on the plugin's behalf. */
+    void (*tcp_eof)(void *plugin, void *session, mona_handle connection);
+    /** The connection is over (reason MONA_CLOSED_*). The last callback for this session. */
+    void (*tcp_closed)(void *plugin, void *session, mona_handle connection, int32_t reason);
+    /** A connection handed over by another plugin (host->tcp_handoff). `request` is the MVS the
+     *  sender attached. Returns the session context, or NULL to refuse (the host closes it). The
+     *  already-read bytes follow as an ordinary tcp_data. */
+    void *(*tcp_adopted)(void *plugin, mona_handle connection, const mona_addr *peer, const mona_addr *local,
+                         const uint8_t *request, size_t request_size);
+
+    /* -- UDP, timers, work ---------------------------------------------------------------------- */
+
+    /** One datagram arrived on a socket from host->udp_bind. */
+    void (*udp_datagram)(void *plugin, void *udp_ctx, mona_handle udp, const mona_addr *from,
+                         const uint8_t *data, size_t size);
+    /** A timer fired. */
+    void (*timer_fired)(void *plugin, void *timer_ctx, mona_handle timer);
+    /** A run_blocking work item finished. */
+    void (*work_done)(void *plugin, void *work_ctx);
+
+    /* -- writers: what Lua's client.writer does, encoded by the protocol -------------------------- */
+
+    /** writer:writeInvocation(name, ...): args is MVS. */
+    int32_t (*writer_invoke)(void *plugin, void *writer, const char *name, size_t name_size, const uint8_t *args,
+                             size_t args_size);
+    /** writer:writeMessage(...), and the results of an RPC when `response` is 1 (the reply to the
+     *  call in progress: RTMP _result, WebSocket JSON array, HTTP body). args is MVS. */
+    int32_t (*writer_message)(void *plugin, void *writer, int32_t response, const uint8_t *args,
+                              size_t args_size);
+    /** writer:writeRaw(bytes). */
+    int32_t (*writer_raw)(void *plugin, void *writer, const uint8_t *data, size_t size);
+    /** writer:flush([full]). */
+    int32_t (*writer_flush)(void *plugin, void *writer, int32_t full);
+    /** writer:newWriter(): the plugin opens a channel and declares it with host->writer_open, setting *created. */
+    int32_t (*writer_new)(void *plugin, void *writer, mona_handle *created);
+    /** writer:close([code]). */
+    int32_t (*writer_close)(void *plugin, void *writer, int32_t code);
+    /** writer.reliable = value. */
+    int32_t (*writer_set_reliable)(void *plugin, void *writer, int32_t reliable);
+    /** The host no longer references this writer context. The last call for it. */
+    void (*writer_released)(void *plugin, void *writer);
+
+    /* -- media sinks: one per subscription ------------------------------------------------------- */
+
+    /** The publication starts (or restarts with a new publisher): send the protocol's "play start". */
+    int32_t (*sink_start)(void *plugin, void *sink, const char *name, size_t name_size);
+    /** The publication stopped (its publisher left). */
+    int32_t (*sink_stop)(void *plugin, void *sink, const char *name, size_t name_size);
+    /** Metadata (MVS, one OBJECT). */
+    int32_t (*sink_metadata)(void *plugin, void *sink, const uint8_t *mvs, size_t size);
+    /** One audio frame, time rebased for this subscriber; flags MONA_MEDIA_*. */
+    int32_t (*sink_audio)(void *plugin, void *sink, uint32_t time_ms, const uint8_t *data, size_t size,
+                          uint32_t flags);
+    /** One video frame. */
+    int32_t (*sink_video)(void *plugin, void *sink, uint32_t time_ms, const uint8_t *data, size_t size,
+                          uint32_t flags);
+    /** One data message in `format`. */
+    int32_t (*sink_data)(void *plugin, void *sink, int32_t format, const uint8_t *data, size_t size);
+    /** End of a batch of frames: write to the socket now. */
+    int32_t (*sink_flush)(void *plugin, void *sink);
+    /** The host no longer references this sink context. The last call for it. */
+    void (*sink_released)(void *plugin, void *sink);
+} mona_plugin;
+
+/** Signature of the entry symbol: returns the plugin's table, or NULL to refuse host_abi_version. */
+typedef const mona_plugin *(*mona_plugin_entry_fn)(uint32_t host_abi_version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MONA_PLUGIN_H */

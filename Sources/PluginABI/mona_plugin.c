@@ -1,0 +1,1 @@
+/* PluginABI is a header-only C target: see include/mona_plugin.h. */

@@ -1,0 +1,98 @@
+import CMonaCrypto
+import Testing
+
+@Suite("OpenSSL primitives offered to plugins")
+struct CryptoTests {
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func bytes(_ hex: String) -> [UInt8] {
+        var result: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            result.append(UInt8(hex[index..<next], radix: 16)!)
+            index = next
+        }
+        return result
+    }
+
+    @Test func digests() {
+        let abc = Array("abc".utf8)
+        var out = [UInt8](repeating: 0, count: 32)
+        mona_crypto_sha256(abc, abc.count, &out)
+        #expect(Self.hex(out) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var sha1 = [UInt8](repeating: 0, count: 20)
+        mona_crypto_sha1(abc, abc.count, &sha1)
+        #expect(Self.hex(sha1) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        var md5 = [UInt8](repeating: 0, count: 16)
+        mona_crypto_md5(abc, abc.count, &md5)
+        #expect(Self.hex(md5) == "900150983cd24fb0d6963f7d28e17f72")
+    }
+
+    @Test func hmacSHA256MatchesRFC4231() {
+        let key = Array("Jefe".utf8)
+        let data = Array("what do ya want for nothing?".utf8)
+        var out = [UInt8](repeating: 0, count: 32)
+        mona_crypto_hmac_sha256(key, key.count, data, data.count, &out)
+        #expect(Self.hex(out) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test func aes128CBCMatchesSP800_38A() {
+        let key = Self.bytes("2b7e151628aed2a6abf7158809cf4f3c")
+        let iv = Self.bytes("000102030405060708090a0b0c0d0e0f")
+        var data = Self.bytes("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51")
+        #expect(mona_crypto_aes128_cbc(1, key, iv, &data, data.count) == 0)
+        #expect(Self.hex(data) == "7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2")
+        #expect(mona_crypto_aes128_cbc(0, key, iv, &data, data.count) == 0)
+        #expect(Self.hex(data) == "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51")
+        var odd = [UInt8](repeating: 0, count: 15)
+        #expect(mona_crypto_aes128_cbc(1, key, nil, &odd, odd.count) == -1)
+    }
+
+    @Test func rc4MatchesTheKnownVectorAcrossCalls() {
+        var state = mona_rc4()
+        let key = Array("Key".utf8)
+        #expect(mona_crypto_rc4_init(&state, key, key.count) == 0)
+        var first = Array("Plain".utf8)
+        var second = Array("text".utf8)
+        mona_crypto_rc4_apply(&state, &first, first.count)
+        mona_crypto_rc4_apply(&state, &second, second.count)
+        #expect(Self.hex(first + second) == "bbf316e8d940af0ad3")
+        #expect(mona_crypto_rc4_init(&state, key, 0) == -1)
+    }
+
+    @Test func diffieHellmanGroup2Agrees() throws {
+        let alice = try #require(mona_crypto_dh_new(2))
+        let bob = try #require(mona_crypto_dh_new(2))
+        defer {
+            mona_crypto_dh_free(alice)
+            mona_crypto_dh_free(bob)
+        }
+        #expect(mona_crypto_dh_size(alice) == 128)
+        var alicePublic = [UInt8](repeating: 0, count: 128)
+        var bobPublic = [UInt8](repeating: 0, count: 128)
+        var size = 0
+        #expect(mona_crypto_dh_public(alice, &alicePublic, 128, &size) == 0 && size == 128)
+        #expect(mona_crypto_dh_public(bob, &bobPublic, 128, &size) == 0 && size == 128)
+        #expect(alicePublic != bobPublic)
+        var secretA = [UInt8](repeating: 0, count: 128)
+        var secretB = [UInt8](repeating: 0, count: 128)
+        var sizeA = 0
+        var sizeB = 0
+        #expect(mona_crypto_dh_secret(alice, bobPublic, 128, &secretA, 128, &sizeA) == 0)
+        #expect(mona_crypto_dh_secret(bob, alicePublic, 128, &secretB, 128, &sizeB) == 0)
+        #expect(sizeA == sizeB && sizeA > 100 && secretA[0] != 0)
+        #expect(secretA.prefix(sizeA) == secretB.prefix(sizeB))
+        let one: [UInt8] = [1]
+        #expect(mona_crypto_dh_secret(alice, one, 1, &secretA, 128, &sizeA) == -1)
+        let tooLong = [UInt8](repeating: 0xFF, count: 129)
+        #expect(mona_crypto_dh_secret(alice, tooLong, 129, &secretA, 128, &sizeA) == -1)
+        #expect(mona_crypto_dh_new(3) == nil)
+    }
+
+    @Test func randomBytesDiffer() {
+        var a = [UInt8](repeating: 0, count: 32)
+        var b = [UInt8](repeating: 0, count: 32)
+        #expect(mona_crypto_random(&a, 32) == 0 && mona_crypto_random(&b, 32) == 0)
+        #expect(a != b)
+    }
+}

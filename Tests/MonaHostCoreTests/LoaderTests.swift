@@ -1,0 +1,65 @@
+import Foundation
+import PluginABI
+import Testing
+@testable import MonaHostCore
+
+@Suite("Plugin loading: found, missing file, missing symbol, wrong major, refusal")
+struct LoaderTests {
+    static func item(_ section: String, _ library: String) -> PluginPlan.Item {
+        .init(section: section, library: library, entry: nil, implicit: false)
+    }
+
+    @Test func findsTheSwiftEchoPluginByItsUniqueSymbol() throws {
+        let loader = PluginLoader(searchPaths: [TestEnvironment.products])
+        guard case .success(let (descriptor, path)) = loader.load(Self.item("echo", "libMonaEcho.so")) else {
+            Issue.record("echo did not load")
+            return
+        }
+        #expect(path == "\(TestEnvironment.products)/libMonaEcho.so")
+        #expect(String(cString: descriptor.pointee.name) == "echo")
+        #expect(descriptor.pointee.abi_version == MONA_ABI_VERSION)
+    }
+
+    @Test func eachFailureHasItsOwnMessage() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in ["cecho", "cwrongmajor", "cnoentry", "crefuse"] { try TestEnvironment.buildCPlugin(name, into: folder) }
+        let loader = PluginLoader(searchPaths: [folder, "\(folder)/plugins"])
+
+        let missing = loader.load(Self.item("gone", "libgone.so"))
+        #expect(missing.failure == .fileNotFound(library: "libgone.so", searched: [folder, "\(folder)/plugins"]))
+        #expect(missing.failure?.message == "libgone.so not found in \(folder), \(folder)/plugins")
+
+        let noEntry = loader.load(Self.item("noentry", "libcnoentry.so"))
+        #expect(noEntry.failure?.message == "\(folder)/libcnoentry.so: no entry symbol (looked for mona_plugin_entry_noentry, mona_plugin_entry)")
+
+        let wrong = loader.load(Self.item("wrong", "libcwrongmajor.so"))
+        #expect(wrong.failure?.message == "\(folder)/libcwrongmajor.so: plugin ABI 2.0 is incompatible with host ABI 1.0 (the major version must match)")
+
+        let refused = loader.load(Self.item("refuse", "libcrefuse.so"))
+        #expect(refused.failure?.message == "\(folder)/libcrefuse.so: the plugin refused host ABI 1.0")
+
+        try "not a library".write(toFile: "\(folder)/libjunk.so", atomically: true, encoding: .utf8)
+        let junk = loader.load(Self.item("junk", "libjunk.so"))
+        #expect(junk.failure?.message.hasPrefix("\(folder)/libjunk.so: cannot be loaded: ") == true)
+
+        let good = loader.load(Self.item("cecho", "\(folder)/libcecho.so"))
+        #expect(good.failure == nil)
+    }
+
+    @Test func anExplicitEntrySymbolIsUsedAlone() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestEnvironment.buildCPlugin("cecho", into: folder)
+        let loader = PluginLoader(searchPaths: [folder])
+        let item = PluginPlan.Item(section: "x", library: "libcecho.so", entry: "custom_entry", implicit: false)
+        #expect(loader.load(item).failure?.message == "\(folder)/libcecho.so: no entry symbol (looked for custom_entry)")
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// A MonaServer started from the build products for one test, with its console output captured.
+/// Stopped (SIGKILL if need be) when released, so no test leaves a server behind.
+final class ServerProcess: @unchecked Sendable {
+    let process = Process()
+    let directory: String
+    private let condition = NSCondition()
+    private var text = ""
+    private var finished = false
+
+    /// Starts `<executable>` with `--dir=directory --ini=directory/MonaServer.ini --log=<log>` and `extra`.
+    /// Pass `ini: nil` to start without a configuration file.
+    init(directory: String, ini: String?, extra: [String] = [], log: Int = 7,
+         executable: String = "\(TestEnvironment.products)/MonaServer") throws {
+        self.directory = directory
+        if let ini { try TestEnvironment.write(ini, to: "\(directory)/MonaServer.ini") }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--dir=\(directory)", "--log=\(log)"] + extra
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            while true {
+                let data = handle.availableData
+                condition.lock()
+                if data.isEmpty { finished = true } else { text += String(decoding: data, as: UTF8.self) }
+                condition.broadcast()
+                condition.unlock()
+                if data.isEmpty { break }
+            }
+        }
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Everything the server printed so far.
+    var output: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return text
+    }
+
+    /// Waits until the output contains `needle`; false after `timeout` seconds or if the server ended.
+    @discardableResult
+    func waitFor(_ needle: String, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while !text.contains(needle) {
+            if finished || !condition.wait(until: deadline) { return text.contains(needle) }
+        }
+        return true
+    }
+
+    /// Waits (at most 2 s) until the reader has seen the end of the server's output.
+    func waitForEndOfOutput() {
+        let deadline = Date().addingTimeInterval(2)
+        condition.lock()
+        defer { condition.unlock() }
+        while !finished, condition.wait(until: deadline) {}
+    }
+
+    /// Waits for the "started" line and fails with the output if it does not come.
+    func waitUntilStarted() throws {
+        guard waitFor("MonaServer started") else { throw TestFailure("server did not start:\n\(output)") }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
+    func terminate(timeout: TimeInterval = 5) -> (status: Int32, seconds: TimeInterval) {
+        let start = Date()
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = start.addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return (-1, Date().timeIntervalSince(start))
+        }
+        process.waitUntilExit()
+        waitForEndOfOutput()
+        return (process.terminationStatus, Date().timeIntervalSince(start))
+    }
+
+    /// The resident memory of the server in KiB (VmRSS).
+    func residentKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return 0
+    }
+}

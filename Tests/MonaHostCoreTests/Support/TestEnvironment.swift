@@ -1,0 +1,81 @@
+import Foundation
+
+/// Paths and helpers shared by the tests: the build products, the repository, temporary folders,
+/// free ports and C fixtures compiled on the fly.
+enum TestEnvironment {
+    /// The folder of the test bundle, where `swift build` also put MonaServer and libMona*.so.
+    static let products: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (exe as NSString).deletingLastPathComponent
+    }()
+
+    /// The repository root (this file is Tests/MonaHostCoreTests/Support/TestEnvironment.swift).
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// A new empty temporary folder.
+    static func temporaryDirectory() throws -> String {
+        var template = Array("\(NSTemporaryDirectory())/mona-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+        return String(cString: made)
+    }
+
+    /// A TCP/UDP port that was free a moment ago (bound to 0, read back, released).
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length)
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// Compiles `Tests/Fixtures/cplugins/<name>.c` against the ABI header alone into `<folder>/lib<name>.so`.
+    @discardableResult
+    static func buildCPlugin(_ name: String, into folder: String) throws -> String {
+        let output = "\(folder)/lib\(name).so"
+        let result = try run("/usr/bin/env", ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                                               "-I", "\(repository)/Sources/PluginABI/include",
+                                               "\(repository)/Tests/Fixtures/cplugins/\(name).c", "-o", output])
+        guard result.status == 0 else { throw TestFailure("cc \(name).c failed: \(result.output)") }
+        return output
+    }
+
+    /// Runs a command to completion; returns its exit status and its merged output.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+        -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Writes a text file.
+    static func write(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+/// A failure of the test machinery itself.
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
