@@ -9,7 +9,7 @@ public struct MVSReader: Sendable {
     /// The deepest nesting of complex values accepted (a top-level ARRAY is at depth 1).
     public static let maxDepth = 512
 
-    /// Upper bound on the capacity reserved up front for one ARRAY/MIXED/MAP, so that nested
+    /// Upper bound on the capacity reserved up front for one ARRAY/OBJECT/MIXED/MAP, so that nested
     /// containers declaring huge counts cannot multiply the reservation; beyond it arrays grow.
     private static let maxReservation = 1024
 
@@ -61,8 +61,6 @@ public struct MVSReader: Sendable {
         offset += 1
         guard let known = MVSTag(rawValue: tag) else { throw .unknownTag(tag, offset: start) }
         switch known {
-        case .end:
-            throw .unexpectedEnd(offset: start)
         case .nil:
             return .nil
         case .false:
@@ -134,19 +132,18 @@ public struct MVSReader: Sendable {
         return items
     }
 
-    /// Reads keyed pairs up to and including END. Keys are varuint length + UTF-8 bytes.
+    /// Reads a varuint count then that many keyed pairs. A key is a varuint length + UTF-8 bytes
+    /// (length 0: the empty key), so a pair takes at least 2 bytes (key length, value tag).
     private mutating func readFields(depth: Int) throws(MVSError) -> [MonaField] {
+        let count = try readCount(bytesPerItem: 2)
         var fields: [MonaField] = []
-        while true {
-            guard offset < bytes.count else { throw .truncated(offset: offset) }
-            if bytes[offset] == MVSTag.end.rawValue {
-                offset += 1
-                return fields
-            }
+        fields.reserveCapacity(Swift.min(count, Self.maxReservation))
+        for _ in 0..<count {
             let key = try readString()
             let value = try readValue(depth: depth)
             fields.append(MonaField(key: key, value: value))
         }
+        return fields
     }
 
     // MARK: - primitives

@@ -117,21 +117,13 @@ public struct MVSWriter: Sendable {
         bytes.append(contentsOf: utf8)
     }
 
-    /// Appends keyed pairs then END.
-    ///
-    /// A pair list ends at a 0x00 byte where a key would start, and a canonical length 0 is that
-    /// very byte, so an empty key is written with the two-byte varuint 0x80 0x00 (also 0): readers
-    /// that take any varuint of at most 10 bytes read it back as "".
+    /// Appends a varuint count then the keyed pairs (key: varuint length + UTF-8; an empty key
+    /// is the single length byte 0x00; then the value).
     private mutating func writeFields(_ fields: [MonaField]) {
+        writeVarUInt(UInt64(fields.count))
         for field in fields {
-            if field.key.isEmpty {
-                bytes.append(0x80)
-                bytes.append(0x00)
-            } else {
-                writeString(field.key)
-            }
+            writeString(field.key)
             write(field.value)
         }
-        writeTag(.end)
     }
 }

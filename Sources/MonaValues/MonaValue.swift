@@ -5,10 +5,10 @@
 // `MonaValue` is the in-memory model, `MVSWriter` produces streams, `MVSReader` parses them.
 // Pure Swift, no Foundation.
 
-/// The one-byte tags that start every value (and END, which closes keyed lists) in an MVS stream.
+/// The one-byte tags that start every value in an MVS stream.
+///
+/// 0x00 is not a tag: it is never written, and a reader rejects it like any unknown tag.
 public enum MVSTag: UInt8, Sendable, CaseIterable {
-    /// Closes an OBJECT or a MIXED pair list.
-    case end = 0x00
     /// The nil value.
     case `nil` = 0x01
     /// Boolean false.
@@ -25,9 +25,10 @@ public enum MVSTag: UInt8, Sendable, CaseIterable {
     case date = 0x07
     /// A varuint count, then that many values.
     case array = 0x08
-    /// A type name (varuint length + bytes), keyed pairs, END.
+    /// A type name (varuint length + bytes), a varuint count, then that many keyed pairs
+    /// (key: varuint length + UTF-8 bytes, possibly empty; then a value).
     case object = 0x09
-    /// A varuint count, that many values, keyed pairs, END.
+    /// A varuint count, that many values, then a varuint count and that many keyed pairs.
     case mixed = 0x0A
     /// A flags byte (bit 0: weak keys), a varuint count, then that many (key, value) pairs.
     case map = 0x0B
@@ -134,7 +135,7 @@ public enum MVSError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stream ends inside the item (varuint, double, byte run, tag, or a container's content
     /// whose declared count cannot fit in the bytes left) that starts at `offset`.
     case truncated(offset: Int)
-    /// A tag that MVS does not define, at `offset`.
+    /// A tag that MVS does not define (0x00 included), at `offset`.
     case unknownTag(UInt8, offset: Int)
     /// A varuint starting at `offset` is longer than 10 bytes or exceeds 64 bits.
     case varuintOverflow(offset: Int)
@@ -142,9 +143,6 @@ public enum MVSError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidUTF8(offset: Int)
     /// A REFERENCE tag at `offset` names a complex value not opened yet (index clamped to Int).
     case badReference(Int, offset: Int)
-    /// An END tag at `offset` where a value was expected (at top level, in an ARRAY, a MAP, or
-    /// as the value of a keyed pair).
-    case unexpectedEnd(offset: Int)
     /// The complex value whose tag is at `offset` would nest deeper than `MVSReader.maxDepth`.
     case tooDeep(offset: Int)
     /// The MAP flags byte at `offset` has bits other than bit 0 (weak keys) set.
@@ -163,8 +161,6 @@ public enum MVSError: Error, Equatable, Sendable, CustomStringConvertible {
             return "MVS: invalid UTF-8 at offset \(offset)"
         case .badReference(let index, let offset):
             return "MVS: reference to unopened complex value \(index) at offset \(offset)"
-        case .unexpectedEnd(let offset):
-            return "MVS: unexpected END at offset \(offset)"
         case .tooDeep(let offset):
             return "MVS: nesting deeper than \(MVSReader.maxDepth) at offset \(offset)"
         case .badMapFlags(let flags, let offset):

@@ -82,13 +82,22 @@ private let one: [UInt8] = [0, 0, 0, 0, 0, 0, 0xF0, 0x3F]  // 1.0 little-endian
     let cases: [(MonaValue, [UInt8])] = [
         (.array([]), [0x08, 0x00]),
         (.array([.nil, .boolean(true)]), [0x08, 0x02, 0x01, 0x03]),
-        (.object(type: "", fields: [MonaField("a", .number(1))]), [0x09, 0x00, 0x01, 0x61, 0x04] + one + [0x00]),
+        // OBJECT: type-name length + bytes, pair count, pairs (key length + bytes, value).
+        (.object(type: "", fields: [MonaField("a", .number(1))]), [0x09, 0x00, 0x01, 0x01, 0x61, 0x04] + one),
         (.object(type: "T", fields: []), [0x09, 0x01, 0x54, 0x00]),
+        (.object([]), [0x09, 0x00, 0x00]),
+        (
+            .object(type: "T", fields: [MonaField("ab", .boolean(true)), MonaField("c", .string("d"))]),
+            [0x09, 0x01, 0x54, 0x02, 0x02, 0x61, 0x62, 0x03, 0x01, 0x63, 0x05, 0x01, 0x64]
+        ),
+        // MIXED: dense count, dense values, keyed count, pairs.
         (
             .mixed(dense: [.boolean(false)], fields: [MonaField("k", .nil)]),
-            [0x0A, 0x01, 0x02, 0x01, 0x6B, 0x01, 0x00]
+            [0x0A, 0x01, 0x02, 0x01, 0x01, 0x6B, 0x01]
         ),
         (.mixed(dense: [], fields: []), [0x0A, 0x00, 0x00]),
+        (.mixed(dense: [.nil, .nil], fields: []), [0x0A, 0x02, 0x01, 0x01, 0x00]),
+        (.mixed(dense: [], fields: [MonaField("k", .boolean(true))]), [0x0A, 0x00, 0x01, 0x01, 0x6B, 0x03]),
         (
             .map(weakKeys: true, entries: [MonaMapEntry(.number(1), .string("x"))]),
             [0x0B, 0x01, 0x01, 0x04] + one + [0x05, 0x01, 0x78]
@@ -104,7 +113,7 @@ private let one: [UInt8] = [0, 0, 0, 0, 0, 0, 0xF0, 0x3F]  // 1.0 little-endian
 
 @Test func fieldOrderIsKept() throws {
     let value = MonaValue.object([MonaField("b", .nil), MonaField("a", .nil)])
-    let bytes: [UInt8] = [0x09, 0x00, 0x01, 0x62, 0x01, 0x01, 0x61, 0x01, 0x00]
+    let bytes: [UInt8] = [0x09, 0x00, 0x02, 0x01, 0x62, 0x01, 0x01, 0x61, 0x01]
     #expect(encoded(value) == bytes)
     #expect(try MVSReader.decode(bytes) == [value])
     #expect(value != .object([MonaField("a", .nil), MonaField("b", .nil)]))
@@ -112,14 +121,49 @@ private let one: [UInt8] = [0, 0, 0, 0, 0, 0, 0xF0, 0x3F]  // 1.0 little-endian
     #expect(value[field: "c"] == nil)
 }
 
-@Test func emptyKeyUsesTwoByteZeroLength() throws {
-    // A canonical zero length would read as END, so the writer spells 0 as 0x80 0x00.
+@Test func emptyKeyIsASingleZeroLengthByte() throws {
     let value = MonaValue.object([MonaField("", .boolean(true))])
-    let bytes: [UInt8] = [0x09, 0x00, 0x80, 0x00, 0x03, 0x00]
+    let bytes: [UInt8] = [0x09, 0x00, 0x01, 0x00, 0x03]
     #expect(encoded(value) == bytes)
     #expect(try MVSReader.decode(bytes) == [value])
-    // A 0x00 where a key would start is END: this is an empty object followed by TRUE and END.
-    #expect(decodeFailure([0x09, 0x00, 0x00, 0x03, 0x00]) == .unexpectedEnd(offset: 4))
+    #expect(value[field: ""] == .boolean(true))
+    // Several empty keys, an empty type name, and an empty key in a MIXED.
+    let twice = MonaValue.object([MonaField("", .nil), MonaField("", .boolean(false))])
+    #expect(encoded(twice) == [0x09, 0x00, 0x02, 0x00, 0x01, 0x00, 0x02])
+    #expect(try MVSReader.decode(encoded(twice)) == [twice])
+    let mixed = MonaValue.mixed(dense: [.nil], fields: [MonaField("", .nil)])
+    #expect(encoded(mixed) == [0x0A, 0x01, 0x01, 0x01, 0x00, 0x01])
+    #expect(try MVSReader.decode(encoded(mixed)) == [mixed])
+    // A non-canonical zero length (0x80 0x00) still reads as "", and is written back canonical.
+    let spelled: [UInt8] = [0x09, 0x00, 0x01, 0x80, 0x00, 0x03]
+    #expect(try MVSReader.decode(spelled) == [value])
+    #expect(MVSWriter.encode(try MVSReader.decode(spelled)) == bytes)
+}
+
+@Test func pairCountsAreCounts() throws {
+    // A count of 0 then a value is an empty object followed by that value, not an empty key.
+    #expect(try MVSReader.decode([0x09, 0x00, 0x00, 0x03]) == [.object([]), .boolean(true)])
+    #expect(try MVSReader.decode([0x0A, 0x00, 0x00, 0x03]) == [.mixed(dense: [], fields: []), .boolean(true)])
+    // Multi-byte counts: 200 pairs.
+    let fields = (0..<200).map { MonaField("k\($0)", .number(Double($0))) }
+    let bytes = encoded(.object(fields))
+    #expect(Array(bytes[0..<4]) == [0x09, 0x00, 0xC8, 0x01])
+    #expect(try MVSReader.decode(bytes) == [.object(fields)])
+    let mixedBytes = encoded(.mixed(dense: [], fields: fields))
+    #expect(Array(mixedBytes[0..<4]) == [0x0A, 0x00, 0xC8, 0x01])
+    #expect(try MVSReader.decode(mixedBytes) == [.mixed(dense: [], fields: fields)])
+}
+
+@Test func containersLargerThanTheReservationGrow() throws {
+    let fields = (0..<5000).map { MonaField("", .number(Double($0))) }
+    let dense = [MonaValue](repeating: .nil, count: 5000)
+    let values: [MonaValue] = [
+        .array(dense),
+        .object(fields),
+        .mixed(dense: dense, fields: fields),
+        .map(weakKeys: false, entries: dense.map { MonaMapEntry($0, .boolean(true)) }),
+    ]
+    #expect(try MVSReader.decode(MVSWriter.encode(values)) == values)
 }
 
 @Test func nonCanonicalVarUIntsAreAccepted() throws {
@@ -137,7 +181,7 @@ private let one: [UInt8] = [0, 0, 0, 0, 0, 0, 0xF0, 0x3F]  // 1.0 little-endian
     let bytes: [UInt8] = [0x08, 0x02, 0x09, 0x00, 0x00, 0x0C, 0x01]
     #expect(try MVSReader.decode(bytes) == [.array([.object([]), .reference(1)])])
     // A reference may name the value still open (a cycle).
-    #expect(try MVSReader.decode([0x09, 0x00, 0x01, 0x73, 0x0C, 0x00, 0x00]) == [
+    #expect(try MVSReader.decode([0x09, 0x00, 0x01, 0x01, 0x73, 0x0C, 0x00]) == [
         .object([MonaField("s", .reference(0))])
     ])
     // Counting runs across the top-level values of one stream.
@@ -180,6 +224,8 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
         MonaMapEntry(.object([]), .array([.reference(0)])),
         MonaMapEntry(.boolean(false), .map(weakKeys: false, entries: [])),
     ])),
+    MonaField("", .object(type: "E", fields: [MonaField("", .string(""))])),
+    MonaField("keyedOnly", .mixed(dense: [], fields: [MonaField("", .reference(2))])),
     MonaField("self", .reference(0)),
 ])
 
@@ -196,6 +242,12 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
     #expect(MVSReader.maxDepth == 512)
     #expect(bytes == repeated([0x08, 0x01], 512) + [0x01])
     #expect(try MVSReader.decode(bytes) == [value])
+    var object = MonaValue.nil
+    for _ in 0..<512 { object = .object([MonaField("", object)]) }
+    let objectBytes = encoded(object)
+    #expect(objectBytes == repeated([0x09, 0x00, 0x01, 0x00], 512) + [0x01])
+    #expect(try MVSReader.decode(objectBytes) == [object])
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x00] + objectBytes) == .tooDeep(offset: 2048))
 }
 
 @Test func multipleValuesInOneStream() throws {
@@ -234,15 +286,24 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
     #expect(decodeFailure([0x05, 0x80]) == .truncated(offset: 1))
     #expect(decodeFailure([0x05, 0x03, 0x61, 0x62]) == .truncated(offset: 2))
     #expect(decodeFailure([0x08, 0x02, 0x01]) == .truncated(offset: 2))
-    #expect(decodeFailure([0x09, 0x00]) == .truncated(offset: 2))
-    #expect(decodeFailure([0x09, 0x00, 0x01, 0x61]) == .truncated(offset: 4))
-    #expect(decodeFailure([0x0A, 0x00]) == .truncated(offset: 2))
+    #expect(decodeFailure([0x09]) == .truncated(offset: 1))  // type-name length
+    #expect(decodeFailure([0x09, 0x02, 0x54]) == .truncated(offset: 2))  // type-name bytes
+    #expect(decodeFailure([0x09, 0x00]) == .truncated(offset: 2))  // pair count
+    #expect(decodeFailure([0x09, 0x00, 0x01]) == .truncated(offset: 3))  // 1 pair, no bytes
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x05, 0x61]) == .truncated(offset: 4))  // key bytes
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x01, 0x61]) == .truncated(offset: 5))  // value
+    #expect(decodeFailure([0x09, 0x00, 0x02, 0x00, 0x01, 0x00, 0x05]) == .truncated(offset: 7))  // 2nd value
+    #expect(decodeFailure([0x0A]) == .truncated(offset: 1))  // dense count
+    #expect(decodeFailure([0x0A, 0x00]) == .truncated(offset: 2))  // keyed count
+    #expect(decodeFailure([0x0A, 0x01, 0x01]) == .truncated(offset: 3))  // keyed count after dense
+    #expect(decodeFailure([0x0A, 0x00, 0x01, 0x00]) == .truncated(offset: 3))  // 1 pair, 1 byte
+    #expect(decodeFailure([0x0A, 0x00, 0x01, 0x00, 0x05]) == .truncated(offset: 5))  // value
     #expect(decodeFailure([0x0B]) == .truncated(offset: 1))
     #expect(decodeFailure([0x0B, 0x00, 0x01, 0x01]) == .truncated(offset: 3))
     #expect(decodeFailure([0x0C]) == .truncated(offset: 1))
 }
 
-@Test func hugeDeclaredLengths() {
+@Test func hugeDeclaredLengths() throws {
     // 2^32 - 1 bytes declared, 2 present.
     #expect(decodeFailure([0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x61, 0x62]) == .truncated(offset: 6))
     #expect(decodeFailure([0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]) == .truncated(offset: 6))
@@ -251,20 +312,53 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
     #expect(decodeFailure([0x08] + maxCount + [0x01]) == .truncated(offset: 11))
     #expect(decodeFailure([0x0A] + maxCount) == .truncated(offset: 11))
     #expect(decodeFailure([0x0B, 0x00] + maxCount) == .truncated(offset: 12))
-    #expect(decodeFailure([0x09] + maxCount) == .truncated(offset: 11))
-    // Counts just over what the bytes left can hold (one byte per value, two per map entry).
+    #expect(decodeFailure([0x09] + maxCount) == .truncated(offset: 11))  // type-name length
+    #expect(decodeFailure([0x09, 0x00] + maxCount + [0x00, 0x01]) == .truncated(offset: 12))  // pairs
+    #expect(decodeFailure([0x0A, 0x00] + maxCount + [0x00, 0x01]) == .truncated(offset: 12))  // pairs
+    #expect(decodeFailure([0x0A, 0x01, 0x01] + maxCount) == .truncated(offset: 13))
+    // 2^32 - 1 pairs declared, one present.
+    #expect(decodeFailure([0x09, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00, 0x01]) == .truncated(offset: 7))
+    // Counts just over what the bytes left can hold (one byte per value, two per pair or entry).
     #expect(decodeFailure([0x08, 0x03, 0x01, 0x01]) == .truncated(offset: 2))
     #expect(decodeFailure([0x0B, 0x00, 0x02, 0x01, 0x01, 0x01]) == .truncated(offset: 3))
+    #expect(decodeFailure([0x09, 0x00, 0x02, 0x00, 0x01, 0x00]) == .truncated(offset: 3))
+    #expect(decodeFailure([0x0A, 0x00, 0x03, 0x00, 0x01, 0x00, 0x01, 0x00]) == .truncated(offset: 3))
+    // ... and exactly what they can hold.
+    #expect(try MVSReader.decode([0x09, 0x00, 0x02, 0x00, 0x01, 0x00, 0x01]) == [
+        .object([MonaField("", .nil), MonaField("", .nil)])
+    ])
     // Nested containers each declaring a huge count stop at the first.
     let nested = repeated([0x08, 0xFF, 0xFF, 0x03], 100)
     #expect(decodeFailure(nested) == .truncated(offset: 4))
+    let nestedObjects = repeated([0x09, 0x00, 0xFF, 0xFF, 0x03, 0x00], 100)
+    #expect(decodeFailure(nestedObjects) == .truncated(offset: 5))
+    let nestedMixed = repeated([0x0A, 0x00, 0xFF, 0xFF, 0x03, 0x00], 100)
+    #expect(decodeFailure(nestedMixed) == .truncated(offset: 5))
 }
 
 @Test func unknownTags() {
     #expect(decodeFailure([0x0D]) == .unknownTag(0x0D, offset: 0))
     #expect(decodeFailure([0xFF]) == .unknownTag(0xFF, offset: 0))
     #expect(decodeFailure([0x01, 0x08, 0x01, 0x42]) == .unknownTag(0x42, offset: 3))
-    #expect(decodeFailure([0x09, 0x00, 0x01, 0x61, 0x80]) == .unknownTag(0x80, offset: 4))
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x01, 0x61, 0x80]) == .unknownTag(0x80, offset: 5))
+}
+
+@Test func tagZeroIsRejectedAsAnUnknownTag() {
+    #expect(MVSTag(rawValue: 0x00) == nil)
+    #expect(MVSTag.allCases.map(\.rawValue) == Array(0x01...0x0C))
+    #expect(decodeFailure([0x00]) == .unknownTag(0x00, offset: 0))
+    #expect(decodeFailure([0x01, 0x00]) == .unknownTag(0x00, offset: 1))
+    #expect(decodeFailure([0x08, 0x01, 0x00]) == .unknownTag(0x00, offset: 2))
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x01, 0x61, 0x00]) == .unknownTag(0x00, offset: 5))
+    #expect(decodeFailure([0x0A, 0x01, 0x00, 0x00]) == .unknownTag(0x00, offset: 2))
+    #expect(decodeFailure([0x0A, 0x00, 0x01, 0x00, 0x00]) == .unknownTag(0x00, offset: 4))
+    #expect(decodeFailure([0x0B, 0x00, 0x01, 0x00, 0x01]) == .unknownTag(0x00, offset: 3))
+    #expect(decodeFailure([0x0B, 0x00, 0x01, 0x01, 0x00]) == .unknownTag(0x00, offset: 4))
+    // A trailing old-style END after a complete object is a value of its own, and invalid.
+    #expect(decodeFailure([0x09, 0x00, 0x00, 0x00]) == .unknownTag(0x00, offset: 3))
+    #expect(decodeFailure([0x0A, 0x00, 0x00, 0x00]) == .unknownTag(0x00, offset: 3))
+    // The old END-terminated {a: nil} reads 0x01 as a pair count and 'a' (97) as a key length.
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x61, 0x01, 0x00]) == .truncated(offset: 4))
 }
 
 @Test func overlongVarUInts() {
@@ -278,16 +372,6 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
     #expect(decodeFailure(reference) == .varuintOverflow(offset: 3))
 }
 
-@Test func endWhereAValueIsExpected() {
-    #expect(decodeFailure([0x00]) == .unexpectedEnd(offset: 0))
-    #expect(decodeFailure([0x01, 0x00]) == .unexpectedEnd(offset: 1))
-    #expect(decodeFailure([0x08, 0x01, 0x00]) == .unexpectedEnd(offset: 2))
-    #expect(decodeFailure([0x09, 0x00, 0x01, 0x61, 0x00]) == .unexpectedEnd(offset: 4))
-    #expect(decodeFailure([0x0A, 0x01, 0x00, 0x00]) == .unexpectedEnd(offset: 2))
-    #expect(decodeFailure([0x0B, 0x00, 0x01, 0x00, 0x01]) == .unexpectedEnd(offset: 3))
-    #expect(decodeFailure([0x0B, 0x00, 0x01, 0x01, 0x00]) == .unexpectedEnd(offset: 4))
-}
-
 @Test func invalidUTF8() {
     #expect(decodeFailure([0x05, 0x01, 0xFF]) == .invalidUTF8(offset: 2))
     #expect(decodeFailure([0x05, 0x02, 0xC3, 0x28]) == .invalidUTF8(offset: 2))
@@ -295,7 +379,8 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
     #expect(decodeFailure([0x05, 0x03, 0xED, 0xA0, 0x80]) == .invalidUTF8(offset: 2))  // surrogate
     #expect(decodeFailure([0x05, 0x01, 0xC3]) == .invalidUTF8(offset: 2))  // cut sequence
     #expect(decodeFailure([0x09, 0x01, 0x80, 0x00]) == .invalidUTF8(offset: 2))  // type name
-    #expect(decodeFailure([0x09, 0x00, 0x01, 0xFE, 0x01, 0x00]) == .invalidUTF8(offset: 3))  // key
+    #expect(decodeFailure([0x09, 0x00, 0x01, 0x01, 0xFE, 0x01]) == .invalidUTF8(offset: 4))  // key
+    #expect(decodeFailure([0x0A, 0x00, 0x01, 0x01, 0xFF, 0x01]) == .invalidUTF8(offset: 4))  // key
     // BYTES are not text.
     #expect(decodeFailure([0x06, 0x01, 0xFF]) == nil)
 }
@@ -303,8 +388,10 @@ private let sample = MonaValue.object(type: "com.example.Thing", fields: [
 @Test func nestingTooDeep() {
     let arrays = repeated([0x08, 0x01], 10_000) + [0x01]
     #expect(decodeFailure(arrays) == .tooDeep(offset: 1024))
-    let objects = repeated([0x09, 0x00, 0x01, 0x61], 10_000)
-    #expect(decodeFailure(objects) == .tooDeep(offset: 2048))
+    let objects = repeated([0x09, 0x00, 0x01, 0x01, 0x61], 10_000)
+    #expect(decodeFailure(objects) == .tooDeep(offset: 2560))
+    let keyedMixed = repeated([0x0A, 0x00, 0x01, 0x00], 10_000)
+    #expect(decodeFailure(keyedMixed) == .tooDeep(offset: 2048))
     let maps = repeated([0x0B, 0x00, 0x01], 10_000)
     #expect(decodeFailure(maps) == .tooDeep(offset: 1536))
     // One past the limit.

@@ -9,14 +9,15 @@ final class ServerProcess: @unchecked Sendable {
     private var text = ""
     private var finished = false
 
-    /// Starts `<executable>` with `--dir=directory --ini=directory/MonaServer.ini --log=<log>` and `extra`.
-    /// Pass `ini: nil` to start without a configuration file.
+    /// Starts `<executable>` with `--dir=directory --log=<log>` and `extra` (the ini is then
+    /// `directory/MonaServer.ini`). Pass `ini: nil` to start without a configuration file, and an
+    /// `executable` inside `directory` with `dirOption: false` to rely on the default layout.
     init(directory: String, ini: String?, extra: [String] = [], log: Int = 7,
-         executable: String = "\(TestEnvironment.products)/MonaServer") throws {
+         executable: String = "\(TestEnvironment.products)/MonaServer", dirOption: Bool = true) throws {
         self.directory = directory
         if let ini { try TestEnvironment.write(ini, to: "\(directory)/MonaServer.ini") }
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--dir=\(directory)", "--log=\(log)"] + extra
+        process.arguments = (dirOption ? ["--dir=\(directory)"] : []) + ["--log=\(log)"] + extra
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

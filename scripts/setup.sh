@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: installs the Debian packages the build and the tests need (once; skips what is
+# there). Needs root or sudo for apt-get. Swift itself is not a Debian package: it must be on PATH.
+set -euo pipefail
+
+# Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, pkg-config.
+# Tests: curl and python3 talk to the server like real clients.
+PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev curl python3)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    SUDO=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || { echo "setup: run as root (or install sudo) to install: ${missing[*]}" >&2; exit 1; }
+        SUDO=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -q
+    "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v swift >/dev/null; then
+    echo "setup: no 'swift' on PATH. Install Swift 6 for Debian 12 (swift.org) and put its usr/bin on PATH." >&2
+    exit 1
+fi
