@@ -21,8 +21,6 @@ final class TCPConnection: @unchecked Sendable {
     var accepted = false
     /// Bytes the owner left unconsumed.
     var input: ByteBuffer?
-    /// Bytes handed to NIO and not yet written to the kernel.
-    var queued = 0
     /// A tcp_send returned a non-zero queue: tell the owner when it drains.
     var wantsWritable = false
     /// Inside a tcp_data callback (handoffs wait for it to return).
@@ -141,25 +139,39 @@ final class TCPConnection: @unchecked Sendable {
 
     func send(_ bytes: UnsafeRawBufferPointer) -> Int64 {
         guard !closing, !outputClosed, channel.isActive else { return Int64(MONA_E_CLOSED) }
-        guard bytes.count > 0 else { return Int64(queued) }
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        let size = bytes.count
-        queued += size
-        let promise = reactor.loop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { [self] _ in
-            queued -= size
-            if queued == 0, wantsWritable {
-                reactor.loop.execute { [self] in notifyWritable() }
+        if bytes.count > 0 {
+            var buffer = channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            // On the loop NIO writes at once; what the kernel did not take stays buffered.
+            channel.writeAndFlush(buffer, promise: nil)
+        }
+        let queued = self.queued
+        wantsWritable = queued > 0
+        if queued > 0, channel.isWritable {
+            // NIO turns unwritable only above the high mark (1 byte): for a single waiting byte,
+            // learn of the drain from an empty write queued behind it.
+            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { [self] _ in
+                writabilityChanged(true)
             }
         }
-        channel.writeAndFlush(buffer, promise: promise)
-        if queued == 0 { wantsWritable = false } else { wantsWritable = true }
         return Int64(queued)
     }
 
+    /// Bytes handed to NIO and not yet written to the kernel.
+    var queued: Int {
+        (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+    }
+
+    /// The channel's writability changed; with a high water mark of 1 byte, "writable" means the
+    /// queue is empty.
+    func writabilityChanged(_ writable: Bool) {
+        guard writable, wantsWritable else { return }
+        // Not from inside a host call (a tcp_send may drain the queue): as a callback of its own.
+        reactor.loop.execute { [self] in notifyWritable() }
+    }
+
     private func notifyWritable() {
-        guard queued == 0, wantsWritable, accepted, !closing else { return }
+        guard wantsWritable, queued == 0, accepted, !closing else { return }
         wantsWritable = false
         let plugin = owner
         plugin.entry.tcp_writable?(plugin.instance, session, handle)
@@ -263,6 +275,10 @@ final class TCPConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { connection.failed(error) }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.writabilityChanged(context.channel.isWritable)
+    }
 
     func channelInactive(context: ChannelHandlerContext) { connection.becameInactive() }
 }

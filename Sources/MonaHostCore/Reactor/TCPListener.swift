@@ -23,6 +23,9 @@ final class TCPListener: @unchecked Sendable {
         ServerBootstrap(group: reactor.loop)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            // Unwritable as soon as one byte waits, writable again once nothing does: tcp_writable
+            // then means "the queue drained".
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 1, high: 1))
             .childChannelInitializer { [self] channel in
                 let connection = TCPConnection(handle: reactor.makeHandle(), owner: owner, channel: channel,
                                                reactor: reactor, listenerContext: context)
