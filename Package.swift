@@ -25,15 +25,21 @@ let package = Package(
             path: "Sources/CMonaCrypto",
             linkerSettings: [.linkedLibrary("crypto")]
         ),
+        // LuaJIT from Debian (pkg-config "luajit"), and the C API macros as functions.
+        .systemLibrary(name: "CLuaJIT", path: "Sources/CLuaJIT", pkgConfig: "luajit",
+                       providers: [.apt(["libluajit-5.1-dev"])]),
+        .target(name: "CLuaShim", dependencies: ["CLuaJIT"], path: "Sources/CLuaShim"),
         // The neutral value format (MVS) shared by the host and the Swift plugin helper.
         .target(name: "MonaValues", path: "Sources/MonaValues"),
+        // The disk side of Lua's `data`: MonaServer's folder layout, written crash-consistently.
+        .target(name: "MonaPersistence", path: "Sources/MonaPersistence"),
         // The small Swift helper compiled into each Swift plugin. No NIO, no Foundation.
         .target(name: "MonaPluginKit", dependencies: ["PluginABI", "MonaValues"], path: "Sources/MonaPluginKit"),
         // The host: configuration, logging, plugin loader, reactor, services.
         .target(
             name: "MonaHostCore",
             dependencies: [
-                "PluginABI", "CMonaCrypto", "MonaValues",
+                "PluginABI", "CMonaCrypto", "MonaValues", "MonaPersistence", "CLuaJIT", "CLuaShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

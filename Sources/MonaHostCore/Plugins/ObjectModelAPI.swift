@@ -1,32 +1,75 @@
+import MonaValues
 import PluginABI
 
-/// The object-model part of the host API: clients, RPC, writers, files, media, groups.
-///
-/// These services run Lua (onConnection, client methods, onPublish…) and so belong to the Lua runtime;
-/// until it is part of the host they answer MONA_E_UNSUPPORTED with an explanatory mona_error, which
-/// the ABI defines as "this host does not provide that service".
+/// The object-model part of the host API: clients, RPC and writers (served by the Lua runtime), and
+/// file access, media and groups, which answer MONA_E_UNSUPPORTED ("this host does not provide that
+/// service") with an explanatory mona_error until the HTTP, media and RTMFP work brings them.
 enum ObjectModelAPI {
     static func fill(_ api: inout mona_host_api) {
-        api.client_open = { _, _, _, _, _, client, response, err in
+        api.client_open = { ctx, info, args, argsSize, writerContext, client, response, err in
             client?.pointee = 0
             response?.pointee = mona_buffer()
-            ObjectModelAPI.explain(err, "clients")
-            return MONA_E_UNSUPPORTED
+            let plugin = LoadedPlugin.from(ctx)
+            guard let info, info.pointee.struct_size >= UInt32(MemoryLayout<mona_client_info>.size) else { return MONA_E_INVAL }
+            guard let lua = plugin.runtime.lua else {
+                ObjectModelAPI.explain(err, MONA_ERR_APPLICATION, "the server is stopping")
+                return MONA_E_REJECTED
+            }
+            guard let values = ObjectModelAPI.values(args, argsSize) else {
+                ObjectModelAPI.explain(err, MONA_ERR_PROTOCOL, "malformed MVS arguments")
+                return MONA_E_INVAL
+            }
+            let outcome = lua.openClient(plugin: plugin, info: info.pointee, args: values, writerContext: writerContext)
+            if let (kind, message) = outcome.error { ObjectModelAPI.explain(err, kind, message) }
+            client?.pointee = outcome.client
+            if !outcome.response.isEmpty { HostAPITable.fill(response, MVSWriter.encode(outcome.response)) }
+            return outcome.status
         }
-        api.client_close = { _, _ in MONA_E_UNSUPPORTED }
-        api.client_invoke = { _, _, _, _, _, _, results, err in
+        api.client_close = { ctx, client in
+            guard let lua = LoadedPlugin.from(ctx).runtime.lua else { return MONA_E_CLOSED }
+            return lua.closeClient(client)
+        }
+        api.client_invoke = { ctx, client, method, methodSize, args, argsSize, results, err in
             results?.pointee = mona_buffer()
-            ObjectModelAPI.explain(err, "RPC")
-            return MONA_E_UNSUPPORTED
+            guard let lua = LoadedPlugin.from(ctx).runtime.lua else { return MONA_E_CLOSED }
+            guard let method, let values = ObjectModelAPI.values(args, argsSize) else {
+                ObjectModelAPI.explain(err, MONA_ERR_PROTOCOL, "malformed MVS arguments")
+                return MONA_E_INVAL
+            }
+            let name = String(decoding: UnsafeRawBufferPointer(start: method, count: methodSize), as: UTF8.self)
+            let outcome = lua.invoke(client: client, method: name, args: values)
+            if let (kind, message) = outcome.error { ObjectModelAPI.explain(err, kind, message) }
+            if !outcome.results.isEmpty { HostAPITable.fill(results, MVSWriter.encode(outcome.results)) }
+            return outcome.status
         }
-        api.client_parameter = { _, _, _, _, _ in -1 }
-        api.client_set_property = { _, _, _, _, _ in MONA_E_UNSUPPORTED }
+        api.client_parameter = { ctx, client, key, buffer, capacity in
+            guard let lua = LoadedPlugin.from(ctx).runtime.lua, let key,
+                  let value = lua.parameter(client: client, key: String(cString: key)) else { return -1 }
+            return HostAPITable.copyOut(value, buffer, capacity)
+        }
+        api.client_set_property = { ctx, client, key, value, size in
+            guard let lua = LoadedPlugin.from(ctx).runtime.lua, let key,
+                  let values = ObjectModelAPI.values(value, size), values.count == 1 else { return MONA_E_INVAL }
+            lua.setProperty(client: client, key: String(cString: key), value: values[0])
+            return MONA_OK
+        }
         api.client_address_changed = { _, _, _ in MONA_E_UNSUPPORTED }
-        api.writer_open = { _, _, _, writer in
+        api.writer_open = { ctx, client, context, writer in
             writer?.pointee = 0
-            return MONA_E_UNSUPPORTED
+            let plugin = LoadedPlugin.from(ctx)
+            guard let handle = plugin.runtime.lua?.openWriter(plugin: plugin, client: client, context: context) else {
+                return MONA_E_INVAL
+            }
+            writer?.pointee = handle
+            return MONA_OK
         }
-        api.writer_closed = { _, _, _ in MONA_E_UNSUPPORTED }
+        api.writer_closed = { ctx, writer, _ in
+            let plugin = LoadedPlugin.from(ctx)
+            guard let lua = plugin.runtime.lua, let record = lua.writers[writer], record.plugin === plugin else { return MONA_E_INVAL }
+            lua.writers[writer] = nil
+            plugin.entry.writer_released?(plugin.instance, record.context)
+            return MONA_OK
+        }
         api.client_read_file = { _, _, _, _, _, _, decision, path, properties, err in
             decision?.pointee = MONA_FILE_DENY
             path?.pointee = mona_buffer()
@@ -67,9 +110,19 @@ enum ObjectModelAPI {
 
     /// Fills a mona_error saying the service is missing.
     static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ service: String) {
+        explain(err, MONA_ERR_OTHER, "\(service) are not provided by this host yet")
+    }
+
+    /// The values of an MVS argument, nil when malformed.
+    static func values(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [MonaValue]? {
+        guard let data, size > 0 else { return [] }
+        return try? MVSReader.decode(Array(UnsafeBufferPointer(start: data, count: size)))
+    }
+
+    /// Fills a mona_error (message truncated to fit, NUL-terminated).
+    static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ kind: Int32, _ text: String) {
         guard let err else { return }
-        err.pointee.kind = MONA_ERR_OTHER
-        let text = "\(service) need the Lua runtime, which this host does not provide yet"
+        err.pointee.kind = kind
         withUnsafeMutableBytes(of: &err.pointee.message) { raw in
             let bytes = Array(text.utf8.prefix(raw.count - 1))
             raw.copyBytes(from: bytes)

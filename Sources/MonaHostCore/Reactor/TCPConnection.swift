@@ -51,6 +51,12 @@ final class TCPConnection: @unchecked Sendable {
         local = mona_addr(channel.localAddress)
         reactor.connections[handle] = self
         let plugin = owner
+        if let ip = channel.remoteAddress?.ipAddress, reactor.runtime.blacklist.contains(ip) {
+            reactor.runtime.log(.info, "Data rejected because client \(ip) is banned")
+            closing = true
+            channel.close(promise: nil)
+            return
+        }
         guard plugin.isLive, let accept = plugin.entry.tcp_accepted else {
             closing = true
             channel.close(promise: nil)

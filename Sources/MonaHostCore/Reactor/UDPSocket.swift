@@ -44,6 +44,10 @@ final class UDPSocket: @unchecked Sendable {
 
     func received(_ envelope: AddressedEnvelope<ByteBuffer>) {
         guard !closed, owner.isLive, let onDatagram = owner.entry.udp_datagram else { return }
+        if let ip = envelope.remoteAddress.ipAddress, owner.runtime.blacklist.contains(ip) {
+            owner.runtime.log(.debug, "Data rejected because client \(ip) is banned")
+            return
+        }
         var from = mona_addr(envelope.remoteAddress)
         envelope.data.withUnsafeReadableBytes { raw in
             onDatagram(owner.instance, context, handle, &from, raw.bindMemory(to: UInt8.self).baseAddress, raw.count)

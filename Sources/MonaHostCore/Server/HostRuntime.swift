@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import MonaPersistence
 import PluginABI
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,14 @@ public final class HostRuntime: @unchecked Sendable {
     private(set) var crypto: CryptoService!
     private(set) var plugins: [LoadedPlugin] = []
     private let loader: PluginLoader
+    /// The Lua applications of www/ (nil before start and after stop).
+    private(set) var lua: LuaRuntime?
+    /// The persistent `data` of the applications.
+    private(set) var data: PersistentStore?
+    /// Banned peer addresses (canonical IP text): mona:addToBlacklist, checked on every accept and datagram.
+    var blacklist: Set<String> = []
     private var stopRequested = false
+    private var manageTask: RepeatedTask?
     private var stopped: EventLoopPromise<Void>!
 
     /// A runtime with its configuration, log sink and folders; `staticEntries` are plugins linked in.
@@ -48,11 +56,33 @@ public final class HostRuntime: @unchecked Sendable {
 
     // MARK: lifecycle
 
-    /// Loads, creates and starts every plugin of the plan, on the loop. Failures are logged and skipped.
+    /// Loads, creates and starts every plugin of the plan, then the Lua applications (as 1.x: the
+    /// protocols bind first, then `data` loads and the root application runs). On the loop; plugin
+    /// failures are logged and skipped, a Lua start failure is thrown.
     public func start(plan: PluginPlan) throws {
         try reactor.sync { [self] in
             for (section, reason) in plan.disabled { log(.debug, "\(section) disabled (\(reason))") }
             for item in plan.items { startPlugin(item) }
+            try startApplications()
+        }
+    }
+
+    private func startApplications() throws {
+        let www = layout.resolve("www")
+        _ = RotatingLogFile.makeDirectories(www)
+        let store = PersistentStore(root: layout.resolve("data"), flushInterval: config.int("data.flushInterval", default: 200),
+                                    log: { [sink] level, message in
+            sink.log(level == .error ? .error : level == .warn ? .warn : .info, message, file: "data", line: 0)
+        })
+        log(.info, "Database loading...")
+        let entries = store.load().map { (path: $0.path, value: String(decoding: $0.value, as: UTF8.self)) }
+        log(.note, "Database loaded (\(entries.count) entries)")
+        data = store
+        let lua = try LuaRuntime(host: self, www: www)
+        self.lua = lua
+        lua.start(data: entries)
+        manageTask = reactor.loop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(2)) { [self] _ in
+            self.lua?.manage()
         }
     }
 
@@ -115,15 +145,26 @@ public final class HostRuntime: @unchecked Sendable {
             stopRequested = true
             log(.info, "MonaServer stopping")
             var closing: [EventLoopFuture<Void>] = []
+            manageTask?.cancel()
             for plugin in plugins.reversed() where plugin.state == .started {
                 plugin.entry.stop?(plugin.instance)
                 plugin.state = .stopped
+                lua?.closeClients(of: plugin)
                 closing.append(reactor.closeAll(ownedBy: plugin))
             }
             EventLoopFuture.andAllComplete(closing, on: reactor.loop).whenComplete { [self] _ in
                 // tcp_closed callbacks were queued by the closes above and run before this task.
                 reactor.loop.execute { [self] in
-                    for plugin in plugins.reversed() { destroy(plugin) }
+                    for plugin in plugins.reversed() {
+                        lua?.closeClients(of: plugin)
+                        destroy(plugin)
+                    }
+                    lua?.stop()
+                    lua = nil
+                    if let data {
+                        log(.info, "Database flushing...")
+                        data.flush()
+                    }
                     stopped.succeed()
                 }
             }

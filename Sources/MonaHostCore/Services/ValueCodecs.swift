@@ -40,3 +40,21 @@ enum ValueCodecs {
         }
     }
 }
+
+extension ValueCodecs {
+    /// Lua's mona:toX(...) for format X ("AMF", "AMF0", "JSON", "XMLRPC", "Query"); nil when unknown.
+    static func encode(named format: String, _ values: [MonaValue]) -> (bytes: [UInt8], warnings: [String])? {
+        nil
+    }
+
+    /// Lua's mona:fromX(text); nil when the format is unknown, a failure with the reason when malformed.
+    static func decode(named format: String, _ bytes: [UInt8]) -> LuaDecoded? {
+        nil
+    }
+
+    /// Decoded values or why they could not be.
+    enum LuaDecoded {
+        case success([MonaValue])
+        case failure(String)
+    }
+}

@@ -1,0 +1,16 @@
+#include "mona_lua.h"
+
+void mona_lua_pop(lua_State *L, int n) { lua_pop(L, n); }
+void mona_lua_newtable(lua_State *L) { lua_newtable(L); }
+void mona_lua_pushcfunction(lua_State *L, lua_CFunction f) { lua_pushcfunction(L, f); }
+const char *mona_lua_tolstring(lua_State *L, int index, size_t *length) { return lua_tolstring(L, index, length); }
+int mona_lua_upvalueindex(int i) { return lua_upvalueindex(i); }
+int mona_lua_registryindex(void) { return LUA_REGISTRYINDEX; }
+int mona_lua_globalsindex(void) { return LUA_GLOBALSINDEX; }
+int mona_lua_isnoneornil(lua_State *L, int index) { return lua_isnoneornil(L, index); }
+
+int mona_lua_pcall(lua_State *L, int nargs, int nresults) { return lua_pcall(L, nargs, nresults, 0); }
+
+int mona_lua_loadbuffer(lua_State *L, const char *buffer, size_t size, const char *name) {
+    return luaL_loadbuffer(L, buffer, size, name);
+}

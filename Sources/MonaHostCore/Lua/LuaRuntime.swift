@@ -1,0 +1,283 @@
+import CLuaJIT
+import CLuaShim
+import CMonaCrypto
+import MonaValues
+import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one Lua state of the server and the applications of `www/`. Everything runs on the loop.
+///
+/// The application model, `mona`, clients and `data` are written in Lua (`LuaPrelude`) over a few
+/// native functions (`LuaNatives`); this class owns the state and is the host side of the client,
+/// RPC and writer services of the plugin ABI.
+final class LuaRuntime {
+    let L: OpaquePointer
+    unowned let host: HostRuntime
+    let www: String
+    /// The entry points the prelude defined (a registry reference to the table `M`).
+    private var entries: Int32 = 0
+    /// Clients opened by plugins, by handle.
+    var clients: [UInt64: ClientRecord] = [:]
+    /// Writers (each client's main writer and the extra ones), by handle.
+    var writers: [UInt64: WriterRecord] = [:]
+
+    /// A client a plugin opened.
+    struct ClientRecord {
+        let plugin: LoadedPlugin
+        let writer: UInt64
+    }
+
+    /// A writer and the plugin context behind it.
+    struct WriterRecord {
+        let plugin: LoadedPlugin
+        let context: UnsafeMutableRawPointer?
+        let client: UInt64
+    }
+
+    /// A failure of the prelude (a bug of ours) or of LuaJIT.
+    struct StartFailure: Error, CustomStringConvertible { let description: String }
+
+    init(host: HostRuntime, www: String) throws {
+        guard let state = luaL_newstate() else { throw StartFailure(description: "LuaJIT cannot allocate a state") }
+        L = state
+        self.host = host
+        self.www = www
+        luaL_openlibs(L)
+        addModuleFolders()
+        mona_lua_newtable(L)
+        LuaNatives.register(self)
+        let natives = lua_gettop(L)
+        mona_lua_newtable(L)
+        let shared = lua_gettop(L)
+        for (name, source) in LuaPrelude.chunks {
+            var source = source
+            let loaded = source.withUTF8 { mona_lua_loadbuffer(L, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count, name) }
+            guard loaded == 0 else { throw StartFailure(description: popError()) }
+            lua_pushvalue(L, natives)
+            lua_pushvalue(L, shared)
+            guard mona_lua_pcall(L, 2, 0) == 0 else { throw StartFailure(description: popError()) }
+        }
+        entries = luaL_ref(L, mona_lua_registryindex())
+        mona_lua_pop(L, 1) // natives
+    }
+
+    deinit { lua_close(L) }
+
+    /// `require` finds Lua C modules (`luaopen_<name>`) in www/ and next to the executable too.
+    private func addModuleFolders() {
+        lua_getfield(L, mona_lua_globalsindex(), "package")
+        lua_getfield(L, -1, "cpath")
+        let current = LuaBridge(L: L).string(at: -1)
+        mona_lua_pop(L, 1)
+        let exe = host.layout.executableDirectory
+        lua_pushstring(L, "\(current);\(www)/?.so;\(exe)/?.so")
+        lua_setfield(L, -2, "cpath")
+        mona_lua_pop(L, 1)
+    }
+
+    private func popError() -> String {
+        let message = LuaBridge(L: L).string(at: -1)
+        mona_lua_pop(L, 1)
+        return message
+    }
+
+    /// Pushes the entry point `name` of the prelude.
+    private func pushEntry(_ name: String) {
+        lua_rawgeti(L, mona_lua_registryindex(), entries)
+        lua_getfield(L, -1, name)
+        lua_remove(L, -2)
+    }
+
+    /// Calls an entry point with arguments pushed by `arguments`; returns the results as a slice of
+    /// the stack (first index, count) that the caller pops. A Lua error is logged and gives nil.
+    @discardableResult
+    private func call(_ name: String, _ arguments: () -> Int32, results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
+        let base = lua_gettop(L)
+        pushEntry(name)
+        let count = arguments()
+        guard mona_lua_pcall(L, count, LUA_MULTRET) == 0 else {
+            host.log(.error, "Lua \(name): \(popError())")
+            lua_settop(L, base)
+            return false
+        }
+        handle(base + 1, lua_gettop(L) - base)
+        lua_settop(L, base)
+        return true
+    }
+
+    // MARK: lifecycle
+
+    /// Loads `data/`, then the root application (www/main.lua and its onStart).
+    func start(data entries: [(path: [String], value: String)]) {
+        call("loadData") {
+            lua_createtable(L, Int32(entries.count), 0)
+            for (position, entry) in entries.enumerated() {
+                lua_createtable(L, 0, 2)
+                lua_createtable(L, Int32(entry.path.count), 0)
+                for (index, part) in entry.path.enumerated() {
+                    lua_pushstring(L, part)
+                    lua_rawseti(L, -2, Int32(index + 1))
+                }
+                lua_setfield(L, -2, "path")
+                lua_pushstring(L, entry.value)
+                lua_setfield(L, -2, "value")
+                lua_rawseti(L, -2, Int32(position + 1))
+            }
+            return 1
+        }
+        call("startApplications") { 0 }
+    }
+
+    /// The 2-second tick (reload of the root app, onManage).
+    func manage() { call("manage") { 0 } }
+
+    /// Server stop: onStop of every app, children first.
+    func stop() { call("stopApplications") { 0 } }
+
+    // MARK: clients (host side of the ABI)
+
+    /// Opens a client: onConnection in the app of its path. Returns MONA_OK and the response object,
+    /// or an error code with a classified message.
+    func openClient(plugin: LoadedPlugin, info: mona_client_info, args: [MonaValue], writerContext: UnsafeMutableRawPointer?)
+        -> (status: Int32, client: UInt64, response: [MonaValue], error: (Int32, String)?)
+    {
+        let handle = host.reactor.makeHandle()
+        let writer = host.reactor.makeHandle()
+        writers[writer] = WriterRecord(plugin: plugin, context: writerContext, client: handle)
+        var rawID = [UInt8](repeating: 0, count: 32)
+        if let given = info.client_id {
+            rawID = Array(UnsafeBufferPointer(start: given, count: 32))
+        } else {
+            _ = mona_crypto_random(&rawID, 32)
+        }
+        let bridge = LuaBridge(L: L)
+        var outcome: (status: Int32, client: UInt64, response: [MonaValue], error: (Int32, String)?) =
+            (MONA_E_SCRIPT, 0, [], (MONA_ERR_OTHER, "Lua failure"))
+        let properties = info.properties.map { Array(UnsafeBufferPointer(start: $0, count: info.properties_size)) } ?? []
+        let parameters = host.config.keys(withPrefix: "\(plugin.section).").map {
+            (String($0.dropFirst(plugin.section.count + 1)), host.config[$0] ?? "")
+        }
+        call("connect", {
+            lua_pushnumber(L, Double(handle))
+            lua_createtable(L, 0, 10)
+            let text: [(String, String?)] = [
+                ("protocol", info.protocol.map { String(cString: $0) } ?? plugin.section),
+                ("path", info.path.map { String(cString: $0) } ?? ""), ("query", info.query.map { String(cString: $0) }),
+                ("address", info.peer.description), ("serverAddress", info.server_address.map { String(cString: $0) }),
+            ]
+            for (key, value) in text where value != nil {
+                lua_pushstring(L, value!)
+                lua_setfield(L, -2, key)
+            }
+            rawID.withUnsafeBytes { lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), 32) }
+            lua_setfield(L, -2, "rawId")
+            lua_pushnumber(L, Double(writer))
+            lua_setfield(L, -2, "writer")
+            if let decoded = try? MVSReader.decode(properties), let first = decoded.first, case .object = first {
+                bridge.push([first])
+                lua_setfield(L, -2, "properties")
+            }
+            lua_createtable(L, 0, Int32(parameters.count))
+            for (key, value) in parameters {
+                lua_pushstring(L, value)
+                lua_setfield(L, -2, key)
+            }
+            lua_setfield(L, -2, "parameters")
+            return 2 + bridge.push(args)
+        }, results: { first, count in
+            if lua_toboolean(L, first) != 0 {
+                var response = count > 1 ? ((try? bridge.values(from: first + 1, to: first + 1)) ?? []) : []
+                if response.first == .array([]) { response = [.object(type: "", fields: [])] } // {} is an object here
+                outcome = (MONA_OK, handle, response, nil)
+            } else {
+                let kind = bridge.string(at: first + 1) == "APPLICATION" ? MONA_ERR_APPLICATION : MONA_ERR_SCRIPT
+                outcome = (kind == MONA_ERR_APPLICATION ? MONA_E_NOTFOUND : MONA_E_REJECTED, 0, [],
+                           (kind, bridge.string(at: first + 2)))
+            }
+        })
+        if outcome.status == MONA_OK {
+            clients[handle] = ClientRecord(plugin: plugin, writer: writer)
+        } else {
+            writers[writer] = nil
+        }
+        return outcome
+    }
+
+    /// Calls client:method(args…). Returns MONA_OK with the results, or NOTFOUND / SCRIPT with a message.
+    func invoke(client: UInt64, method: String, args: [MonaValue]) -> (status: Int32, results: [MonaValue], error: (Int32, String)?) {
+        guard clients[client] != nil else { return (MONA_E_INVAL, [], (MONA_ERR_OTHER, "unknown client")) }
+        let bridge = LuaBridge(L: L)
+        var outcome: (status: Int32, results: [MonaValue], error: (Int32, String)?) = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "Lua failure"))
+        call("invoke", {
+            lua_pushnumber(L, Double(client))
+            lua_pushstring(L, method)
+            return 2 + bridge.push(args)
+        }, results: { first, count in
+            switch bridge.string(at: first) {
+            case "OK":
+                do throws(LuaBridge.Unsupported) {
+                    outcome = (MONA_OK, try bridge.values(from: first + 1, to: first + count - 1), nil)
+                } catch {
+                    host.log(.error, "\(method) returned a \(error.type), which cannot be sent")
+                    outcome = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "\(method) returned a \(error.type), which cannot be sent"))
+                }
+            case "NOTFOUND":
+                outcome = (MONA_E_NOTFOUND, [], (MONA_ERR_NOTFOUND, bridge.string(at: first + 1)))
+            default:
+                outcome = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, bridge.string(at: first + 1)))
+            }
+        })
+        return outcome
+    }
+
+    /// Closes a client: onDisconnection, then its writers are released to the plugin.
+    func closeClient(_ client: UInt64) -> Int32 {
+        guard clients.removeValue(forKey: client) != nil else { return MONA_E_INVAL }
+        call("disconnect") {
+            lua_pushnumber(L, Double(client))
+            return 1
+        }
+        for (handle, writer) in writers where writer.client == client {
+            writers[handle] = nil
+            writer.plugin.entry.writer_released?(writer.plugin.instance, writer.context)
+        }
+        return MONA_OK
+    }
+
+    /// client.parameters[key] as text.
+    func parameter(client: UInt64, key: String) -> String? {
+        var value: String?
+        call("parameter", {
+            lua_pushnumber(L, Double(client))
+            lua_pushstring(L, key)
+            return 2
+        }, results: { first, _ in
+            if lua_type(L, first) == LUA_TSTRING { value = LuaBridge(L: L).string(at: first) }
+        })
+        return value
+    }
+
+    /// client.properties[key] = value.
+    func setProperty(client: UInt64, key: String, value: MonaValue) {
+        call("setProperty") {
+            lua_pushnumber(L, Double(client))
+            lua_pushstring(L, key)
+            return 2 + LuaBridge(L: L).push([value])
+        }
+    }
+
+    /// An extra writer a plugin declares for a client.
+    func openWriter(plugin: LoadedPlugin, client: UInt64, context: UnsafeMutableRawPointer?) -> UInt64? {
+        guard clients[client] != nil else { return nil }
+        let handle = host.reactor.makeHandle()
+        writers[handle] = WriterRecord(plugin: plugin, context: context, client: client)
+        return handle
+    }
+
+    /// Every client of a plugin that stops is closed (onDisconnection).
+    func closeClients(of plugin: LoadedPlugin) {
+        for (handle, record) in clients where record.plugin === plugin { _ = closeClient(handle) }
+    }
+}

@@ -1,0 +1,282 @@
+extension LuaPrelude {
+    /// Client and writer objects, and the entry points protocols reach through the host:
+    /// connect (onConnection), invoke (RPC), disconnect (onDisconnection).
+    static let clients = #"""
+local native, M = ...
+local type, tostring, select, setmetatable, rawget, pcall = type, tostring, select, setmetatable, rawget, pcall
+
+local byHandle = {}
+M.clientsByHandle = byHandle
+local states = setmetatable({}, { __mode = "k" })
+
+-- Writers: Lua's client.writer, driven into the protocol plugin by the host.
+local writerMethods = {}
+function writerMethods:writeInvocation(name, ...) return native.write(self.handle, "invoke", name or "onMessage", ...) end
+function writerMethods:writeMessage(...) return native.write(self.handle, "message", nil, ...) end
+function writerMethods:writeRaw(...)
+	local parts = {}
+	for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+	return native.write(self.handle, "raw", nil, table.concat(parts))
+end
+function writerMethods:flush(full) return native.write(self.handle, "flush", nil, full and true or false) end
+function writerMethods:close(code) return native.write(self.handle, "close", nil, tonumber(code) or 0) end
+function writerMethods:newWriter()
+	local handle = native.write(self.handle, "new")
+	if handle then return M.newWriter(handle) end
+	return self
+end
+local writerMeta = {
+	__index = function(self, key)
+		if key == "reliable" then return native.write(rawget(self, "handle"), "reliable?") end
+		return writerMethods[key]
+	end,
+	__newindex = function(self, key, value)
+		if key == "reliable" then native.write(rawget(self, "handle"), "reliable", nil, value and true or false)
+		else rawset(self, key, value) end
+	end,
+}
+function M.newWriter(handle) return setmetatable({ handle = handle }, writerMeta) end
+
+-- Clients: tables (scripts add fields and RPC methods) whose metatable serves MonaServer's properties.
+local clientMeta = {}
+clientMeta.__index = function(client, key)
+	local state = states[client]
+	if not state then return nil end
+	if key == "id" or key == "rawId" or key == "protocol" or key == "path" or key == "query" then return state[key] end
+	if key == "address" then return M.newSocketAddress(state.address) end
+	if key == "serverAddress" then return state.serverAddress end
+	if key == "properties" then return state.properties end
+	if key == "parameters" then return state.parameters end
+	if key == "ping" or key == "lastReceptionTime" then return 0 end
+	if key == "writer" then
+		if state.closed then
+			ERROR("const object can't call this method")
+			return nil
+		end
+		return state.writer
+	end
+	if key == state.protocol then return state.protocolCollection end
+	return state.properties[key]
+end
+clientMeta.__tostring = function(client) return "Client_" .. (rawget(states, client) and states[client].id or "?") end
+
+local function hex(raw) return (raw:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+function M.findClient(id)
+	if type(id) ~= "string" then return nil end
+	if #id == 32 then id = hex(id) end
+	return M.collectionItems(M.clientsByID)[id:lower()]
+end
+
+--- A protocol opens a client: returns true, response table — or false, error class, message.
+function M.connect(handle, info, ...)
+	info.path = M.normalizePath(info.path)
+	local service, class, message = M.open(info.path)
+	if not service then
+		ERROR(message)
+		return false, class, message
+	end
+	local client = setmetatable({}, clientMeta)
+	local state = {
+		handle = handle, id = hex(info.rawId), rawId = info.rawId, protocol = info.protocol, path = info.path,
+		query = info.query or "", address = info.address, serverAddress = info.serverAddress, service = service,
+		properties = M.newCollection("properties"), parameters = M.newCollection("parameters"),
+		protocolCollection = M.newCollection(info.protocol), writer = M.newWriter(info.writer),
+	}
+	for key, value in pairs(info.properties or {}) do M.collectionSet(state.properties, key, M.convert(value)) end
+	for key, value in pairs(info.parameters or {}) do M.collectionSet(state.parameters, key, M.convert(value)) end
+	states[client] = state
+	byHandle[handle] = client
+	local response = {}
+	local handler = service.env.onConnection
+	if type(handler) == "function" then
+		local results = table.pack(pcall(handler, client, ...))
+		if not results[1] then
+			byHandle[handle], state.closed = nil, true
+			local reason = results[2]
+			if reason == nil or reason == "" then reason = "client rejected" end
+			ERROR(reason)
+			return false, "SCRIPT", tostring(reason)
+		end
+		local returned = results[2]
+		if type(returned) == "table" then
+			for key, value in pairs(returned) do
+				if type(key) == "string" then
+					M.collectionSet(state.parameters, key, value)
+					response[key] = value
+				else
+					WARN("onConnection returned a non-string key ", key, ": ignored")
+				end
+			end
+		elseif returned ~= nil then
+			ERROR("onConnection properties returned must be a table, not a ", type(returned))
+		end
+	end
+	M.collectionSet(M.clientsByID, state.id, client)
+	M.collectionSet(service.clients, state.id, client)
+	return true, response
+end
+
+--- A client method called by the remote side: "OK", results… — or "NOTFOUND"/"SCRIPT", message.
+function M.invoke(handle, method, ...)
+	local client = byHandle[handle]
+	if not client then return "NOTFOUND", "client closed" end
+	local state = states[client]
+	local handler = rawget(client, method)
+	if type(handler) ~= "function" then
+		local message = "Method client '" .. tostring(method) .. "' not found in application " .. state.path
+		ERROR(message)
+		return "NOTFOUND", message
+	end
+	local results = table.pack(pcall(handler, client, ...))
+	if not results[1] then
+		ERROR(results[2])
+		return "SCRIPT", tostring(results[2])
+	end
+	return "OK", table.unpack(results, 2, results.n)
+end
+
+--- The protocol closed a client: it leaves the collections, then onDisconnection runs.
+function M.disconnect(handle)
+	local client = byHandle[handle]
+	if not client then return end
+	byHandle[handle] = nil
+	local state = states[client]
+	M.collectionSet(M.clientsByID, state.id, nil)
+	M.collectionSet(state.service.clients, state.id, nil)
+	state.closed = true
+	if not state.service.dead then M.event(state.service, "onDisconnection", client) end
+end
+
+--- Sets a property of a client (protocols report cookies, headers that change…).
+function M.setProperty(handle, key, value)
+	local client = byHandle[handle]
+	if client then M.collectionSet(states[client].properties, key, value) end
+end
+
+--- The client's parameter as text (timeout, index… for the protocol).
+function M.parameter(handle, key)
+	local client = byHandle[handle]
+	if not client then return nil end
+	local value = states[client].parameters[key]
+	if value == nil then return nil end
+	return tostring(value)
+end
+"""#
+
+    /// The persistent `data` table (MonaServer's NoSQL cache), scoped per application path.
+    static let data = #"""
+local native, M = ...
+local type, tostring, setmetatable, pairs = type, tostring, setmetatable, pairs
+
+local tables = setmetatable({}, { __mode = "k" })
+local writing = true
+
+local function primitiveCount(state)
+	local count = 0
+	for _, value in next, state.items do
+		if not tables[value] then count = count + 1 end
+	end
+	return count
+end
+
+local assign
+local function newDataTable(path)
+	local proxy = newproxy(true)
+	local state = { items = {}, path = path }
+	tables[proxy] = state
+	M.collections[proxy] = state
+	local meta = getmetatable(proxy)
+	meta.__index = function(_, key)
+		if type(key) == "number" then key = tostring(key) end
+		local value = state.items[key]
+		if value == nil and key == "count" then return primitiveCount(state) end
+		return value
+	end
+	meta.__newindex = function(_, key, value) assign(state, key, value) end
+	meta.__len = function() return primitiveCount(state) end
+	meta.__tostring = function() return "data:/" .. table.concat(path, "/") end
+	meta.__metatable = "change metatable of data is prohibited"
+	return proxy, state
+end
+
+local function child(path, key)
+	local result = {}
+	for i, part in ipairs(path) do result[i] = part end
+	result[#result + 1] = key
+	return result
+end
+
+assign = function(state, key, value)
+	if type(key) == "number" then key = tostring(key) end
+	if type(key) ~= "string" then
+		ERROR("data keys must be strings or numbers, not ", type(key))
+		return
+	end
+	local existing = state.items[key]
+	local path = child(state.path, key)
+	if value == nil then
+		if existing == nil then return end
+		state.items[key] = nil
+		if writing then native.dataRemove(path) end
+		return
+	end
+	if tables[existing] then
+		ERROR("Complex type exists already on /", table.concat(path, "/"),
+			"/, for secure reasons delete explicitly this entry with a nil assignation before override")
+		return
+	end
+	local kind = type(value)
+	if kind == "table" or tables[value] then
+		local sub, subState = newDataTable(path)
+		state.items[key] = sub
+		for k, v in pairs(value) do assign(subState, k, v) end
+		return
+	end
+	local text
+	if kind == "string" then text = value
+	elseif kind == "number" then value = tostring(value); text = value
+	elseif kind == "boolean" then text = value and "true" or "false"
+	else
+		ERROR("data can't store a ", kind, " value (", table.concat(path, "/"), ")")
+		return
+	end
+	state.items[key] = value
+	if writing then native.dataSet(path, text) end
+end
+
+local root, rootState = newDataTable({})
+
+--- The data table of an app path ("" or "/a/b"): intermediate tables are made in memory only.
+function M.dataFor(appPath)
+	local current, state = root, rootState
+	for segment in appPath:gmatch("[^/]+") do
+		local next = state.items[segment]
+		if not tables[next] then
+			next = newDataTable(child(state.path, segment))
+			state.items[segment] = next
+		end
+		current, state = next, tables[next]
+	end
+	return current
+end
+
+--- Fills the tree from disk without writing back; values are converted like configuration text.
+function M.loadData(entries)
+	writing = false
+	for _, entry in ipairs(entries) do
+		local state = rootState
+		local path = entry.path
+		for i = 1, #path - 1 do
+			local next = state.items[path[i]]
+			if not tables[next] then
+				next = newDataTable(child(state.path, path[i]))
+				state.items[path[i]] = next
+			end
+			state = tables[next]
+		end
+		if not tables[state.items[path[#path]]] then assign(state, path[#path], M.convert(entry.value)) end
+	end
+	writing = true
+end
+"""#
+}

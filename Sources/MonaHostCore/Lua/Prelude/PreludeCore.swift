@@ -1,0 +1,134 @@
+/// Lua chunks run once when the Lua state starts, in order; each receives the host's native
+/// functions and the shared internal table `M` (the entry points the host calls live there too).
+enum LuaPrelude {
+    /// (chunk name, source) in load order.
+    static let chunks: [(String, String)] = [
+        ("=prelude/core", core), ("=prelude/objects", objects), ("=prelude/applications", applications),
+        ("=prelude/clients", clients), ("=prelude/data", data),
+    ]
+
+    /// Lua 5.2 compatibility, logging globals, collections, and the global pairs/ipairs/next that
+    /// understand collections.
+    static let core = #"""
+local native, M = ...
+local rawget, rawset, type, tostring, select, setmetatable, getmetatable =
+      rawget, rawset, type, tostring, select, setmetatable, getmetatable
+local rawnext = next
+
+-- Lua 5.2 functions MonaServer applications use (Debian's LuaJIT lacks LUAJIT_ENABLE_LUA52COMPAT).
+table.unpack = table.unpack or unpack
+table.pack = table.pack or function(...) return { n = select("#", ...), ... } end
+rawlen = rawlen or function(v) return #v end
+
+-- Logging: MonaServer's message format (arguments concatenated, nil → (null), booleans → (true)).
+local function describe(value)
+	local kind = type(value)
+	if kind == "string" or kind == "number" then return tostring(value) end
+	if value == nil then return "(null)" end
+	if kind == "boolean" then return value and "(true)" or "(false)" end
+	local meta = getmetatable(value)
+	if type(meta) == "table" and rawget(meta, "__tostring") then return tostring(value) end
+	return kind .. "_" .. (tostring(value):match("0x%x+") or "?")
+end
+M.describe = describe
+
+local function logger(level)
+	return function(...)
+		if level > native.logLevel then return end
+		local parts = {}
+		for i = 1, select("#", ...) do parts[i] = describe((select(i, ...))) end
+		local info = debug.getinfo(2, "Sl")
+		native.log(level, info and info.short_src or "?", info and info.currentline or 0, table.concat(parts))
+	end
+end
+FATAL, CRITIC, ERROR, WARN, NOTE, INFO, DEBUG, TRACE =
+	logger(1), logger(2), logger(3), logger(4), logger(5), logger(6), logger(7), logger(8)
+
+-- Collections: userdata proxies (so that # works without 5.2 compat) over an items table.
+local collections = setmetatable({}, { __mode = "k" })
+M.collections = collections
+
+--- Makes a collection; `call(key, ...)` answers coll(key, ...) when given.
+function M.newCollection(name, call, weak)
+	local proxy = newproxy(true)
+	local state = { items = weak and setmetatable({}, { __mode = "v" }) or {}, subs = {}, extra = {}, count = 0, name = name }
+	collections[proxy] = state
+	local meta = getmetatable(proxy)
+	meta.__index = function(_, key)
+		local value = state.items[key]
+		if value ~= nil then return value end
+		value = state.subs[key]
+		if value ~= nil then return value end
+		if key == "count" then return state.count end
+		return state.extra[key]
+	end
+	meta.__newindex = function(_, key, value) state.extra[key] = value end
+	meta.__len = function() return state.count end
+	meta.__tostring = function() return "Collection_" .. (tostring(state):match("0x%x+") or "?") end
+	meta.__call = function(_, ...) if call then return call(...) end end
+	meta.__metatable = "change metatable of collection is prohibited"
+	return proxy
+end
+
+--- Sets (value ~= nil) or removes an item; dotted keys also fill sub-collections ("A.b" → A.b).
+function M.collectionSet(proxy, key, value)
+	local state = collections[proxy]
+	local old = state.items[key]
+	if old == nil and value ~= nil then state.count = state.count + 1
+	elseif old ~= nil and value == nil then state.count = state.count - 1 end
+	state.items[key] = value
+	if type(key) == "string" then
+		local head, tail = key:match("^([^.]+)%.(.+)$")
+		if head then
+			local sub = state.subs[head]
+			if not sub then
+				if value == nil then return end
+				sub = M.newCollection(head)
+				state.subs[head] = sub
+			end
+			M.collectionSet(sub, tail, value)
+		end
+	end
+end
+
+function M.collectionItems(proxy) return collections[proxy].items end
+
+-- pairs/ipairs/next understand collections (and the data table); errors on other types as 1.x.
+function next(t, k)
+	local state = collections[t]
+	if state then return rawnext(state.items, k) end
+	return rawnext(t, k)
+end
+function pairs(t)
+	local state = collections[t]
+	if state then return rawnext, state.items, nil end
+	if type(t) ~= "table" then
+		ERROR("bad argument to pairs, table expected, got ", type(t))
+		return function() end
+	end
+	return rawnext, t, nil
+end
+local function inext(t, i)
+	i = i + 1
+	local value = t[i]
+	if value ~= nil then return i, value end
+end
+function ipairs(t)
+	if type(t) ~= "table" and not collections[t] then
+		ERROR("bad argument to ipairs, table expected, got ", type(t))
+		return function() end
+	end
+	return inext, t, 0
+end
+
+-- Type conversion of configuration-like text (MonaServer's rule): booleans, null, numbers.
+function M.convert(text)
+	if type(text) ~= "string" then return text end
+	local lower = text:lower()
+	if lower == "true" then return true end
+	if lower == "false" then return false end
+	if lower == "null" then return nil end
+	return tonumber(text) or text
+end
+"""#
+}

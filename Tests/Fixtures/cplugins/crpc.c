@@ -1,0 +1,423 @@
+/*
+ * crpc — a drop-in C plugin that drives the host's Lua applications through the ABI, line by line,
+ * so that tests can exercise clients, RPC and writers without any real protocol:
+ *   open <path> [args…]   client_open (protocol "TEST"): "opened <response>" or "rejected <kind> <message>"
+ *   call <method> [args…] client_invoke: "ok <results>" or "error <kind> <message>"
+ *   param <key>           client_parameter: "param <key>=<value>" or "param <key> absent"
+ *   close                 client_close: "closed"
+ * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
+ * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
+ * "writer close <code>". Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
+ * T{k=v} (typed), [a|k=v] (mixed), bytes(hex), date(ms), map{k=>v}, ref(i).
+ * Configuration: <section>.host, <section>.port.
+ */
+#include <mona_plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct plugin {
+    const mona_host_api *host;
+    char section[64];
+} plugin;
+
+typedef struct session {
+    plugin *owner;
+    mona_handle connection;
+    mona_handle client;
+    int closed;
+} session;
+
+/* ---- output ---- */
+
+typedef struct text {
+    char data[16384];
+    size_t size;
+} text;
+
+static void put(text *t, const char *s, size_t n) {
+    if (t->size + n >= sizeof t->data) n = sizeof t->data - 1 - t->size;
+    memcpy(t->data + t->size, s, n);
+    t->size += n;
+    t->data[t->size] = 0;
+}
+static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
+
+/* ---- MVS reading and printing ---- */
+
+typedef struct reader {
+    const uint8_t *at, *end;
+    int bad;
+} reader;
+
+static uint64_t varuint(reader *r) {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64 && r->at < r->end; shift += 7) {
+        uint8_t byte = *r->at++;
+        value |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) return value;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+static double number(reader *r) {
+    double d = 0;
+    if (r->end - r->at < 8) { r->bad = 1; return 0; }
+    memcpy(&d, r->at, 8); /* little-endian host */
+    r->at += 8;
+    return d;
+}
+
+static void print_value(reader *r, text *out);
+
+static void print_bytes_as_string(reader *r, text *out, int quoted) {
+    uint64_t n = varuint(r);
+    if ((uint64_t)(r->end - r->at) < n) { r->bad = 1; return; }
+    if (quoted) puts_(out, "\"");
+    put(out, (const char *)r->at, (size_t)n);
+    if (quoted) puts_(out, "\"");
+    r->at += n;
+}
+
+/* Fields are printed in sorted key order: collect them as separate texts first. */
+static void print_fields(reader *r, text *out, uint64_t count) {
+    text *fields = calloc(count ? count : 1, sizeof(text));
+    for (uint64_t i = 0; i < count && !r->bad; i++) {
+        print_bytes_as_string(r, &fields[i], 0);
+        puts_(&fields[i], "=");
+        print_value(r, &fields[i]);
+    }
+    for (uint64_t i = 0; i < count; i++)
+        for (uint64_t j = i + 1; j < count; j++)
+            if (strcmp(fields[j].data, fields[i].data) < 0) {
+                text swap = fields[i];
+                fields[i] = fields[j];
+                fields[j] = swap;
+            }
+    for (uint64_t i = 0; i < count; i++) {
+        if (i) puts_(out, ",");
+        puts_(out, fields[i].data);
+    }
+    free(fields);
+}
+
+static void print_value(reader *r, text *out) {
+    char buffer[64];
+    if (r->at >= r->end) { r->bad = 1; return; }
+    uint8_t tag = *r->at++;
+    switch (tag) {
+    case MONA_MVS_NIL: puts_(out, "nil"); break;
+    case MONA_MVS_FALSE: puts_(out, "false"); break;
+    case MONA_MVS_TRUE: puts_(out, "true"); break;
+    case MONA_MVS_NUMBER: snprintf(buffer, sizeof buffer, "%.14g", number(r)); puts_(out, buffer); break;
+    case MONA_MVS_STRING: print_bytes_as_string(r, out, 1); break;
+    case MONA_MVS_BYTES: {
+        uint64_t n = varuint(r);
+        if ((uint64_t)(r->end - r->at) < n) { r->bad = 1; return; }
+        puts_(out, "bytes(");
+        for (uint64_t i = 0; i < n; i++) { snprintf(buffer, sizeof buffer, "%02x", r->at[i]); puts_(out, buffer); }
+        puts_(out, ")");
+        r->at += n;
+        break;
+    }
+    case MONA_MVS_DATE: snprintf(buffer, sizeof buffer, "date(%.14g)", number(r)); puts_(out, buffer); break;
+    case MONA_MVS_ARRAY: {
+        uint64_t n = varuint(r);
+        puts_(out, "[");
+        for (uint64_t i = 0; i < n && !r->bad; i++) { if (i) puts_(out, ","); print_value(r, out); }
+        puts_(out, "]");
+        break;
+    }
+    case MONA_MVS_OBJECT:
+        print_bytes_as_string(r, out, 0);
+        puts_(out, "{");
+        print_fields(r, out, varuint(r));
+        puts_(out, "}");
+        break;
+    case MONA_MVS_MIXED: {
+        uint64_t n = varuint(r);
+        puts_(out, "[");
+        for (uint64_t i = 0; i < n && !r->bad; i++) { if (i) puts_(out, ","); print_value(r, out); }
+        puts_(out, "|");
+        print_fields(r, out, varuint(r));
+        puts_(out, "]");
+        break;
+    }
+    case MONA_MVS_MAP: {
+        if (r->at >= r->end) { r->bad = 1; return; }
+        r->at++; /* flags */
+        uint64_t n = varuint(r);
+        puts_(out, "map{");
+        for (uint64_t i = 0; i < n && !r->bad; i++) {
+            if (i) puts_(out, ",");
+            print_value(r, out);
+            puts_(out, "=>");
+            print_value(r, out);
+        }
+        puts_(out, "}");
+        break;
+    }
+    case MONA_MVS_REFERENCE: snprintf(buffer, sizeof buffer, "ref(%llu)", (unsigned long long)varuint(r)); puts_(out, buffer); break;
+    default: r->bad = 1;
+    }
+}
+
+static void print_stream(const uint8_t *data, size_t size, text *out) {
+    reader r = {data, data + size, 0};
+    int first = 1;
+    while (r.at < r.end && !r.bad) {
+        if (!first) puts_(out, " ");
+        first = 0;
+        print_value(&r, out);
+    }
+    if (r.bad) puts_(out, "<malformed>");
+}
+
+/* ---- MVS writing of line arguments ---- */
+
+static size_t write_varuint(uint8_t *out, uint64_t v) {
+    size_t n = 0;
+    do {
+        out[n] = v & 0x7F;
+        v >>= 7;
+        if (v) out[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
+}
+
+/* Encodes space-separated tokens; returns the MVS size. */
+static size_t encode_args(char *tokens, uint8_t *out, size_t capacity) {
+    size_t size = 0;
+    for (char *token = strtok(tokens, " "); token && size + 16 + strlen(token) < capacity; token = strtok(NULL, " ")) {
+        char *end = NULL;
+        double d = strtod(token, &end);
+        if (end && *end == 0 && end != token) {
+            out[size++] = MONA_MVS_NUMBER;
+            memcpy(out + size, &d, 8);
+            size += 8;
+        } else if (strcmp(token, "true") == 0) out[size++] = MONA_MVS_TRUE;
+        else if (strcmp(token, "false") == 0) out[size++] = MONA_MVS_FALSE;
+        else if (strcmp(token, "nil") == 0) out[size++] = MONA_MVS_NIL;
+        else {
+            out[size++] = MONA_MVS_STRING;
+            size += write_varuint(out + size, strlen(token));
+            memcpy(out + size, token, strlen(token));
+            size += strlen(token);
+        }
+    }
+    return size;
+}
+
+/* ---- plugin ---- */
+
+static void send_line(session *s, text *t) {
+    puts_(t, "\n");
+    s->owner->host->tcp_send(s->owner->host->ctx, s->connection, (const uint8_t *)t->data, t->size);
+}
+
+static const char *kind_name(int32_t kind) {
+    switch (kind) {
+    case MONA_ERR_APPLICATION: return "APPLICATION";
+    case MONA_ERR_SCRIPT: return "SCRIPT";
+    case MONA_ERR_PERMISSION: return "PERMISSION";
+    case MONA_ERR_NOTFOUND: return "NOTFOUND";
+    case MONA_ERR_PROTOCOL: return "PROTOCOL";
+    default: return "OTHER";
+    }
+}
+
+static void *create(const mona_host_api *host, const char *section) {
+    plugin *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->host = host;
+    snprintf(p->section, sizeof p->section, "%s", section);
+    return p;
+}
+
+static int32_t start(void *self) {
+    plugin *p = self;
+    char key[128], host[64] = "127.0.0.1", port[16] = "0";
+    snprintf(key, sizeof key, "%s.host", p->section);
+    int64_t n = p->host->config_get(p->host->ctx, key, host, sizeof host - 1);
+    if (n >= 0) host[n] = 0;
+    snprintf(key, sizeof key, "%s.port", p->section);
+    n = p->host->config_get(p->host->ctx, key, port, sizeof port - 1);
+    if (n >= 0) port[n] = 0;
+    mona_handle listener;
+    return p->host->tcp_listen(p->host->ctx, host, (uint16_t)atoi(port), NULL, &listener, NULL);
+}
+
+static void destroy(void *self) { free(self); }
+
+static void *accepted(void *self, void *listener, mona_handle connection, const mona_addr *peer, const mona_addr *local) {
+    (void)listener; (void)peer; (void)local;
+    session *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->owner = self;
+    s->connection = connection;
+    return s;
+}
+
+static void close_client(session *s) {
+    if (s->client) {
+        mona_handle client = s->client;
+        s->client = 0;
+        s->owner->host->client_close(s->owner->host->ctx, client);
+    }
+}
+
+static void line(session *s, char *command) {
+    const mona_host_api *h = s->owner->host;
+    text out = {{0}, 0};
+    uint8_t mvs[4096];
+    mona_error err;
+    mona_buffer buffer = {0};
+    if (strncmp(command, "open ", 5) == 0) {
+        char *path = strtok(command + 5, " ");
+        char *rest = strtok(NULL, "");
+        char args[1024] = "";
+        if (rest) snprintf(args, sizeof args, "%s", rest);
+        size_t size = encode_args(args, mvs, sizeof mvs);
+        /* properties: {agent="crpc"} */
+        static const uint8_t properties[] = {MONA_MVS_OBJECT, 0, 1, 5, 'a', 'g', 'e', 'n', 't', MONA_MVS_STRING, 4, 'c', 'r', 'p', 'c'};
+        mona_client_info info = {MONA_ABI_VERSION, sizeof(mona_client_info), "TEST", {0}, {0}, "localhost",
+                                 path, "x=1", properties, sizeof properties, NULL};
+        h->tcp_addresses(h->ctx, s->connection, &info.peer, &info.local);
+        int32_t status = h->client_open(h->ctx, &info, mvs, size, s, &s->client, &buffer, &err);
+        if (status == MONA_OK) {
+            puts_(&out, "opened ");
+            print_stream(buffer.data, buffer.size, &out);
+        } else {
+            puts_(&out, "rejected ");
+            puts_(&out, kind_name(err.kind));
+            puts_(&out, " ");
+            puts_(&out, err.message);
+        }
+    } else if (strncmp(command, "call ", 5) == 0) {
+        char *method = strtok(command + 5, " ");
+        char *rest = strtok(NULL, "");
+        char args[1024] = "";
+        if (rest) snprintf(args, sizeof args, "%s", rest);
+        size_t size = encode_args(args, mvs, sizeof mvs);
+        int32_t status = h->client_invoke(h->ctx, s->client, method, strlen(method), mvs, size, &buffer, &err);
+        if (status == MONA_OK) {
+            puts_(&out, "ok ");
+            print_stream(buffer.data, buffer.size, &out);
+        } else {
+            puts_(&out, "error ");
+            puts_(&out, kind_name(err.kind));
+            puts_(&out, " ");
+            puts_(&out, err.message);
+        }
+    } else if (strncmp(command, "param ", 6) == 0) {
+        char value[256];
+        int64_t n = h->client_parameter(h->ctx, s->client, command + 6, value, sizeof value - 1);
+        if (n >= 0) {
+            value[n < (int64_t)sizeof value - 1 ? n : (int64_t)sizeof value - 1] = 0;
+            snprintf(out.data, sizeof out.data, "param %s=%s", command + 6, value);
+        } else {
+            snprintf(out.data, sizeof out.data, "param %s absent", command + 6);
+        }
+        out.size = strlen(out.data);
+    } else if (strcmp(command, "close") == 0) {
+        close_client(s);
+        puts_(&out, "closed");
+    } else {
+        puts_(&out, "unknown command");
+    }
+    h->buffer_free(h->ctx, &buffer);
+    send_line(s, &out);
+}
+
+static size_t data(void *self, void *session_ctx, mona_handle connection, const uint8_t *bytes, size_t size) {
+    (void)self; (void)connection;
+    size_t consumed = 0;
+    for (;;) {
+        const uint8_t *end = memchr(bytes + consumed, '\n', size - consumed);
+        if (!end) return consumed;
+        size_t length = (size_t)(end - (bytes + consumed));
+        char command[2048];
+        if (length >= sizeof command) length = sizeof command - 1;
+        memcpy(command, bytes + consumed, length);
+        command[length] = 0;
+        line(session_ctx, command);
+        consumed = (size_t)(end - bytes) + 1;
+    }
+}
+
+static void closed(void *self, void *session_ctx, mona_handle connection, int32_t reason) {
+    (void)self; (void)connection; (void)reason;
+    session *s = session_ctx;
+    close_client(s);
+    free(s);
+}
+
+/* writers: the session is the context of its client's main writer */
+static int32_t writer_invoke(void *self, void *writer, const char *name, size_t name_size, const uint8_t *args, size_t size) {
+    (void)self;
+    text out = {{0}, 0};
+    puts_(&out, "invoke ");
+    put(&out, name, name_size);
+    puts_(&out, " ");
+    print_stream(args, size, &out);
+    send_line(writer, &out);
+    return MONA_OK;
+}
+
+static int32_t writer_message(void *self, void *writer, int32_t response, const uint8_t *args, size_t size) {
+    (void)self; (void)response;
+    text out = {{0}, 0};
+    puts_(&out, "message ");
+    print_stream(args, size, &out);
+    send_line(writer, &out);
+    return MONA_OK;
+}
+
+static int32_t writer_raw(void *self, void *writer, const uint8_t *data_, size_t size) {
+    (void)self;
+    text out = {{0}, 0};
+    puts_(&out, "raw ");
+    put(&out, (const char *)data_, size);
+    send_line(writer, &out);
+    return MONA_OK;
+}
+
+static int32_t writer_flush(void *self, void *writer, int32_t full) { (void)self; (void)writer; (void)full; return MONA_OK; }
+
+static int32_t writer_close(void *self, void *writer, int32_t code) {
+    (void)self;
+    session *s = writer;
+    text out = {{0}, 0};
+    snprintf(out.data, sizeof out.data, "writer close %d", code);
+    out.size = strlen(out.data);
+    send_line(s, &out);
+    s->owner->host->tcp_close(s->owner->host->ctx, s->connection, MONA_CLOSE_GRACEFUL);
+    return MONA_OK;
+}
+
+static void writer_released(void *self, void *writer) { (void)self; (void)writer; }
+
+static const mona_plugin table = {
+    .abi_version = MONA_ABI_VERSION,
+    .struct_size = sizeof(mona_plugin),
+    .name = "crpc",
+    .version = "1.0",
+    .create = create,
+    .start = start,
+    .destroy = destroy,
+    .tcp_accepted = accepted,
+    .tcp_data = data,
+    .tcp_closed = closed,
+    .writer_invoke = writer_invoke,
+    .writer_message = writer_message,
+    .writer_raw = writer_raw,
+    .writer_flush = writer_flush,
+    .writer_close = writer_close,
+    .writer_released = writer_released,
+};
+
+const mona_plugin *mona_plugin_entry(uint32_t host_abi_version) {
+    return MONA_ABI_VERSION_MAJOR(host_abi_version) == MONA_ABI_MAJOR ? &table : NULL;
+}

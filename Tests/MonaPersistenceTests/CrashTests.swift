@@ -1,0 +1,141 @@
+import Testing
+
+@testable import MonaPersistence
+
+// Crash consistency of the real writer code. A test budget stops the writer after N mutating system calls
+// (mkdir, open for writing, each write chunk, futimens, fsync, rename, unlink), as if the process were
+// killed right there (a write step that hits the budget writes half of its chunk first: a torn file).
+// A fresh store then loads the folder. A kill -9 of the whole server is tested at the Lua level.
+
+/// One change of a scenario.
+enum Change {
+    case set([String], [UInt8])
+    case remove([String])
+
+    func send(to store: PersistentStore) {
+        switch self {
+        case .set(let path, let value): store.set(path, value)
+        case .remove(let path): store.remove(path)
+        }
+    }
+}
+
+/// The entries after applying `changes` in order to `state`.
+func model(_ state: [[String]: [UInt8]], _ changes: [Change]) -> [[String]: [UInt8]] {
+    var state = state
+    for change in changes {
+        switch change {
+        case .set(let path, let value): state[path] = value
+        case .remove(let path): state = state.filter { !$0.key.starts(with: path) }
+        }
+    }
+    return state
+}
+
+/// What is wrong with `loaded` as the result of a crash while `changes` were applied over `before`: every
+/// entry must hold its value from before or one of the values set for it, and may be missing only if it
+/// did not exist before or a removal covered it.
+func violations(_ loaded: [[String]: [UInt8]], before: [[String]: [UInt8]], changes: [Change]) -> [String] {
+    var allowed: [[String]: Set<[UInt8]>] = before.mapValues { [$0] }
+    var mayBeMissing: Set<[String]> = []
+    for change in changes {
+        if case .set(let path, let value) = change {
+            allowed[path, default: []].insert(value)
+            if before[path] == nil { mayBeMissing.insert(path) }
+        }
+    }
+    for change in changes {
+        if case .remove(let prefix) = change {
+            for path in allowed.keys where path.starts(with: prefix) { mayBeMissing.insert(path) }
+        }
+    }
+    var problems: [String] = []
+    for (path, value) in loaded where !(allowed[path]?.contains(value) ?? false) {
+        problems.append("\(path) holds a value never written for it (\(value.count) bytes)")
+    }
+    for path in allowed.keys where loaded[path] == nil && !mayBeMissing.contains(path) {
+        problems.append("\(path) is missing")
+    }
+    return problems
+}
+
+/// Applies `initial` durably, then `changes` with the writer stopped after `crashAfter` steps; returns the
+/// loaded entries and how many steps the changes took.
+func crashRun(initial: [Change], changes: [Change], interval: Int, crashAfter: Int?)
+    -> (loaded: [[String]: [UInt8]], steps: Int, crashed: Bool, clean: Bool)
+{
+    let scratch = Scratch()
+    let data = scratch.at("data")
+    let store = makeStore(data, interval: interval)
+    for change in initial { change.send(to: store) }
+    store.flush()
+    let before = store.setCrashBudget(crashAfter)
+    for change in changes { change.send(to: store) }
+    store.flush()
+    let steps = store.setCrashBudget(nil) - before
+    let crashed = store.crashed
+    let loaded = makeStore(data).load()
+    // The load cleaned every leftover, and loading again finds the same.
+    let clean = leftovers(data).isEmpty && makeStore(data).load() == loaded
+    return (asMap(loaded), steps, crashed, clean)
+}
+
+private let big1 = [UInt8](repeating: 0x41, count: 150_000)  // three write chunks
+private let big2 = [UInt8](repeating: 0x42, count: 150_001)
+
+private let initialState: [Change] = [
+    .set(["a"], bytes("old a")), .set(["t", "b", "c"], bytes("old c")), .set(["t", "x"], bytes("old x")),
+    .set(["t"], bytes("old t")), .set(["r", "s"], bytes("old s")), .set(["big"], big1), .set(["stay"], bytes("s")),
+]
+
+private let scenario: [Change] = [
+    .set(["a"], bytes("new a")), .set(["big"], big2), .remove(["t"]), .set(["t", "y"], bytes("new y")),
+    .set(["n", "m", "o"], bytes("new o")), .remove(["r", "s"]), .set(["u", "v"], []), .set(["a"], bytes("newer a")),
+    .set(["%", ""], bytes("odd keys")), .remove(["missing"]),
+]
+
+@Test(arguments: [0, 60_000])
+func everyCrashPointLeavesOldOrNewValues(interval: Int) {
+    let before = model([:], initialState)
+    let full = crashRun(initial: initialState, changes: scenario, interval: interval, crashAfter: nil)
+    #expect(!full.crashed && full.clean)
+    #expect(full.loaded == model(before, scenario))
+    #expect(full.steps > 30)
+    for crashAfter in 0..<full.steps {
+        let run = crashRun(initial: initialState, changes: scenario, interval: interval, crashAfter: crashAfter)
+        #expect(run.crashed, "crash after \(crashAfter) steps")
+        #expect(run.clean, "crash after \(crashAfter) steps")
+        let problems = violations(run.loaded, before: before, changes: scenario)
+        #expect(problems.isEmpty, "crash after \(crashAfter) of \(full.steps) steps: \(problems)")
+    }
+}
+
+@Test func crashingWhileWritingContinuously() {
+    // Stands in for "a child writing continuously, killed at a random moment": changes keep coming from
+    // this thread while the writer works on its own queue and dies after a random number of steps.
+    let keys = ["a", "b", "%", "0123456789abcdef0123456789abcdef"]
+    for seed in UInt64(1)...60 {
+        var random = SeededGenerator(state: seed)
+        func randomPath() -> [String] {
+            (0..<Int.random(in: 1...3, using: &random)).map { _ in keys.randomElement(using: &random)! }
+        }
+        func randomChanges(_ count: Int, tag: String) -> [Change] {
+            (0..<count).map { index in
+                let roll = Int.random(in: 0..<100, using: &random)
+                if roll < 12 { return .remove(roll == 0 ? [] : randomPath()) }
+                if roll < 15 { return .set(randomPath(), [UInt8](repeating: UInt8(index % 251), count: 70_000 + index)) }
+                return .set(randomPath(), bytes("\(tag)-\(index)"))
+            }
+        }
+        let initial = randomChanges(20, tag: "initial").filter { if case .remove = $0 { false } else { true } }
+        let changes = randomChanges(300, tag: "seed\(seed)")
+        let interval = [0, 0, 2][Int(seed % 3)]
+        let crashAfter = Int.random(in: 0..<400, using: &random)
+        let run = crashRun(initial: initial, changes: changes, interval: interval, crashAfter: crashAfter)
+        #expect(run.clean, "seed \(seed)")
+        let before = model([:], initial)
+        let problems = violations(run.loaded, before: before, changes: changes)
+        #expect(problems.isEmpty, "seed \(seed), crash after \(crashAfter): \(problems)")
+        if !run.crashed { #expect(run.loaded == model(before, changes), "seed \(seed)") }
+    }
+}
