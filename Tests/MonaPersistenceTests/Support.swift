@@ -143,5 +143,7 @@ func asMap(_ entries: [PersistentStore.Entry]) -> [[String]: [UInt8]] {
 
 /// Names the writer leaves only when interrupted.
 func leftovers(_ root: String) -> [String] {
-    tree(root).filter { $0.contains(".mona-tmp-") || $0.contains(".mona-del-") }
+    tree(root).filter { path in
+        path.split(separator: "/").contains { $0.hasPrefix(".mona-tmp-") || $0.hasPrefix(".mona-del-") }
+    }
 }

@@ -38,6 +38,16 @@ struct LuaBridge {
         case LUA_TNUMBER: return .number(lua_tonumber(L, index))
         case LUA_TSTRING: return .string(string(at: index))
         case LUA_TTABLE: return try table(at: index, seen: &seen, complexCount: &complexCount, depth: depth)
+        case LUA_TUSERDATA:
+            // A collection or data table: serialized as a plain copy of its items.
+            lua_getfield(L, mona_lua_registryindex(), "mona.snapshot")
+            lua_pushvalue(L, index < 0 ? index - 1 : index)
+            if lua_pcall(L, 1, 1, 0) == 0, lua_type(L, -1) == LUA_TTABLE {
+                defer { mona_lua_pop(L, 1) }
+                return try table(at: -1, seen: &seen, complexCount: &complexCount, depth: depth)
+            }
+            mona_lua_pop(L, 1)
+            throw Unsupported(type: "userdata")
         default: throw Unsupported(type: String(cString: lua_typename(L, lua_type(L, index))))
         }
     }

@@ -7,10 +7,15 @@ import Testing
 final class LuaHarness {
     let folder: String
     let port: UInt16
-    let server: ServerProcess
+    private(set) var server: ServerProcess
+    private let arguments: [String]
+    private let log: Int
+    private let executable: String
 
     /// Writes `files` (paths relative to the folder, e.g. "www/main.lua") and starts the server.
-    init(files: [String: String], ini extra: String = "", arguments: [String] = [], log: Int = 7) throws {
+    /// With `ownExecutable`, the server runs from a copy of MonaServer inside the folder.
+    init(files: [String: String], ini extra: String = "", arguments: [String] = [], log: Int = 7,
+         ownExecutable: Bool = false) throws {
         folder = try TestEnvironment.temporaryDirectory()
         try FileManager.default.createDirectory(atPath: "\(folder)/plugins", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(folder)/www", withIntermediateDirectories: true)
@@ -18,8 +23,37 @@ final class LuaHarness {
         for (path, content) in files { try Self.write(content, to: "\(folder)/\(path)") }
         port = TestEnvironment.freePort()
         let ini = "RTMFP.port=0\nRTMP.port=0\nHTTP.port=0\nRTSP.port=0\n\(extra)\n[plugins]\npath=plugins\n[rpc]\nlibrary=libcrpc.so\nhost=127.0.0.1\nport=\(port)\n"
-        server = try ServerProcess(directory: folder, ini: ini, extra: arguments, log: log)
+        executable = ownExecutable ? "\(folder)/MonaServer" : "\(TestEnvironment.products)/MonaServer"
+        if ownExecutable {
+            try FileManager.default.copyItem(atPath: "\(TestEnvironment.products)/MonaServer", toPath: executable)
+        }
+        self.arguments = arguments
+        self.log = log
+        server = try ServerProcess(directory: folder, ini: ini, extra: arguments, log: log, executable: executable)
         try server.waitUntilStarted()
+    }
+
+    /// Starts the server again on the same folder (after a stop or a kill).
+    func restart() throws {
+        if server.process.isRunning { _ = server.terminate() }
+        server = try ServerProcess(directory: folder, ini: nil, extra: arguments, log: log, executable: executable)
+        try server.waitUntilStarted()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    func kill9() {
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+    }
+
+    /// Compiles `Tests/Fixtures/luamodules/<name>.c` into `<folder>/<relative>` as a Lua C module.
+    func buildLuaModule(_ name: String, at relative: String) throws {
+        let output = "\(folder)/\(relative)"
+        let result = try TestEnvironment.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-Wall", "-Werror",
+                                                              "-I/usr/include/luajit-2.1",
+                                                              "\(TestEnvironment.repository)/Tests/Fixtures/luamodules/\(name).c",
+                                                              "-o", output])
+        guard result.status == 0 else { throw TestFailure("cc \(name).c: \(result.output)") }
     }
 
     deinit {

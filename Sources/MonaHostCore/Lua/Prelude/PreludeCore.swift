@@ -93,6 +93,22 @@ end
 
 function M.collectionItems(proxy) return collections[proxy].items end
 
+-- Collections and data tables are userdata (so that # works), but MonaServer's objects are tables:
+-- type() says so, and serializers see a plain copy of their items.
+local rawtype = type
+_G.type = function(value)
+	local kind = rawtype(value)
+	if kind == "userdata" and collections[value] then return "table" end
+	return kind
+end
+debug.getregistry()["mona.snapshot"] = function(proxy)
+	local state = collections[proxy]
+	if not state then return nil end
+	local copy = {}
+	for key, value in rawnext, state.items do copy[key] = value end
+	return copy
+end
+
 -- pairs/ipairs/next understand collections (and the data table); errors on other types as 1.x.
 function next(t, k)
 	local state = collections[t]

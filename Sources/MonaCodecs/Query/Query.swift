@@ -1,0 +1,97 @@
+import MonaValues
+
+/// Query strings as MonaServer 1.x speaks them (`mona:toQuery`/`fromQuery`, URL arguments, form
+/// bodies `application/x-www-form-urlencoded`).
+///
+/// Writing: values separated by `&`, object properties as `key=value`, nested tables flattened
+/// (`{a={b=1}}` → `a&b=1`), nil as `null`, numbers `%.16g`, dates in the short ISO form, bytes in
+/// base64. Reading: consecutive `key=value` pairs form one object, a bare token is a separate value
+/// and ends the current object; `+` is a space; `null` → nil, `true`/`false` (any case) → boolean,
+/// numeric → number, anything else → string.
+public enum Query {
+    /// Encodes `values` as a query string, with the warnings 1.x would log.
+    public static func encode(_ values: [MonaValue]) -> CodecOutput {
+        var writer = QueryWriter(graph: CodecValueGraph(values))
+        for (position, value) in values.enumerated() {
+            writer.writeItem(value, slot: writer.graph.topSlots[position], depth: 0)
+        }
+        return CodecOutput(bytes: writer.out, warnings: writer.log.messages)
+    }
+
+    /// Decodes a query string (without the leading `?`).
+    public static func decode(_ bytes: [UInt8]) throws(CodecError) -> [MonaValue] {
+        try QueryReader.decode(bytes)
+    }
+
+    /// Percent-encodes `text` for a query string or a URL path: bytes up to 0x20, from 0x7F, and
+    /// `%` `<` `>` `{` `}` `|` `\` `"` `^` `` ` `` `#` `?` `&` `=` `+` become `%XX` (two uppercase
+    /// hex digits). Letters, digits, `/`, `:` and the other punctuation are kept.
+    public static func percentEncode(_ text: String) -> String {
+        var out: [UInt8] = []
+        appendEncoded(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes `%XX` sequences (and `+` as a space when `plusAsSpace`, as in query strings and form
+    /// bodies, not in paths). Nil when a `%` is not followed by two hex digits or the result is not
+    /// UTF-8.
+    public static func percentDecode(_ text: String, plusAsSpace: Bool = false) -> String? {
+        let bytes = Array(text.utf8)
+        guard let decoded = try? decodeBytes(bytes[...], plusAsSpace: plusAsSpace) else { return nil }
+        return decoded
+    }
+
+    /// True for the bytes `percentEncode` escapes.
+    /// 1.x: `&`, `=` and `+` were kept, so `toQuery("a&b")` did not round-trip.
+    static func mustEncode(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0...0x20, 0x7F...0xFF:
+            return true
+        case CodecBytes.percent, CodecBytes.less, CodecBytes.greater, 0x7B, 0x7D, 0x7C, CodecBytes.backslash,
+             CodecBytes.quote, 0x5E, 0x60, CodecBytes.hash, CodecBytes.question,
+             CodecBytes.ampersand, CodecBytes.equal, CodecBytes.plus:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Appends `text` percent-encoded.
+    /// 1.x: `%2X` padded with a space (`\n` → `% A`); two hex digits now (`%0A`).
+    static func appendEncoded(_ text: String, to out: inout [UInt8]) {
+        for byte in text.utf8 {
+            if mustEncode(byte) {
+                out.append(CodecBytes.percent)
+                out.append(CodecBytes.hexDigit(byte >> 4))
+                out.append(CodecBytes.hexDigit(byte & 0x0F))
+            } else {
+                out.append(byte)
+            }
+        }
+    }
+
+    /// Decodes a run of a query string whose first byte is at input offset `raw.startIndex`.
+    static func decodeBytes(_ raw: ArraySlice<UInt8>, plusAsSpace: Bool) throws(CodecError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var index = raw.startIndex
+        while index < raw.endIndex {
+            let byte = raw[index]
+            if byte == CodecBytes.percent {
+                guard index + 3 <= raw.endIndex,
+                      let high = CodecBytes.hexValue(raw[index + 1]), let low = CodecBytes.hexValue(raw[index + 2]) else {
+                    throw CodecError(offset: index, message: "Query: '%' not followed by two hex digits")
+                }
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(plusAsSpace && byte == CodecBytes.plus ? 0x20 : byte)
+                index += 1
+            }
+        }
+        guard let text = String(validating: out, as: UTF8.self) else {
+            throw CodecError(offset: raw.startIndex, message: "Query: invalid UTF-8")
+        }
+        return text
+    }
+}
