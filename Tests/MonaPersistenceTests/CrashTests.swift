@@ -117,7 +117,7 @@ private let initialState: [Change] = [
 private let scenario: [Change] = [
     .set(["a"], bytes("new a")), .set(["big"], big2), .remove(["t"]), .set(["t", "y"], bytes("new y")),
     .set(["n", "m", "o"], bytes("new o")), .remove(["r", "s"]), .set(["u", "v"], []), .set(["a"], bytes("newer a")),
-    .set(["%", ""], bytes("odd keys")), .remove(["missing"]),
+    .set(["%", ""], bytes("odd keys")), .remove(["missing"]), .set(["stay"], bytes("s")),  // the same value again
 ]
 
 @Test(arguments: [0, 60_000])

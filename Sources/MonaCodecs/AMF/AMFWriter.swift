@@ -123,11 +123,11 @@ struct AMFWriter {
 
     /// The AMF3 integer for `number` when it is integral, in the U29 range, and not -0.
     static func amf3Integer(_ number: Double) -> Int32? {
-        guard number >= AMF3Limits.minInteger, number <= AMF3Limits.maxInteger,
-              number == number.rounded(.towardZero)
-        else { return nil }
-        if number == 0 && number.sign == .minus { return nil }
-        return Int32(number)
+        // Range first (NaN fails it), then a truncating conversion: no libm needed.
+        guard number >= AMF3Limits.minInteger, number <= AMF3Limits.maxInteger else { return nil }
+        let integer = Int32(number)
+        guard Double(integer) == number, !(number == 0 && number.sign == .minus) else { return nil }
+        return integer
     }
 
     /// Appends a big-endian 16-bit integer.
