@@ -54,6 +54,7 @@ let package = Package(
             path: "Tests/MonaHostCoreTests"
         ),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
+        .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {
         .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"], path: $0.path)
     }

@@ -201,7 +201,9 @@ final class Directory {
         try budget.step()
         let stamp = timespec(tv_sec: Int(mtime / 1_000_000_000), tv_nsec: Int(mtime % 1_000_000_000))
         var times = [stamp, stamp]  // access and modification time
-        guard futimens(file, &times) == 0 else { throw DiskError(operation: "futimens", path: describe(name), code: errno) }
+        guard futimens(file, &times) == 0 else {
+            throw DiskError(operation: "futimens", path: describe(name), code: errno)
+        }
         try budget.step()
         guard fsync(file) == 0 else { throw DiskError(operation: "fsync", path: describe(name), code: errno) }
     }

@@ -52,7 +52,9 @@ extension Writer {
             return false  // never deletes the root; a value file at the root is no entry: left alone
         }
         // Newest modification time wins; a tie (never made by this writer) goes to the greater name.
-        let newest = values.max { $0.mtime != $1.mtime ? $0.mtime < $1.mtime : $0.name.lexicographicallyPrecedes($1.name) }
+        let newest = values.max {
+            $0.mtime != $1.mtime ? $0.mtime < $1.mtime : $0.name.lexicographicallyPrecedes($1.name)
+        }
         if let newest {
             // Several valid files: a write was interrupted between its rename and its cleanup.
             for stale in values where stale.name != newest.name {

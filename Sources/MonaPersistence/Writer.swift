@@ -53,13 +53,17 @@ final class Writer {
         }
     }
 
-    /// Runs `body`, logging a disk error (false) and letting an injected crash through.
+    /// Runs `body`, logging a disk error (false: to retry) and letting an injected crash through. An error
+    /// that no retry can fix (a name too long for the file system) drops the change (true).
     private func attempt(_ body: () throws -> Void) throws -> Bool {
         do {
             try body()
             return true
         } catch let crash as InjectedCrash {
             throw crash
+        } catch let error as DiskError where error.code == ENAMETOOLONG {
+            log(.error, "Database: \(error), change dropped")
+            return true
         } catch {
             log(.error, "Database: \(error)")
             return false

@@ -185,9 +185,13 @@ private let richList: [MonaValue] = [
     #expect(toAMF0(str(long)) == [0x0C, 0x00, 0x01, 0x11, 0x70] + Array(long.utf8))
     let exact = String(repeating: "y", count: 65_535)
     #expect(toAMF0(str(exact)) == [0x02, 0xFF, 0xFF] + Array(exact.utf8))
-    let skipped = AMF.encode([obj(MonaField("", .array([])), MonaField("k", .reference(1)))], mode: .amf0)
-    // The skipped field still takes MVS number 1, so the reference to it is written in full.
-    #expect(skipped.bytes == hex("03 00 01 6B 0A 00 00 00 00 00 00 09"))
+    let skipped = AMF.encode([obj(
+        MonaField("", .array([.array([])])), MonaField("k", .array([])), MonaField("r", .reference(3)),
+        MonaField("s", .reference(2)),
+    )], mode: .amf0)
+    // The skipped field still takes MVS numbers 1 and 2: "k" is 3, and the reference to 2 gets
+    // the value in full.
+    #expect(skipped.bytes == hex("03 00 01 6B 0A 00 00 00 00 00 01 72 07 00 01 00 01 73 0A 00 00 00 00 00 00 09"))
     #expect(skipped.warnings == ["field with an empty key skipped (AMF cannot carry it)"])
     let bad = AMF.encode([.reference(3), .array([.reference(5)])], mode: .amf3Switching)
     #expect(bad.bytes == hex("11 01 11 09 03 01 01"))
@@ -197,6 +201,8 @@ private let richList: [MonaValue] = [
     #expect(early.bytes == hex("11 09 01 01 11 09 00"))
     #expect(early.warnings.isEmpty)
     #expect(toAMF0(.reference(0), .array([])) == hex("0A 00 00 00 00 07 00 00"))
+    let fromMap = AMF.encode([.map(weakKeys: false, entries: [MonaMapEntry(str("k"), .reference(1))]), .array([])], mode: .amf0)
+    #expect(fromMap.bytes == hex("11 11 03 00 06 03 6B 09 01 01 11 09 02"))
 }
 
 @Test func mixedFieldPointingIntoItsDensePart() throws {
@@ -209,6 +215,17 @@ private let richList: [MonaValue] = [
     let amf0 = toAMF0(value)
     #expect(amf0 == hex("08 00 00 00 02 00 01 31 0A 00 00 00 01 00") + be(1) + hex("00 01 61 07 00 01 00 00 09"))
     #expect(try AMF.decode(amf0) == [value])
+}
+
+@Test func mixedNumbersDenseBeforeFields() throws {
+    // MVS numbers the dense array 1 and the field's array 2, though AMF3 writes the field first.
+    let values: [MonaValue] = [
+        .mixed(dense: [.array([num(1)])], fields: [MonaField("f", .array([num(2)]))]), .reference(1), .reference(2),
+    ]
+    let bytes = toAMF(values[0], values[1], values[2])
+    #expect(bytes == hex("11 09 03 03 66 09 03 01 04 02 01 09 03 01 04 01 11 09 04 11 09 02"))
+    #expect(try AMF.decode(bytes) == values)
+    #expect(try AMF.decode(AMF.encode(values, mode: .amf0).bytes) == values)
 }
 
 @Test func amf3MapReferencingItsAMF0Owner() throws {
@@ -287,6 +304,8 @@ private let richList: [MonaValue] = [
     // "1", "3": not a sequence, so every entry stays a field; "01" and "0" are not dense keys.
     let gap = head + utf("1") + [0x05] + utf("3") + [0x05] + objectEnd
     #expect(try AMF.decode(gap) == [.mixed(dense: [], fields: [MonaField("1", .nil), MonaField("3", .nil)])])
+    let twice = head + utf("1") + [0x05] + utf("1") + [0x06] + objectEnd
+    #expect(try AMF.decode(twice) == [.mixed(dense: [], fields: [MonaField("1", .nil), MonaField("1", .nil)])])
     let zero = head + utf("01") + [0x05] + utf("0") + [0x05] + objectEnd
     #expect(try AMF.decode(zero) == [.mixed(dense: [], fields: [MonaField("01", .nil), MonaField("0", .nil)])])
     // A dense item pointing at a field's object (stream order) is given the object in MVS order.
@@ -418,18 +437,17 @@ private let richList: [MonaValue] = [
 }
 
 @Test func hugeLengthsAreTruncatedWithoutAllocating() {
-    let cases: [[UInt8]] = [
-        hex("02 FF FF 61"), hex("0C FF FF FF FF 61"), hex("0F FF FF FF FF"), hex("0A FF FF FF FF 05"),
-        hex("11 06 FF FF FF FF 61"), hex("11 0C FF FF FF FF"), hex("11 09 FF FF FF FF 01 01"),
-        hex("11 11 FF FF FF FF 00 01"), hex("11 0D FF FF FF FF 00"), hex("11 0F FF FF FF FF 00"),
-        hex("11 10 FF FF FF FF 00 01"), hex("11 0A FF FF FF F3 01"), hex("11 0B FF FF FF FF"),
-        hex("00 01 02"), hex("0B 00 00 00 00 00 00 00 00 00"), hex("11 04 FF FF FF"), hex("08 00 00"),
+    // The offset is where the declared content would start: the count is refused before reading.
+    let cases: [(String, Int)] = [
+        ("02 FF FF 61", 3), ("0C FF FF FF FF 61", 5), ("0F FF FF FF FF", 5), ("0A FF FF FF FF 05", 5),
+        ("11 06 FF FF FF FF 61", 6), ("11 0C FF FF FF FF", 6), ("11 09 FF FF FF FF 01 01", 7),
+        ("11 11 FF FF FF FF 00 01", 7), ("11 0D FF FF FF FF 00 00", 7), ("11 0F FF FF FF FF 00", 7),
+        ("11 10 FF FF FF FF 00 01 01", 8), ("11 0A FF FF FF F3 01 01", 7), ("11 0B FF FF FF FF", 6),
+        ("00 01 02", 1), ("0B 00 00 00 00 00 00 00 00 00", 9), ("11 04 FF FF FF", 5), ("08 00 00", 1),
+        ("11 0A 0B 01 03 61", 6), ("03 00 01 61", 4), ("03 00 00", 3),
     ]
-    for bytes in cases {
-        guard case .truncated = failure(bytes) else {
-            Issue.record("not truncated: \(bytes) → \(String(describing: failure(bytes)))")
-            continue
-        }
+    for (bytes, offset) in cases {
+        #expect(failure(hex(bytes)) == .truncated(offset: offset), "\(bytes)")
     }
 }
 
@@ -462,6 +480,23 @@ private let richList: [MonaValue] = [
         Issue.record("nested collections not refused")
         return
     }
+}
+
+@Test func referencesMovedInMVSOrderStayWithinTheDepthLimit() {
+    // A mixed array whose field holds a 300-deep chain C and whose dense item is a 299-deep chain
+    // ending with a reference to C: in MVS order C is built at the end of the dense chain, 600 deep.
+    func chain(_ depth: Int, _ leaf: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for _ in 0..<depth { bytes += hex("09 03 01") }
+        return bytes + leaf
+    }
+    let deep = hex("09 03 03 61") + chain(300, [0x01]) + [0x01] + chain(299, hex("09 02"))
+    guard case .tooDeep = failure(deep, amf3: true) else {
+        Issue.record("moved chain not refused: \(String(describing: failure(deep, amf3: true)))")
+        return
+    }
+    let shallow = hex("09 03 03 61") + chain(100, [0x01]) + [0x01] + chain(99, hex("09 02"))
+    #expect(failure(shallow, amf3: true) == nil)
 }
 
 @Test func mutatedStreamsNeverCrashAndDecodeToValidMVS() {

@@ -231,3 +231,16 @@ private func fromJSON(_ text: String) throws(CodecError) -> [MonaValue] { try JS
     let balanced = String(repeating: "[", count: 10000) + String(repeating: "]", count: 10000)
     #expect(codecFailure { try JSON.decode(codecBytes(balanced)) } != nil)
 }
+
+@Test func jsonLargeContainersDecodeInLinearTime() throws {
+    // Appending into containers must not copy them (quadratic time would take minutes here).
+    let count = 200_000
+    let array = "[[" + Array(repeating: "1", count: count).joined(separator: ",") + "]]"
+    #expect(try fromJSON(array) == [.array(Array(repeating: .number(1), count: count))])
+    let object = "{" + (0..<count).map { "\"k\($0)\":null" }.joined(separator: ",") + "}"
+    let fields = try fromJSON(object)
+    #expect(fields.count == 1)
+    if case .object(_, let decoded) = fields.first { #expect(decoded.count == count) } else { Issue.record("not an object") }
+    let text = String(repeating: "é\\n", count: count)
+    #expect(try fromJSON("[\"\(text)\"]") == [.string(String(repeating: "é\n", count: count))])
+}

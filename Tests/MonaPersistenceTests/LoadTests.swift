@@ -23,7 +23,8 @@ import Testing
     ])
     #expect(tree(data) == [
         "FunctionalTests/", "FunctionalTests/LUATests/", "FunctionalTests/LUATests/Databases/",
-        "FunctionalTests/LUATests/Databases/init/", "FunctionalTests/LUATests/Databases/init/b326b5062b2f0e69046810717534cb09",
+        "FunctionalTests/LUATests/Databases/init/",
+        "FunctionalTests/LUATests/Databases/init/b326b5062b2f0e69046810717534cb09",
         "notes.txt", "t/", "t/b/", "t/b/c/", "t/b/c/c4ca4238a0b923820dcc509a6f75849b", "t/readme.txt",
     ])
     #expect(recorder.count(.warn) == 2)  // the two corrupt files

@@ -97,7 +97,9 @@ func tree(_ path: String) -> [String] {
         guard let stream = opendir(folder) else { return }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name == "." || name == ".." { continue }
             var info = stat()
             lstat(folder + "/" + name, &info)
@@ -118,7 +120,9 @@ func removeAll(_ path: String) {
     var info = stat()
     guard lstat(path, &info) == 0 else { return }
     if info.st_mode & S_IFMT == S_IFDIR {
-        for child in tree(path).reversed() { _ = remove(path + "/" + (child.hasSuffix("/") ? String(child.dropLast()) : child)) }
+        for child in tree(path).reversed() {
+            _ = remove(path + "/" + (child.hasSuffix("/") ? String(child.dropLast()) : child))
+        }
     }
     _ = remove(path)
 }

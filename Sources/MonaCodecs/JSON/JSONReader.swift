@@ -9,9 +9,11 @@ import MonaValues
 /// dates): `{"__raw": "<valid base64>"}` alone → bytes, `{"__time": number}` alone → date, a
 /// `"__type": "<string>"` property → typed object (that property removed).
 struct JSONReader {
-    private enum Frame {
-        case array(start: Int, items: [MonaValue])
-        case object(start: Int, fields: [MonaField], key: String)
+    /// An open array (`key` nil) or object (`key`: the name of the value being read).
+    private struct Frame {
+        var key: String?
+        var items: [MonaValue] = []
+        var fields: [MonaField] = []
     }
 
     private let bytes: [UInt8]
@@ -31,8 +33,8 @@ struct JSONReader {
         skipSpaces()
         guard position < bytes.count else { return [] }
         let topIsArray = bytes[position] == 0x5B
-        // 1.x: a top-level object was mis-parsed (`{"a":1}` → "a"); it is one value here. A
-        // top-level scalar (1.x: nothing) is one value too.
+        // 1.x: a top-level object was mis-parsed (`{"a":1}` → "a"); it is one value here.
+        // 1.x: a top-level scalar (`"x"`, `12`) gave no value; it is one value here.
         let value = try readValue()
         skipSpaces()
         guard position == bytes.count else { throw failure("unexpected content after the value") }
@@ -68,7 +70,6 @@ struct JSONReader {
             skipSpaces()
             guard position < bytes.count else { throw failure("unexpected end, expected a value") }
             var value: MonaValue
-            let start = position
             switch bytes[position] {
             case 0x5B, 0x7B:  // [ {
                 guard stack.count < CodecLimits.maxDepth else {
@@ -81,13 +82,14 @@ struct JSONReader {
                     position += 1
                     value = isArray ? .array([]) : .object([])
                 } else if isArray {
-                    stack.append(.array(start: start, items: []))
+                    stack.append(Frame(key: nil))
                     continue nextValue
                 } else {
-                    stack.append(.object(start: start, fields: [], key: try readKey()))
+                    stack.append(Frame(key: try readKey()))
                     continue nextValue
                 }
             case CodecBytes.quote:
+                // 1.x: strings that parsed as a date (ISO, RFC 822, "12 Jan 2014 10:00"…) became dates.
                 value = .string(try readString())
             case CodecBytes.minus, 0x30...0x39:
                 value = .number(try readNumber())
@@ -97,33 +99,30 @@ struct JSONReader {
                 throw failure("unexpected character")
             }
             // Attach the value to its container; close every container that ends here.
-            while let frame = stack.popLast() {
-                switch frame {
-                case .array(let arrayStart, var items):
-                    items.append(value)
-                    skipSpaces()
-                    guard position < bytes.count else { throw failure("unexpected end, expected ',' or ']'") }
-                    if bytes[position] == CodecBytes.comma {
-                        position += 1
-                        stack.append(.array(start: arrayStart, items: items))
-                        continue nextValue
-                    }
-                    guard bytes[position] == 0x5D else { throw failure("expected ',' or ']'") }
-                    position += 1
-                    value = .array(items)
-                case .object(let objectStart, var fields, let key):
-                    fields.append(MonaField(key: key, value: value))
-                    skipSpaces()
+            // (Containers are extended in place: popping a frame to append would copy its array.)
+            while let last = stack.indices.last {
+                skipSpaces()
+                if let key = stack[last].key {
+                    stack[last].fields.append(MonaField(key: key, value: value))
                     guard position < bytes.count else { throw failure("unexpected end, expected ',' or '}'") }
                     if bytes[position] == CodecBytes.comma {
                         position += 1
-                        let next = try readKey()
-                        stack.append(.object(start: objectStart, fields: fields, key: next))
+                        stack[last].key = try readKey()
                         continue nextValue
                     }
                     guard bytes[position] == 0x7D else { throw failure("expected ',' or '}'") }
                     position += 1
-                    value = Self.object(fields)
+                    value = Self.object(stack.removeLast().fields)
+                } else {
+                    stack[last].items.append(value)
+                    guard position < bytes.count else { throw failure("unexpected end, expected ',' or ']'") }
+                    if bytes[position] == CodecBytes.comma {
+                        position += 1
+                        continue nextValue
+                    }
+                    guard bytes[position] == 0x5D else { throw failure("expected ',' or ']'") }
+                    position += 1
+                    value = .array(stack.removeLast().items)
                 }
             }
             return value
@@ -134,15 +133,16 @@ struct JSONReader {
     static func object(_ fields: [MonaField]) -> MonaValue {
         if fields.count == 1 {
             let field = fields[0]
-            // 1.x: any first property whose name ended with "raw" and the rest were discarded.
+            // 1.x: a first property named *raw (any case) made bytes, dropping the others; a lone "__raw" now.
             if field.key == "__raw", case .string(let text) = field.value, let raw = CodecBase64.decode(text) {
                 return .bytes(raw)
             }
+            // 1.x: {"__time": n} stayed a table (that Lua scripts treat as a date); a date now.
             if field.key == "__time", case .number(let milliseconds) = field.value {
                 return .date(milliseconds)
             }
         }
-        // 1.x: only the first property, and any name ending with "type" ("type", "mytype").
+        // 1.x: a first property named *type ("type", "mytype") made a typed object; "__type" anywhere now.
         if let index = fields.firstIndex(where: { field in
             if field.key == "__type", case .string = field.value { return true }
             return false
@@ -230,6 +230,7 @@ struct JSONReader {
                 text.append(byte)
                 continue
             }
+            // 1.x: escapes were not decoded (`["a\"b"]` → `a\"b`); decoded per RFC 8259 now.
             guard position < bytes.count else { throw failure("unterminated string", at: start) }
             let escape = bytes[position]
             position += 1

@@ -73,7 +73,7 @@ struct JSONWriter {
             writeFields(fields, slots: slots[...], depth: depth, separated: !type.isEmpty)
             out.append(0x7D)  // }
         case .mixed(let dense, let fields):
-            // 1.x (DataWriter default): [{object part}, elements…].
+            // As 1.x (DataWriter default): [{object part}, elements…].
             out.append(contentsOf: "[{".utf8)
             writeFields(fields, slots: slots[dense.count...], depth: depth, separated: false)
             out.append(0x7D)
@@ -110,9 +110,9 @@ struct JSONWriter {
         }
     }
 
-    /// Appends `text` between double quotes.
-    /// 1.x: strings were copied verbatim (`a"b` → `"a"b"`); now escaped per RFC 8259.
+    /// Appends `text` between double quotes, escaped per RFC 8259.
     static func appendString(_ text: String, to out: inout [UInt8]) {
+        // 1.x: strings were copied verbatim (`a"b` → `"a"b"`); escaped per RFC 8259 now.
         out.append(CodecBytes.quote)
         for byte in text.utf8 {
             switch byte {

@@ -42,8 +42,8 @@ public enum Query {
     }
 
     /// True for the bytes `percentEncode` escapes.
-    /// 1.x: `&`, `=` and `+` were kept, so `toQuery("a&b")` did not round-trip.
     static func mustEncode(_ byte: UInt8) -> Bool {
+        // 1.x: `&`, `=` and `+` were kept, so `toQuery("a&b")` did not round-trip.
         switch byte {
         case 0...0x20, 0x7F...0xFF:
             return true
@@ -57,8 +57,8 @@ public enum Query {
     }
 
     /// Appends `text` percent-encoded.
-    /// 1.x: `%2X` padded with a space (`\n` → `% A`); two hex digits now (`%0A`).
     static func appendEncoded(_ text: String, to out: inout [UInt8]) {
+        // 1.x: `%2X` padded with a space (`\n` → `% A`); two hex digits now (`%0A`).
         for byte in text.utf8 {
             if mustEncode(byte) {
                 out.append(CodecBytes.percent)

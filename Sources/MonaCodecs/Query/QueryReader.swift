@@ -30,12 +30,12 @@ enum QueryReader {
     }
 
     /// `null` → nil, `true`/`false` in any case → boolean, a decimal number → number, else string.
-    /// 1.x: date-like strings also became dates; they stay strings now.
     static func typed(_ text: String) -> MonaValue {
         if text == "null" { return .nil }
         if CodecBytes.equalsIgnoringCase(text.utf8, "true") { return .boolean(true) }
         if CodecBytes.equalsIgnoringCase(text.utf8, "false") { return .boolean(false) }
         if isDecimal(text.utf8), let number = Double(text) { return .number(number) }
+        // 1.x: date-like values became dates; they stay strings now.
         return .string(text)
     }
 

@@ -101,7 +101,7 @@ struct QueryWriter {
                 writeField(field.key, field.value, slot: slots[position], depth: depth)
             }
         case .mixed(let dense, let fields):
-            // 1.x (DataWriter default): the object part first, then the elements.
+            // As 1.x (DataWriter default): the object part first, then the elements.
             for (position, field) in fields.enumerated() {
                 writeField(field.key, field.value, slot: slots[dense.count + position], depth: depth)
             }

@@ -2,6 +2,7 @@
 enum XMLEscape {
     /// Appends text with `&`, `<`, `>` escaped.
     static func appendText(_ text: String, to out: inout [UInt8]) {
+        // 1.x: toXML and toXMLRPC wrote text raw.
         for byte in text.utf8 {
             switch byte {
             case CodecBytes.ampersand: out.append(contentsOf: "&amp;".utf8)
@@ -30,6 +31,7 @@ enum XMLEscape {
     /// The five named entities and `&#N;`/`&#xH;` are decoded; a malformed character reference is an
     /// error; an unknown name (`&nbsp;`) or an `&` not starting a reference is kept literally.
     static func decode(_ raw: ArraySlice<UInt8>, offset: Int) throws(CodecError) -> String {
+        // 1.x: entities were not decoded, neither by fromXML nor by fromXMLRPC.
         guard raw.contains(CodecBytes.ampersand) else {
             guard let text = String(validating: raw, as: UTF8.self) else {
                 throw CodecError(offset: offset, message: "XML: invalid UTF-8")

@@ -128,6 +128,7 @@ public enum XMLDOM {
     /// Text and attribute values are escaped (1.x: written raw).
     public static func serialize(_ document: XMLDocument) -> String {
         var out: [UInt8] = []
+        // 1.x: processing instructions came in Lua `next` order, possibly after the elements.
         for instruction in document.processingInstructions {
             out.append(contentsOf: "<?".utf8)
             out.append(contentsOf: instruction.name.utf8)

@@ -102,13 +102,17 @@ enum XMLRPCReader {
 
     /// The value of a `<value>` element, `depth` complex values deep.
     private static func readValue(_ value: XMLElement, depth: Int) throws(CodecError) -> MonaValue {
-        let children = try elements(of: value)
-        if children.isEmpty {
+        let hasElement = value.children.contains { node in
+            if case .element = node { return true }
+            return false
+        }
+        if !hasElement {
             // `<value></value>` is how 1.x (and this writer) write nil.
             if value.children.isEmpty { return .nil }
             // 1.x: a value without a type element was read as nil; the XML-RPC spec says string.
             return .string(try text(of: value))
         }
+        let children = try elements(of: value)
         guard children.count == 1 else { throw failure("<value> must hold one type element", value) }
         let typed = children[0]
         switch typed.name {
@@ -129,6 +133,7 @@ enum XMLRPCReader {
         case "string":
             return .string(try text(of: typed))
         case "dateTime.iso8601":
+            // 1.x: any format 1.x's Date parser knew (RFC 822, asctime…); ISO-8601 forms only now.
             guard let milliseconds = CodecDate.parse(CodecBytes.trimmed(try text(of: typed))) else {
                 throw failure("bad dateTime.iso8601", typed)
             }
@@ -140,10 +145,12 @@ enum XMLRPCReader {
             }
             return .bytes(raw)
         case "nil":
+            // 1.x: no <nil/> (the XML-RPC nil extension); read as nil now.
             guard typed.children.isEmpty else { throw failure("<nil/> must be empty", typed) }
             return .nil
         case "array":
             guard depth < CodecLimits.maxDepth else { throw failure("values nested deeper than \(CodecLimits.maxDepth)", typed) }
+            // 1.x: sized the array from the `size` attribute (holes if it lied); the values are counted now.
             var items: [MonaValue] = []
             for data in try elements(of: typed) {
                 guard data.name == "data" else { throw failure("unexpected <\(data.name)> in array", data) }

@@ -85,7 +85,7 @@ struct XMLRPCWriter {
             writeMembers(fields, slots: slots[...], depth: depth)
             out.append(contentsOf: "</struct>".utf8)
         case .mixed(let dense, let fields):
-            // 1.x: an array whose first element is the struct of the fields.
+            // As 1.x: an array whose first element is the struct of the fields.
             out.append(contentsOf: "<array size=\"\(dense.count + 1)\"><data><value><struct>".utf8)
             writeMembers(fields, slots: slots[dense.count...], depth: depth)
             out.append(contentsOf: "</struct></value>".utf8)
