@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLuaJIT"], path: "Sources/CLuaShim"),
         // The neutral value format (MVS) shared by the host and the Swift plugin helper.
         .target(name: "MonaValues", path: "Sources/MonaValues"),
+        // Serializers between values and AMF0/AMF3, JSON, XML-RPC, query strings, and an XML DOM.
+        .target(name: "MonaCodecs", dependencies: ["MonaValues"], path: "Sources/MonaCodecs"),
         // The disk side of Lua's `data`: MonaServer's folder layout, written crash-consistently.
         .target(name: "MonaPersistence", path: "Sources/MonaPersistence"),
         // The small Swift helper compiled into each Swift plugin. No NIO, no Foundation.
@@ -39,7 +41,7 @@ let package = Package(
         .target(
             name: "MonaHostCore",
             dependencies: [
-                "PluginABI", "CMonaCrypto", "MonaValues", "MonaPersistence", "CLuaJIT", "CLuaShim",
+                "PluginABI", "CMonaCrypto", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT", "CLuaShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,6 +56,7 @@ let package = Package(
             path: "Tests/MonaHostCoreTests"
         ),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
+        .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {
         .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"], path: $0.path)

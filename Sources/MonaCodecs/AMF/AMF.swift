@@ -28,7 +28,10 @@ public enum AMF {
     }
 
     /// Decodes an AMF0 stream (with AVM+ switches to AMF3 values) into every top-level value it
-    /// holds, until the end of `bytes`. An empty input is an empty list.
+    /// holds, until the end of `bytes`. An empty input is an empty list. (RTMP "AMF3" command and
+    /// data messages, types 17 and 15, carry one leading 0x00 byte before this AMF0 stream.)
+    /// The result is always a valid MVS value list: nesting within `maxDepth`, and every
+    /// `.reference(i)` naming a complex value that precedes it.
     public static func decode(_ bytes: [UInt8]) throws(AMFError) -> [MonaValue] {
         var reader = AMFReader(bytes)
         var roots: [AMFSlot] = []

@@ -1,17 +1,5 @@
 import MonaValues
 
-/// Warnings of the AMF0 writer.
-enum AMF0Warning {
-    static let bytes = "AMF0 has no byte array type: written as AMF3"
-    static let map = "AMF0 has no map type: written as AMF3"
-    static let badReference = "reference to a complex value that does not exist: written as null"
-    static let referenceOverflow = "AMF0 reference number over 65535: written as null"
-    static let emptyKey = "field with an empty key skipped (AMF cannot carry it)"
-    static let longKey = "field key longer than 65535 bytes skipped (AMF0 cannot carry it)"
-    static let longTypeName = "type name longer than 65535 bytes: AMF0 object written untyped"
-    static let longString = "string longer than 4 GiB: written empty"
-}
-
 extension AMFWriter {
     /// Appends one AMF0 value. Byte arrays and maps, which AMF0 lacks, are switched to AMF3.
     mutating func writeAMF0(_ value: MonaValue) {
@@ -31,11 +19,11 @@ extension AMFWriter {
             writeDouble(milliseconds)
             writeU16(0)  // time zone: always 0, the milliseconds are UTC
         case .bytes:
-            warn(AMF0Warning.bytes)
+            warn(AMFWarning.bytes)
             bytes.append(AMF0Marker.avmPlus)
             writeAMF3(value)
         case .map:
-            warn(AMF0Warning.map)
+            warn(AMFWarning.map)
             bytes.append(AMF0Marker.avmPlus)
             writeAMF3(value)
         case .array(let items):
@@ -52,7 +40,7 @@ extension AMFWriter {
             if typeLength == 0 {
                 bytes.append(AMF0Marker.object)
             } else if typeLength > 0xFFFF {
-                warn(AMF0Warning.longTypeName)
+                warn(AMFWarning.longTypeName)
                 bytes.append(AMF0Marker.object)
             } else {
                 bytes.append(AMF0Marker.typedObject)
@@ -100,13 +88,13 @@ extension AMFWriter {
     /// in full (a reference to a value not written yet).
     mutating func writeAMF0Reference(_ target: Int) {
         guard isValidReference(target) else {
-            warn(AMF0Warning.badReference)
+            warn(AMFWarning.badReference)
             bytes.append(AMF0Marker.null)
             return
         }
         if amf0Index[target] >= 0 {
             guard amf0Index[target] <= 0xFFFF else {
-                warn(AMF0Warning.referenceOverflow)
+                warn(AMFWarning.referenceOverflow)
                 bytes.append(AMF0Marker.null)
                 return
             }
@@ -130,7 +118,7 @@ extension AMFWriter {
             bytes.append(AMF0Marker.longString)
             writeU32(UInt32(length))
         } else {
-            warn(AMF0Warning.longString)
+            warn(AMFWarning.longString)
             bytes.append(AMF0Marker.string)
             writeU16(0)
             return
@@ -148,7 +136,7 @@ extension AMFWriter {
     mutating func writeAMF0Fields(_ fields: [MonaField]) {
         for field in fields {
             guard Self.isAMF0Key(field.key) else {
-                warn(field.key.isEmpty ? AMF0Warning.emptyKey : AMF0Warning.longKey)
+                warn(field.key.isEmpty ? AMFWarning.emptyKey : AMFWarning.longKey)
                 skip(field.value)
                 continue
             }

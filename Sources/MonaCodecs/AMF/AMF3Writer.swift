@@ -1,11 +1,5 @@
 import MonaValues
 
-/// Warnings of the AMF3 writer.
-enum AMF3Warning {
-    static let amf0Copy = "AMF3 cannot reference a value written in AMF0: written again in full"
-    static let tooLong = "string, byte array or container too long for AMF3 (over 2^28-1): written empty or null"
-}
-
 extension AMFWriter {
     /// Appends one AMF3 value (no AVM+ marker).
     mutating func writeAMF3(_ value: MonaValue) {
@@ -27,7 +21,7 @@ extension AMFWriter {
             writeAMF3String(text)
         case .bytes(let raw):
             guard raw.count <= AMF3Limits.maxLength else {
-                warn(AMF3Warning.tooLong)
+                warn(AMFWarning.tooLong)
                 bytes.append(AMF3Marker.null)
                 return
             }
@@ -96,7 +90,7 @@ extension AMFWriter {
             return false
         }
         guard count <= AMF3Limits.maxLength else {
-            warn(AMF3Warning.tooLong)
+            warn(AMFWarning.tooLong)
             bytes.append(AMF3Marker.null)
             close(index)
             return false
@@ -112,7 +106,7 @@ extension AMFWriter {
     /// of a mixed array pointing into its dense part, which AMF3 writes later).
     mutating func writeAMF3Reference(_ target: Int) {
         guard isValidReference(target) else {
-            warn(AMF0Warning.badReference)
+            warn(AMFWarning.badReference)
             bytes.append(AMF3Marker.null)
             return
         }
@@ -121,7 +115,7 @@ extension AMFWriter {
             writeU29(amf3Index[target] << 1)
         } else {
             if amf0Index[target] >= 0 {
-                warn(AMF3Warning.amf0Copy)
+                warn(AMFWarning.amf0Copy)
             }
             rewrite(target, asAMF3: true)
         }
@@ -150,7 +144,7 @@ extension AMFWriter {
             return
         }
         guard length <= AMF3Limits.maxLength else {
-            warn(AMF3Warning.tooLong)
+            warn(AMFWarning.tooLong)
             bytes.append(0x01)
             return
         }
@@ -163,7 +157,7 @@ extension AMFWriter {
     mutating func writeAMF3Fields(_ fields: [MonaField]) {
         for field in fields {
             guard !field.key.isEmpty else {
-                warn(AMF0Warning.emptyKey)
+                warn(AMFWarning.emptyKey)
                 skip(field.value)
                 continue
             }

@@ -203,3 +203,17 @@ private struct ComplexRegistry {
         sizes[index] = values.count - index
     }
 }
+
+/// The texts of `AMFOutput.warnings`.
+enum AMFWarning {
+    static let bytes = "AMF0 has no byte array type: written as AMF3"
+    static let map = "AMF0 has no map type: written as AMF3"
+    static let badReference = "reference to a complex value that does not exist: written as null"
+    static let referenceOverflow = "AMF0 reference number over 65535: written as null"
+    static let emptyKey = "field with an empty key skipped (AMF cannot carry it)"
+    static let longKey = "field key longer than 65535 bytes skipped (AMF0 cannot carry it)"
+    static let longTypeName = "type name longer than 65535 bytes: AMF0 object written untyped"
+    static let longString = "string longer than 4 GiB: written empty"
+    static let amf0Copy = "AMF3 cannot reference a value written in AMF0: written again in full"
+    static let tooLong = "string, byte array or container too long for AMF3 (over 2^28-1): written empty or null"
+}

@@ -101,6 +101,32 @@ extension LuaNatives {
         }
     }
 
+    /// toXML(document) → text, or nil and an error.
+    static let toXML: lua_CFunction = { L in
+        switch XMLBridge(L: L!).serialize(at: 1) {
+        case .success(let text):
+            lua_pushstring(L, text)
+            return 1
+        case .failure(let message):
+            lua_pushnil(L)
+            lua_pushstring(L, message.description)
+            return 2
+        }
+    }
+
+    /// fromXML(text) → document table, or nil and an error.
+    static let fromXML: lua_CFunction = { L in
+        let text = string(L, 1)
+        switch XMLBridge(L: L!).parse(text) {
+        case .success:
+            return 1
+        case .failure(let message):
+            lua_pushnil(L)
+            lua_pushstring(L, message.description)
+            return 2
+        }
+    }
+
     /// dataSet(path, text): the data table stores a primitive.
     static let dataSet: lua_CFunction = { L in
         let runtime = runtime(L)

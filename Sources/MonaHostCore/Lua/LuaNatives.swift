@@ -17,7 +17,7 @@ enum LuaNatives {
             ("log", log), ("time", time), ("md5", md5), ("sha256", sha256), ("stat", statFile),
             ("listDirectory", listDirectory), ("configs", configs), ("environment", environment),
             ("parseIP", parseIP), ("resolve", resolve), ("blacklist", blacklist), ("dump", dump),
-            ("write", write), ("encode", encode), ("decode", decode),
+            ("write", write), ("encode", encode), ("decode", decode), ("toXML", toXML), ("fromXML", fromXML),
             ("dataSet", dataSet), ("dataRemove", dataRemove),
         ]
         for (name, function) in functions {

@@ -210,8 +210,9 @@ typedef struct mona_buffer {
 
 /** Wire formats the host's codecs translate to and from MVS (host->value_encode / value_decode). */
 #define MONA_FORMAT_MVS 0
-#define MONA_FORMAT_AMF0 1
-#define MONA_FORMAT_AMF3 2
+#define MONA_FORMAT_AMF0 1   /* pure AMF0 (what RTMP sends to objectEncoding 0 clients) */
+#define MONA_FORMAT_AMF3 2   /* AMF0 switching to AMF3 per value with 0x11 (objectEncoding 3); decoding
+                                either format reads both */
 #define MONA_FORMAT_JSON 3
 #define MONA_FORMAT_XMLRPC 4
 #define MONA_FORMAT_QUERY 5

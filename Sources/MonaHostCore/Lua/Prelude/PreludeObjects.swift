@@ -194,6 +194,29 @@ for _, format in ipairs({ "AMF", "AMF0", "JSON", "XMLRPC", "Query" }) do
 	mona["from" .. format] = function(self, text) return native.decode(format, text) end
 end
 mona.toXML = withErrorCallback(function(document) return native.toXML(document) end)
-mona.fromXML = withErrorCallback(function(text) return native.fromXML(text) end)
+
+-- Parsed XML elements: el.childName is the first child element of that name, el.__value is el[1],
+-- and other new keys are ignored (1.x).
+local elementMeta = {
+	__index = function(element, key)
+		if key == "__value" then return rawget(element, 1) end
+		for _, child in ipairs(element) do
+			if type(child) == "table" and rawget(child, "__name") == key then return child end
+		end
+	end,
+	__newindex = function(element, key, value)
+		if key == "__value" then rawset(element, 1, value) end
+	end,
+}
+local function attach(node)
+	if type(node) ~= "table" then return end
+	for _, child in ipairs(node) do attach(child) end
+	setmetatable(node, elementMeta)
+end
+mona.fromXML = withErrorCallback(function(text)
+	local document, err = native.fromXML(text)
+	if document then attach(document) end
+	return document, err
+end)
 """#
 }
