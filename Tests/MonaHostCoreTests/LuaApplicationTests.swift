@@ -180,4 +180,54 @@ struct LuaApplicationTests {
         let welcome = try harness.connect()
         try welcome.expect("open /", "opened {}")
     }
+
+    @Test func typedObjectsFilesEnvironmentCompatAndManage() throws {
+        let harness = try LuaHarness(files: [
+            "www/main.lua": """
+            managed = 0
+            function onManage() managed = managed + 1 end
+            function onTypedObject(name, object) object.seen = name end
+            function onConnection(client)
+                function client:typed()
+                    local value = mona:fromJSON('[{"__type":"Point","x":1}]')
+                    return value.seen, value.x
+                end
+                function client:files()
+                    local names = {}
+                    for _, file in ipairs(mona:listPaths("")) do
+                        names[#names + 1] = file.name .. ":" .. file.extension .. ":" .. tostring(file.isFolder) .. ":" .. file.size
+                    end
+                    table.sort(names)
+                    return table.concat(names, ";")
+                end
+                function client:environment() return mona.environment.MONA_TEST_VARIABLE end
+                function client:compat()
+                    local packed = table.pack(1, nil, 3)
+                    return packed.n, select("#", table.unpack({1, 2, 3})), rawlen({1, 2})
+                end
+                function client:dump() mona:dump("FRAME", "ab\0") end
+                function client:managed() return managed end
+            end
+            """,
+            "www/hello.txt": "hello",
+            "www/sub/.keep": "",
+        ], arguments: ["--dump=FRA"])
+        let session = try harness.connect()
+        try session.expect("open /", "opened {}")
+        try session.expect("call typed", #"ok "Point" 1"#, "onTypedObject sees every typed object fromX decodes")
+        let mainSize = try String(contentsOfFile: "\(harness.folder)/www/main.lua", encoding: .utf8).utf8.count
+        try session.expect("call files", #"ok "hello.txt:txt:false:5;main.lua:lua:false:\#(mainSize);sub::true:0""#)
+        try session.expect("call environment", #"ok "from the test""#)
+        try session.expect("call compat", "ok 3 3 2")
+        _ = try session.command("call dump")
+        #expect(harness.server.waitFor("FRAME (3 bytes)"))
+        #expect(harness.server.waitFor("61 62 00"))
+        let deadline = Date().addingTimeInterval(6)
+        var managed = "ok 0"
+        while Date() < deadline, managed == "ok 0" {
+            usleep(200_000)
+            managed = try session.command("call managed")
+        }
+        #expect(managed != "ok 0", "onManage runs every 2 s on the root app")
+    }
 }

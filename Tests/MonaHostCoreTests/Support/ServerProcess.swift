@@ -18,6 +18,9 @@ final class ServerProcess: @unchecked Sendable {
         if let ini { try TestEnvironment.write(ini, to: "\(directory)/MonaServer.ini") }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = (dirOption ? ["--dir=\(directory)"] : []) + ["--log=\(log)"] + extra
+        var environment = ProcessInfo.processInfo.environment
+        environment["MONA_TEST_VARIABLE"] = "from the test"
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -6,6 +6,7 @@ local native, M = ...
 local type, tostring, select, setmetatable, rawget, rawset, pcall, setfenv =
       type, tostring, select, setmetatable, rawget, rawset, pcall, setfenv
 local globalLoadfile, globalRequire, G = loadfile, require, _G
+local rawtype = M.rawtype
 local www = native.www
 
 local services = {}   -- path → service
@@ -40,6 +41,30 @@ local function appDofile(service, name)
 		return
 	end
 	return chunk()
+end
+
+--- Calls onTypedObject(type, table) of the app for every typed object among the values, then returns them.
+function M.typed(service, ...)
+	local seen = {}
+	local function walk(value)
+		if rawtype(value) ~= "table" or seen[value] then return end
+		seen[value] = true
+		for _, item in next, value do walk(item) end
+		local name = rawget(value, "__type")
+		if rawtype(name) == "string" then M.event(service, "onTypedObject", name, value) end
+	end
+	for i = 1, select("#", ...) do walk((select(i, ...))) end
+	return ...
+end
+
+--- The app's own `mona`: the global one, but deserializing calls this app's onTypedObject.
+function M.monaFor(service)
+	local copy = setmetatable({}, { __index = M.mona })
+	for _, format in ipairs({ "AMF", "AMF0", "JSON", "XMLRPC", "Query" }) do
+		local decode = M.mona["from" .. format]
+		copy["from" .. format] = function(self, text) return M.typed(service, decode(self, text)) end
+	end
+	return copy
 end
 
 --- Calls an event of an app env (inherited from the parents through the env's metatable); errors are logged.
@@ -92,7 +117,7 @@ local function newService(path, parent)
 	}
 	meta.__index = function(env, key)
 		local value
-		if key == "mona" then value = M.mona
+		if key == "mona" then value = M.monaFor(service)
 		elseif key == "data" then value = M.dataFor(path)
 		elseif key == "loadfile" then value = function(name) return appLoadfile(service, name) end
 		elseif key == "dofile" then value = function(name) return appDofile(service, name) end

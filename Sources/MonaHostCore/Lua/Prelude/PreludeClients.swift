@@ -89,7 +89,7 @@ function M.connect(handle, info, ...)
 	local response = {}
 	local handler = service.env.onConnection
 	if type(handler) == "function" then
-		local results = table.pack(pcall(handler, client, ...))
+		local results = table.pack(pcall(handler, client, M.typed(service, ...)))
 		if not results[1] then
 			byHandle[handle], state.closed = nil, true
 			local reason = results[2]
@@ -127,7 +127,7 @@ function M.invoke(handle, method, ...)
 		ERROR(message)
 		return "NOTFOUND", message
 	end
-	local results = table.pack(pcall(handler, client, ...))
+	local results = table.pack(pcall(handler, client, M.typed(state.service, ...)))
 	if not results[1] then
 		ERROR(results[2])
 		return "SCRIPT", tostring(results[2])

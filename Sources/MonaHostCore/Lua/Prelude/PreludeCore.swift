@@ -96,6 +96,7 @@ function M.collectionItems(proxy) return collections[proxy].items end
 -- Collections and data tables are userdata (so that # works), but MonaServer's objects are tables:
 -- type() says so, and serializers see a plain copy of their items.
 local rawtype = type
+M.rawtype = rawtype
 _G.type = function(value)
 	local kind = rawtype(value)
 	if kind == "userdata" and collections[value] then return "table" end

@@ -16,7 +16,7 @@ function M.newFile(path)
 		name = name, baseName = baseName, extension = extension,
 		parent = (clean:match("^(.*/)[^/]*$") or ""),
 		path = isFolder and (clean .. "/") or clean,
-		size = info and info.size or 0,
+		size = (info and not isFolder) and info.size or 0,
 		lastModified = info and info.lastModified or 0,
 		isFolder = isFolder, isAbsolute = clean:sub(1, 1) == "/",
 	}
