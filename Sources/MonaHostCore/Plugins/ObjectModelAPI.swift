@@ -110,7 +110,7 @@ enum ObjectModelAPI {
 
     /// Fills a mona_error saying the service is missing.
     static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ service: String) {
-        explain(err, MONA_ERR_OTHER, "\(service) are not provided by this host yet")
+        explain(err, MONA_ERR_OTHER, "\(service): not provided by this host yet")
     }
 
     /// The values of an MVS argument, nil when malformed.

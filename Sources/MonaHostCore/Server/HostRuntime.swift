@@ -188,37 +188,40 @@ public final class HostRuntime: @unchecked Sendable {
     func listen(_ plugin: LoadedPlugin, host: String, port: UInt16, context: UnsafeMutableRawPointer?,
                 handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
         guard plugin.entry.tcp_accepted != nil, plugin.entry.tcp_data != nil else { return MONA_E_UNSUPPORTED }
-        switch SocketFactory.bound(type: Int32(SOCK_STREAM.rawValue), host: host, port: port) {
-        case .failure(let failure):
-            log(.error, "\(plugin.section): cannot listen on TCP \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
-            return failure.code
-        case .success(let (fd, address)):
+        return openSocket(plugin, udp: false, host: host, port: port, handle: handle, bound: bound) { fd, address in
             let listener = TCPListener(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address)
             reactor.listeners[listener.handle] = listener
             listener.start(descriptor: fd, reactor: reactor)
-            handle?.pointee = listener.handle
-            bound?.pointee = address
-            notePublicAddress(plugin.section, address)
-            log(.info, "\(plugin.section): listening on TCP \(address.description)")
-            return MONA_OK
+            return listener.handle
         }
     }
 
     func bindUDP(_ plugin: LoadedPlugin, host: String, port: UInt16, context: UnsafeMutableRawPointer?,
                  handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
         guard plugin.entry.udp_datagram != nil else { return MONA_E_UNSUPPORTED }
-        switch SocketFactory.bound(type: Int32(SOCK_DGRAM.rawValue), host: host, port: port) {
-        case .failure(let failure):
-            log(.error, "\(plugin.section): cannot bind UDP \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
-            return failure.code
-        case .success(let (fd, address)):
+        return openSocket(plugin, udp: true, host: host, port: port, handle: handle, bound: bound) { fd, address in
             let socket = UDPSocket(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address)
             reactor.udpSockets[socket.handle] = socket
             socket.start(descriptor: fd, reactor: reactor)
-            handle?.pointee = socket.handle
+            return socket.handle
+        }
+    }
+
+    /// Binds (and for TCP listens) synchronously, then `adopt` hands the descriptor to NIO and
+    /// returns the handle; a failure is one log line naming the ini key to change.
+    private func openSocket(_ plugin: LoadedPlugin, udp: Bool, host: String, port: UInt16,
+                            handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?,
+                            adopt: (Int32, mona_addr) -> UInt64) -> Int32 {
+        let type = Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue)
+        switch SocketFactory.bound(type: type, host: host, port: port) {
+        case .failure(let failure):
+            log(.error, "\(plugin.section): cannot \(udp ? "bind UDP" : "listen on TCP") \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
+            return failure.code
+        case .success(let (fd, address)):
+            handle?.pointee = adopt(fd, address)
             bound?.pointee = address
             notePublicAddress(plugin.section, address)
-            log(.info, "\(plugin.section): listening on UDP \(address.description)")
+            log(.info, "\(plugin.section): listening on \(udp ? "UDP" : "TCP") \(address.description)")
             return MONA_OK
         }
     }
