@@ -30,4 +30,22 @@ struct SlimBuildTests {
         #expect(process.terminate().status == 0)
         #expect(FileManager.default.fileExists(atPath: "\(server)/logs/log.0"))
     }
+
+    @Test func applicationDirInTheIniMovesWwwDataAndLogs() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let server = "\(folder)/bin"
+        let assembled = try TestEnvironment.run("/bin/bash", ["\(TestEnvironment.repository)/scripts/assemble.sh",
+                                                              TestEnvironment.products, server, "echo"])
+        #expect(assembled.status == 0)
+        try FileManager.default.createDirectory(atPath: "\(folder)/site/www", withIntermediateDirectories: true)
+        try TestEnvironment.write("NOTE('site app loaded from ', mona:absolutePath(''))\n", to: "\(folder)/site/www/main.lua")
+        let ini = try String(contentsOfFile: "\(server)/MonaServer.ini", encoding: .utf8)
+        try TestEnvironment.write("application.dir=\(folder)/site/\n" + ini + "port=0\nudpPort=0\n", to: "\(server)/MonaServer.ini")
+        let process = try ServerProcess(directory: server, ini: nil, executable: "\(server)/MonaServer", dirOption: false)
+        try process.waitUntilStarted()
+        #expect(process.waitFor("site app loaded from \(folder)/site/www/"))
+        #expect(process.terminate().status == 0)
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/site/logs/log.0"))
+    }
 }

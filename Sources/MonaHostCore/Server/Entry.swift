@@ -17,7 +17,7 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
 
     let command = ServerCommand.parseOrExit(ServerCommand.normalized(arguments))
     let executable = ServerLayout.currentExecutableDirectory()
-    let layout = ServerLayout(executableDirectory: executable, root: command.dir, ini: command.ini)
+    var layout = ServerLayout(executableDirectory: executable, root: command.dir, ini: command.ini)
 
     var notes: [String] = []
     let ini: IniFile?
@@ -27,12 +27,17 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
         ini = nil
         notes.append("no configuration file at \(layout.iniPath): MonaServer's defaults apply")
     }
+    // As in 1.x, an ini key application.dir moves www/, data/ and logs/ (--dir wins over it).
+    let configuredDirectory = ini?.entries.last { $0.key == "application.dir" }?.value
+    if command.dir == nil, let configuredDirectory, !configuredDirectory.isEmpty {
+        layout.rootDirectory = ServerLayout(executableDirectory: executable).resolve(configuredDirectory)
+    }
     var extra = command.argumentKeys
     extra["application.command"] = CommandLine.arguments.first ?? "MonaServer"
     extra["application.path"] = "\(executable)/MonaServer"
     extra["application.name"] = "MonaServer"
     extra["application.baseName"] = "MonaServer"
-    extra["application.dir"] = "\(executable)/"
+    extra["application.dir"] = configuredDirectory ?? "\(executable)/"
     let config = ServerConfig(ini: ini, extra: extra)
 
     let logFile = command.log > 0 ? RotatingLogFile(directory: layout.logsDirectory(config: config),

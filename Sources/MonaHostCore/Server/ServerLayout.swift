@@ -47,9 +47,11 @@ public struct ServerLayout: Sendable {
         resolve(config["logs.directory"].flatMap { $0.isEmpty ? nil : $0 } ?? "logs")
     }
 
-    /// A path relative to the root made absolute (absolute paths are kept).
+    /// A path relative to the root made absolute (absolute paths are kept; a trailing slash is dropped).
     public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : "\(rootDirectory)/\(path)"
+        var path = path
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        return path.hasPrefix("/") ? path : "\(rootDirectory)/\(path)"
     }
 
     static func absolute(_ path: String) -> String {
