@@ -230,4 +230,31 @@ struct LuaApplicationTests {
         }
         #expect(managed != "ok 0", "onManage runs every 2 s on the root app")
     }
+
+    @Test func dnsResolutionWaitsOffTheLoop() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": """
+        function onConnection(client)
+            function client:dns()
+                local ip = mona:createIPAddressWithDNS("localhost")
+                local address = mona:createSocketAddressWithDNS("localhost:8080")
+                return ip.isLoopback, address.port, address.host.isLoopback
+            end
+            function client:literal() return mona:createIPAddressWithDNS("10.0.0.1").value end
+            function client:unknown() return mona:createIPAddressWithDNS(function(err) failure = err end, "no-such-host.invalid"), failure end
+            function client:failure() return failure end
+        end
+        """])
+        let session = try harness.connect()
+        try session.expect("open /", "opened {}")
+        // The call returns at once (the loop is not blocked); its results come later as a response.
+        try session.expect("call dns", "ok ")
+        #expect(try session.readLine() == "response true 8080 true")
+        try session.expect("call literal", #"ok "10.0.0.1""#, "a literal needs no look-up")
+        try session.expect("call unknown", "ok ")
+        session.socket.setTimeout(20)
+        #expect(try session.readLine() == #"response nil "cannot resolve no-such-host.invalid""#,
+                "a failed look-up calls the error callback, then the method answers")
+        try session.expect("call failure", #"ok "cannot resolve no-such-host.invalid""#)
+        #expect(!harness.server.output.contains("blocks the server"))
+    }
 }

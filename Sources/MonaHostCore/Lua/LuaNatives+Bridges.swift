@@ -19,7 +19,7 @@ extension LuaNatives {
         let top = lua_gettop(L)
         var status = MONA_E_UNSUPPORTED
         switch string(L, 2) {
-        case "invoke", "message":
+        case "invoke", "message", "response":
             let values: [MonaValue]
             do throws(LuaBridge.Unsupported) {
                 values = top >= 4 ? try bridge.values(from: 4, to: top) : []
@@ -36,8 +36,9 @@ extension LuaNatives {
                     }
                 }
             } else {
+                let response: Int32 = string(L, 2) == "response" ? 1 : 0
                 status = mvs.withUnsafeBufferPointer {
-                    entry.writer_message?(plugin.instance, writer.context, 0, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED
+                    entry.writer_message?(plugin.instance, writer.context, response, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED
                 }
             }
         case "raw":
@@ -65,6 +66,19 @@ extension LuaNatives {
         }
         lua_pushboolean(L, status == MONA_OK ? 1 : 0)
         return 1
+    }
+
+    /// async(id, host): resolves a host name on the blocking pool, then resumes continuation `id`
+    /// on the loop with the IP text (or nil).
+    static let async: lua_CFunction = { L in
+        let runtime = runtime(L)
+        let id = Int(lua_tonumber(L, 1))
+        let name = string(L, 2)
+        let host = runtime.host
+        host.reactor.pool.runIfActive(eventLoop: host.reactor.loop) { resolveName(name) }.whenComplete { result in
+            host.lua?.resume(continuation: id, with: (try? result.get()) ?? nil)
+        }
+        return 0
     }
 
     /// encode(format, …) → one string (mona:toAMF, toJSON, …).

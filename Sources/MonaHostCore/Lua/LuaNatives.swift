@@ -18,7 +18,7 @@ enum LuaNatives {
             ("listDirectory", listDirectory), ("configs", configs), ("environment", environment),
             ("parseIP", parseIP), ("resolve", resolve), ("blacklist", blacklist), ("dump", dump),
             ("write", write), ("encode", encode), ("decode", decode), ("toXML", toXML), ("fromXML", fromXML),
-            ("dataSet", dataSet), ("dataRemove", dataRemove),
+            ("dataSet", dataSet), ("dataRemove", dataRemove), ("async", async),
         ]
         for (name, function) in functions {
             lua_pushlightuserdata(L, Unmanaged.passUnretained(runtime).toOpaque())
@@ -143,18 +143,25 @@ enum LuaNatives {
         return 1
     }
 
-    /// Resolves a host name to an IP text (getaddrinfo, which may block on DNS).
+    /// Resolves a host name to an IP text right here (blocking: only where Lua cannot wait, see
+    /// `async` for the non-blocking way).
     static let resolve: lua_CFunction = { L in
+        guard let address = resolveName(string(L, 1)) else { return 0 }
+        lua_pushstring(L, address)
+        return 1
+    }
+
+    /// getaddrinfo: the first address of a name as IP text, or nil. Blocks: call it off the loop.
+    static func resolveName(_ name: String) -> String? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(string(L, 1), nil, &hints, &result) == 0, let first = result else { return 0 }
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return nil }
         defer { freeaddrinfo(result) }
         var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0,
-                          NI_NUMERICHOST) == 0 else { return 0 }
-        lua_pushstring(L, buffer)
-        return 1
+                          NI_NUMERICHOST) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static let blacklist: lua_CFunction = { L in

@@ -133,6 +133,15 @@ final class LuaRuntime {
     /// The 2-second tick (reload of the root app, onManage).
     func manage() { call("manage") { 0 } }
 
+    /// Host work a Lua coroutine waited for is done: it goes on with `value`.
+    func resume(continuation id: Int, with value: String?) {
+        call("resume") {
+            lua_pushnumber(L, Double(id))
+            if let value { lua_pushstring(L, value) } else { lua_pushnil(L) }
+            return 2
+        }
+    }
+
     /// Server stop: onStop of every app, children first.
     func stop() { call("stopApplications") { 0 } }
 

@@ -416,8 +416,10 @@ typedef struct mona_host_api {
      *  host then calls plugin->writer_released for each of its writers. */
     int32_t (*client_close)(mona_host_ctx *ctx, mona_handle client);
     /** Calls the Lua method client:<method>(args...). On MONA_OK, *results receives the returned values
-     *  as MVS (possibly none). MONA_E_NOTFOUND (err: "Method client 'm' not found in application /p")
-     *  or MONA_E_SCRIPT (err: the Lua message). */
+     *  as MVS (possibly none). A method that waits for the host (a DNS look-up) returns MONA_OK with no
+     *  results at once; its results arrive later as plugin->writer_message(response = 1) on the client's
+     *  main writer. MONA_E_NOTFOUND (err: "Method client 'm' not found in application /p") or
+     *  MONA_E_SCRIPT (err: the Lua message). */
     int32_t (*client_invoke)(mona_host_ctx *ctx, mona_handle client, const char *method, size_t method_size,
                              const uint8_t *args, size_t args_size, mona_buffer *results, mona_error *err);
     /** Copies client.parameters[key] (as text) like config_get: its length, or -1 if absent. */
@@ -561,8 +563,9 @@ typedef struct mona_plugin {
     /** writer:writeInvocation(name, ...): args is MVS. */
     int32_t (*writer_invoke)(void *plugin, void *writer, const char *name, size_t name_size, const uint8_t *args,
                              size_t args_size);
-    /** writer:writeMessage(...), and the results of an RPC when `response` is 1 (the reply to the
-     *  call in progress: RTMP _result, WebSocket JSON array, HTTP body). args is MVS. */
+    /** writer:writeMessage(...) (response = 0), or, with response = 1, the late results of an RPC whose
+     *  method waited for the host (see client_invoke): the reply to that call (RTMP _result, WebSocket
+     *  JSON array, HTTP body). args is MVS. */
     int32_t (*writer_message)(void *plugin, void *writer, int32_t response, const uint8_t *args,
                               size_t args_size);
     /** writer:writeRaw(bytes). */

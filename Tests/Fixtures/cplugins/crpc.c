@@ -7,7 +7,7 @@
  *   close                 client_close: "closed"
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
- * "writer close <code>". Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
+ * "writer close <code>", and "response <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
  * T{k=v} (typed), [a|k=v] (mixed), bytes(hex), date(ms), map{k=>v}, ref(i).
  * Configuration: <section>.host, <section>.port.
  */
@@ -367,9 +367,9 @@ static int32_t writer_invoke(void *self, void *writer, const char *name, size_t 
 }
 
 static int32_t writer_message(void *self, void *writer, int32_t response, const uint8_t *args, size_t size) {
-    (void)self; (void)response;
+    (void)self;
     text out = {{0}, 0};
-    puts_(&out, "message ");
+    puts_(&out, response ? "response " : "message ");
     print_stream(args, size, &out);
     send_line(writer, &out);
     return MONA_OK;

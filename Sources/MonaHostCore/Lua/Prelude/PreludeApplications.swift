@@ -68,14 +68,17 @@ function M.monaFor(service)
 end
 
 --- Calls an event of an app env (inherited from the parents through the env's metatable); errors are logged.
+--- The event runs in a host coroutine: if it waits for the host (DNS), it finishes later.
 function M.event(service, name, ...)
 	local handler = service.env[name]
 	if type(handler) ~= "function" then return false end
-	local results = table.pack(pcall(handler, ...))
-	if not results[1] then
-		ERROR("Error in ", name, " of application www", service.path, ": ", results[2])
-		return false, results[2]
+	local function report(ok, message)
+		if not ok then ERROR("Error in ", name, " of application www", service.path, ": ", message) end
 	end
+	local results = M.run(true, report, handler, ...)
+	if not results then return false end
+	report(results[1], results[2])
+	if not results[1] then return false, results[2] end
 	return true, table.unpack(results, 2, results.n)
 end
 

@@ -89,7 +89,7 @@ function M.connect(handle, info, ...)
 	local response = {}
 	local handler = service.env.onConnection
 	if type(handler) == "function" then
-		local results = table.pack(pcall(handler, client, M.typed(service, ...)))
+		local results = M.run(false, nil, handler, client, M.typed(service, ...))
 		if not results[1] then
 			byHandle[handle], state.closed = nil, true
 			local reason = results[2]
@@ -127,7 +127,13 @@ function M.invoke(handle, method, ...)
 		ERROR(message)
 		return "NOTFOUND", message
 	end
-	local results = table.pack(pcall(handler, client, M.typed(state.service, ...)))
+	-- A method that waits for the host (DNS) answers later, as a response through its writer.
+	local writer = rawget(state.writer, "handle")
+	local results = M.run(true, function(ok, ...)
+		if not ok then ERROR((...)) return end
+		if select("#", ...) > 0 then native.write(writer, "response", nil, ...) end
+	end, handler, client, M.typed(state.service, ...))
+	if not results then return "OK" end
 	if not results[1] then
 		ERROR(results[2])
 		return "SCRIPT", tostring(results[2])

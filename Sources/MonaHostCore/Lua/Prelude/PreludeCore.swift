@@ -138,6 +138,55 @@ function ipairs(t)
 	return inext, t, 0
 end
 
+-- Asynchronous host work from Lua (DNS today): events and RPC methods run in coroutines of the
+-- host; a function that needs the host to wait for something yields a request, the host does it off
+-- the loop and resumes the coroutine. Where the caller cannot wait (onConnection must answer at once,
+-- top-level code of main.lua), the request is served synchronously.
+local hostCoroutines = setmetatable({}, { __mode = "k" })
+local continuations, lastContinuation = {}, 0
+
+local function serveNow(request)
+	if request.dns then
+		WARN("DNS resolution of ", request.dns, " blocks the server here; resolve in an RPC or an event instead")
+		return native.resolve(request.dns)
+	end
+end
+
+local function step(co, allowSuspend, onDone, ok, ...)
+	if not ok then return table.pack(false, ...) end
+	if coroutine.status(co) == "dead" then return table.pack(true, ...) end
+	local request = ...
+	if not allowSuspend then return step(co, allowSuspend, onDone, coroutine.resume(co, serveNow(request))) end
+	lastContinuation = lastContinuation + 1
+	continuations[lastContinuation] = { co = co, onDone = onDone }
+	native.async(lastContinuation, request.dns)
+	return nil
+end
+
+--- Runs fn(...) in a host coroutine. Returns table.pack(ok, results…) when it finished, or nil when it
+--- is waiting for the host: `onDone(ok, results…)` is called when it finishes later.
+function M.run(allowSuspend, onDone, fn, ...)
+	local co = coroutine.create(fn)
+	hostCoroutines[co] = true
+	return step(co, allowSuspend, onDone, coroutine.resume(co, ...))
+end
+
+--- The host finished a request: the waiting coroutine goes on with its answer.
+function M.resume(id, ...)
+	local continuation = continuations[id]
+	if not continuation then return end
+	continuations[id] = nil
+	local results = step(continuation.co, true, continuation.onDone, coroutine.resume(continuation.co, ...))
+	if results and continuation.onDone then continuation.onDone(table.unpack(results, 1, results.n)) end
+end
+
+--- Asks the host for something: waits (yields) inside a host coroutine, else is served at once.
+function M.await(request)
+	local co = coroutine.running()
+	if co and hostCoroutines[co] then return coroutine.yield(request) end
+	return serveNow(request)
+end
+
 -- Type conversion of configuration-like text (MonaServer's rule): booleans, null, numbers.
 function M.convert(text)
 	if type(text) ~= "string" then return text end

@@ -161,7 +161,7 @@ mona.md5, mona.sha256 = digests("md5"), digests("sha256")
 mona.createIPAddress = withErrorCallback(ipFrom)
 mona.createIPAddressWithDNS = withErrorCallback(function(value)
 	if type(value) == "string" and not native.parseIP(value) then
-		local resolved = native.resolve(value)
+		local resolved = M.await({ dns = value })
 		if not resolved then return nil, "cannot resolve " .. value end
 		value = resolved
 	end
@@ -172,7 +172,7 @@ mona.createSocketAddressWithDNS = withErrorCallback(function(value, port)
 	if type(value) == "string" then
 		local host, rest = value:match("^([^:%[%]]+)(.*)$")
 		if host and not native.parseIP(host) and not host:match("^%d+$") then
-			local resolved = native.resolve(host)
+			local resolved = M.await({ dns = host })
 			if not resolved then return nil, "cannot resolve " .. host end
 			value = resolved .. rest
 		end
