@@ -15,6 +15,7 @@ extension LuaNatives {
         }
         let plugin = writer.plugin
         let entry = plugin.entry
+        runtime.writerUses[handle, default: 0] += 1
         let bridge = LuaBridge(L: L!)
         let top = lua_gettop(L)
         var status = MONA_E_UNSUPPORTED
@@ -65,6 +66,12 @@ extension LuaNatives {
             return fail(L, "unknown writer operation \(string(L, 2))")
         }
         lua_pushboolean(L, status == MONA_OK ? 1 : 0)
+        return 1
+    }
+
+    /// writerUses(writer) → how many writer calls it has had (onRead detects an answer of its own).
+    static let writerUses: lua_CFunction = { L in
+        lua_pushnumber(L, Double(runtime(L).writerUses[UInt64(lua_tonumber(L, 1))] ?? 0))
         return 1
     }
 

@@ -18,7 +18,7 @@ enum LuaNatives {
             ("listDirectory", listDirectory), ("configs", configs), ("environment", environment),
             ("parseIP", parseIP), ("resolve", resolve), ("blacklist", blacklist), ("dump", dump),
             ("write", write), ("encode", encode), ("decode", decode), ("toXML", toXML), ("fromXML", fromXML),
-            ("dataSet", dataSet), ("dataRemove", dataRemove), ("async", async),
+            ("dataSet", dataSet), ("dataRemove", dataRemove), ("async", async), ("writerUses", writerUses),
         ]
         for (name, function) in functions {
             lua_pushlightuserdata(L, Unmanaged.passUnretained(runtime).toOpaque())

@@ -22,6 +22,8 @@ final class LuaRuntime {
     var clients: [UInt64: ClientRecord] = [:]
     /// Writers (each client's main writer and the extra ones), by handle.
     var writers: [UInt64: WriterRecord] = [:]
+    /// How many calls each writer has had from Lua (onRead answering itself is detected by it).
+    var writerUses: [UInt64: Int] = [:]
 
     /// A client a plugin opened.
     struct ClientRecord {
@@ -250,9 +252,66 @@ final class LuaRuntime {
         }
         for (handle, writer) in writers where writer.client == client {
             writers[handle] = nil
+            writerUses[handle] = nil
             writer.plugin.entry.writer_released?(writer.plugin.instance, writer.context)
         }
         return MONA_OK
+    }
+
+    /// What client_read_file answers.
+    enum FileDecision {
+        case allow(path: String, properties: MonaValue?)
+        case deny(kind: Int32, message: String)
+        case handled
+    }
+
+    /// client:onRead(name, parameters…), then confinement to www/: scripts, missing files and paths
+    /// leaving www/ are not found. Nil for an unknown client.
+    func readFile(client: UInt64, name: String, parameters: [MonaValue]) -> FileDecision? {
+        guard clients[client] != nil else { return nil }
+        let bridge = LuaBridge(L: L)
+        var decision: FileDecision = .deny(kind: MONA_ERR_OTHER, message: "Lua failure")
+        call("readFile", {
+            lua_pushnumber(L, Double(client))
+            lua_pushstring(L, name)
+            return 2 + bridge.push(parameters)
+        }, results: { first, count in
+            switch bridge.string(at: first) {
+            case "ALLOW":
+                let properties = count > 2 && lua_type(L, first + 2) == LUA_TTABLE
+                    ? (try? bridge.values(from: first + 2, to: first + 2))?.first : nil
+                decision = .allow(path: bridge.string(at: first + 1), properties: properties)
+            case "HANDLED":
+                decision = .handled
+            default:
+                let kind: Int32 = switch bridge.string(at: first + 1) {
+                case "PERMISSION": MONA_ERR_PERMISSION
+                case "NOTFOUND": MONA_ERR_NOTFOUND
+                default: MONA_ERR_SCRIPT
+                }
+                decision = .deny(kind: kind, message: bridge.string(at: first + 2))
+            }
+        })
+        guard case .allow(let path, let properties) = decision else { return decision }
+        return confine(path, asked: name).map { .allow(path: $0, properties: properties) }
+            ?? .deny(kind: MONA_ERR_NOTFOUND, message: "File \(name) doesn't exist")
+    }
+
+    /// The real path of a file inside www/ (a folder with a trailing '/'), or nil when it does not
+    /// exist, leaves www/ (through "..", a symbolic link…) or is a Lua script.
+    private func confine(_ path: String, asked: String) -> String? {
+        guard !path.utf8.contains(0), let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        guard let root = realpath(www, nil) else { return nil }
+        defer { free(root) }
+        let resolved = String(cString: real)
+        let base = String(cString: root)
+        guard resolved == base || resolved.hasPrefix(base + "/") else { return nil }
+        var info = stat()
+        guard stat(resolved, &info) == 0 else { return nil }
+        if (info.st_mode & S_IFMT) == S_IFDIR { return resolved.hasSuffix("/") ? resolved : resolved + "/" }
+        guard !resolved.lowercased().hasSuffix(".lua") else { return nil }
+        return resolved
     }
 
     /// client.parameters[key] as text.

@@ -1,9 +1,9 @@
 import MonaValues
 import PluginABI
 
-/// The object-model part of the host API: clients, RPC and writers (served by the Lua runtime), and
-/// file access, media and groups, which answer MONA_E_UNSUPPORTED ("this host does not provide that
-/// service") with an explanatory mona_error until the HTTP, media and RTMFP work brings them.
+/// The object-model part of the host API: clients, RPC, writers and file access (served by the Lua
+/// runtime), and media and groups, which answer MONA_E_UNSUPPORTED ("this host does not provide that
+/// service") with an explanatory mona_error until the media and RTMFP work brings them.
 enum ObjectModelAPI {
     static func fill(_ api: inout mona_host_api) {
         api.client_open = { ctx, info, args, argsSize, writerContext, client, response, err in
@@ -67,15 +67,33 @@ enum ObjectModelAPI {
             let plugin = LoadedPlugin.from(ctx)
             guard let lua = plugin.runtime.lua, let record = lua.writers[writer], record.plugin === plugin else { return MONA_E_INVAL }
             lua.writers[writer] = nil
+            lua.writerUses[writer] = nil
             plugin.entry.writer_released?(plugin.instance, record.context)
             return MONA_OK
         }
-        api.client_read_file = { _, _, _, _, _, _, decision, path, properties, err in
+        api.client_read_file = { ctx, client, name, nameSize, parameters, parametersSize, decision, path, properties, err in
             decision?.pointee = MONA_FILE_DENY
             path?.pointee = mona_buffer()
             properties?.pointee = mona_buffer()
-            ObjectModelAPI.explain(err, "file access")
-            return MONA_E_UNSUPPORTED
+            guard let lua = LoadedPlugin.from(ctx).runtime.lua else { return MONA_E_CLOSED }
+            guard let values = ObjectModelAPI.values(parameters, parametersSize) else {
+                ObjectModelAPI.explain(err, MONA_ERR_PROTOCOL, "malformed MVS parameters")
+                return MONA_E_INVAL
+            }
+            let file = name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: nameSize), as: UTF8.self) } ?? ""
+            switch lua.readFile(client: client, name: file, parameters: values) {
+            case .none:
+                return MONA_E_INVAL
+            case .allow(let resolved, let templateValues)?:
+                decision?.pointee = MONA_FILE_ALLOW
+                HostAPITable.fill(path, Array(resolved.utf8))
+                if let templateValues { HostAPITable.fill(properties, MVSWriter.encode([templateValues])) }
+            case .deny(let kind, let message)?:
+                ObjectModelAPI.explain(err, kind, message)
+            case .handled?:
+                decision?.pointee = MONA_FILE_HANDLED
+            }
+            return MONA_OK
         }
         api.publish = { _, _, _, _, publication, err in
             publication?.pointee = 0

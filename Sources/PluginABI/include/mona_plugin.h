@@ -435,11 +435,16 @@ typedef struct mona_host_api {
     int32_t (*writer_open)(mona_host_ctx *ctx, mona_handle client, void *writer_ctx, mona_handle *writer);
     /** The protocol closed a writer by itself (code as in Lua writer:close(code)). */
     int32_t (*writer_closed)(mona_host_ctx *ctx, mona_handle writer, int32_t code);
-    /** Resolves a file request of a client (HTTP GET): runs Lua onRead(file, parameters) and confines
-     *  the result to the application's folder. `name` is the requested file relative to the client's
-     *  path; `parameters` is MVS (one OBJECT, the query). On MONA_OK, *decision is MONA_FILE_*,
-     *  *path receives the absolute file path to serve (ALLOW; maybe another file than asked) and
-     *  *properties an MVS OBJECT of template values (empty when none); on DENY, err says why. */
+    /** Resolves a file request of a client (HTTP GET): runs Lua client:onRead(name, parameters…) and
+     *  confines the result to www/. `name` is the requested file relative to the client's application
+     *  folder ("" for the folder itself); `parameters` is MVS (the values after the name, e.g. the query
+     *  as one OBJECT). On MONA_OK, *decision is MONA_FILE_*:
+     *   ALLOW: *path receives the absolute path to serve (maybe another file the application chose; a
+     *          folder ends with '/'), *properties an MVS OBJECT of template values (empty when none);
+     *   DENY: err says why: PERMISSION (onRead returned nil: "No authorization to see the content of
+     *          <name>"), NOTFOUND (no such file, outside www/, or a Lua script: scripts are never
+     *          served), SCRIPT (onRead raised an error);
+     *   HANDLED: onRead answered through the client's writer itself. */
     int32_t (*client_read_file)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
                                 const uint8_t *parameters, size_t parameters_size, int32_t *decision,
                                 mona_buffer *path, mona_buffer *properties, mona_error *err);

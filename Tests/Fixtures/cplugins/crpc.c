@@ -4,6 +4,7 @@
  *   open <path> [args…]   client_open (protocol "TEST"): "opened <response>" or "rejected <kind> <message>"
  *   call <method> [args…] client_invoke: "ok <results>" or "error <kind> <message>"
  *   param <key>           client_parameter: "param <key>=<value>" or "param <key> absent"
+ *   read <name> [args…]   client_read_file: "allow <path> <properties>", "deny <kind> <message>", "handled"
  *   close                 client_close: "closed"
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
@@ -321,6 +322,34 @@ static void line(session *s, char *command) {
             snprintf(out.data, sizeof out.data, "param %s absent", command + 6);
         }
         out.size = strlen(out.data);
+    } else if (strncmp(command, "read", 4) == 0 && (command[4] == ' ' || command[4] == 0)) {
+        char *name = command[4] ? strtok(command + 5, " ") : NULL;
+        char *rest = name ? strtok(NULL, "") : NULL;
+        char args[1024] = "";
+        if (rest) snprintf(args, sizeof args, "%s", rest);
+        size_t size = encode_args(args, mvs, sizeof mvs);
+        int32_t decision = -1;
+        mona_buffer path = {0};
+        if (!name) name = "";
+        int32_t status = h->client_read_file(h->ctx, s->client, name, strlen(name), mvs, size, &decision, &path,
+                                             &buffer, &err);
+        if (status != MONA_OK) {
+            snprintf(out.data, sizeof out.data, "read failed %d", status);
+            out.size = strlen(out.data);
+        } else if (decision == MONA_FILE_ALLOW) {
+            puts_(&out, "allow ");
+            put(&out, (const char *)path.data, path.size);
+            puts_(&out, " ");
+            print_stream(buffer.data, buffer.size, &out);
+        } else if (decision == MONA_FILE_HANDLED) {
+            puts_(&out, "handled");
+        } else {
+            puts_(&out, "deny ");
+            puts_(&out, kind_name(err.kind));
+            puts_(&out, " ");
+            puts_(&out, err.message);
+        }
+        h->buffer_free(h->ctx, &path);
     } else if (strcmp(command, "close") == 0) {
         close_client(s);
         puts_(&out, "closed");

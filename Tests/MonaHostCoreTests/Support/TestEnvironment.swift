@@ -18,7 +18,8 @@ enum TestEnvironment {
 
     /// A new empty temporary folder.
     static func temporaryDirectory() throws -> String {
-        var template = Array("\(NSTemporaryDirectory())/mona-test-XXXXXX".utf8CString)
+        let base = (NSTemporaryDirectory() as NSString).resolvingSymlinksInPath
+        var template = Array("\(base)/mona-test-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
         return String(cString: made)
     }

@@ -153,6 +153,36 @@ function M.disconnect(handle)
 	if not state.service.dead then M.event(state.service, "onDisconnection", client) end
 end
 
+--- A file request: client:onRead(name, …) decides (lua-api.md §2.12). Returns "ALLOW", path,
+--- template properties — or "DENY", class, message — or "HANDLED" when onRead answered itself.
+function M.readFile(handle, name, ...)
+	local client = byHandle[handle]
+	if not client then return "DENY", "OTHER", "client closed" end
+	local state = states[client]
+	local file, properties = name, nil
+	local handler = rawget(client, "onRead")
+	if type(handler) == "function" then
+		local writer = rawget(state.writer, "handle")
+		local uses = native.writerUses(writer)
+		local results = M.run(false, nil, handler, client, name, ...)
+		if not results[1] then
+			ERROR(results[2])
+			return "DENY", "SCRIPT", tostring(results[2])
+		end
+		if native.writerUses(writer) ~= uses then return "HANDLED" end
+		if results.n >= 2 then
+			local answer = results[2]
+			if answer == nil or answer == false then
+				return "DENY", "PERMISSION", "No authorization to see the content of " .. name
+			end
+			if type(answer) == "string" then file = answer end
+			if type(results[3]) == "table" then properties = results[3] end
+		end
+	end
+	if file:find("%z") then return "DENY", "NOTFOUND", "File " .. name .. " doesn't exist" end
+	return "ALLOW", state.service.folder .. "/" .. file, properties
+end
+
 --- Sets a property of a client (protocols report cookies, headers that change…).
 function M.setProperty(handle, key, value)
 	local client = byHandle[handle]
