@@ -168,6 +168,31 @@ struct ServerTests {
         #expect(server.terminate().status == 0)
     }
 
+    @Test func aPluginThatNeverConsumesHitsTheHostsLimitAndOnlyItsConnectionCloses() throws {
+        let folder = try Self.folderWithCEcho()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let port = TestEnvironment.freePort()
+        let server = try ServerProcess(directory: folder, ini: Self.protocolsOff + Self.cechoSection(port: port))
+        try server.waitUntilStarted()
+        let bystander = try TestSocket(tcpPort: port)
+        // cecho consumes whole lines only: 40 MiB without a newline stay unconsumed in the host.
+        let flooder = try TestSocket(tcpPort: port, timeout: 10)
+        let chunk = [UInt8](repeating: 0x61, count: 1 << 20)
+        var sent = 0
+        while sent < 40 << 20 {
+            let count = chunk.withUnsafeBytes { Glibc.send(flooder.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count <= 0 { break } // the server closed the connection
+            sent += count
+        }
+        flooder.setTimeout(2)
+        #expect(flooder.waitForEOF() || sent < 40 << 20, "the flooding connection is closed")
+        #expect(server.waitFor("bytes unconsumed, over the host's limit; connection closed"))
+        #expect(server.waitFor("cecho: connection closed, reason 4"), "MONA_CLOSED_LIMIT")
+        try bystander.send("still served\n")
+        #expect(try bystander.readLine() == "still served")
+        #expect(server.terminate().status == 0)
+    }
+
     @Test func sigtermStopsGracefullyWithinTwoSeconds() throws {
         let folder = try Self.folderWithCEcho()
         defer { try? FileManager.default.removeItem(atPath: folder) }
