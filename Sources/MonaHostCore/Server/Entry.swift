@@ -9,10 +9,14 @@ import Glibc
 /// the executable (by lower-case section name), found before any library on disk.
 public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dropFirst()),
                            staticEntries: [String: mona_plugin_entry_fn] = [:]) -> Never {
-    // Children of test runners inherit a blocked signal mask: clear it before any thread starts.
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    pthread_sigmask(SIG_SETMASK, &empty, nil)
+    // Children of test runners inherit a blocked signal mask: reset it before any thread starts, to
+    // SIGINT and SIGTERM only. Every thread inherits that, and one thread takes them with sigwait, so a
+    // stop signal is never lost, however early it comes.
+    var stopSignals = sigset_t()
+    sigemptyset(&stopSignals)
+    sigaddset(&stopSignals, SIGINT)
+    sigaddset(&stopSignals, SIGTERM)
+    pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
     signal(SIGPIPE, SIG_IGN)
 
     let command = ServerCommand.parseOrExit(ServerCommand.normalized(arguments))
@@ -52,12 +56,14 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
     runtime.log(.info, "\(MonaVersion.text) starting in \(layout.rootDirectory)")
     for note in notes { runtime.log(.info, note) }
 
-    let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { _ = runtime.requestStop() }
-        source.resume()
-        return source
+    let waited = stopSignals
+    DispatchQueue.global().async {
+        var set = waited
+        var number: Int32 = 0
+        while sigwait(&set, &number) == 0 {
+            runtime.log(.info, "signal \(number) received")
+            _ = runtime.requestStop()
+        }
     }
 
     do {
@@ -72,7 +78,6 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
 
     // Serve until a signal asks to stop; the stop itself runs on the loop.
     try? runtime.waitUntilStopped()
-    withExtendedLifetime(signals) {}
     runtime.log(.info, "MonaServer stopped")
     runtime.shutdownReactor()
     exit(0)
