@@ -17,11 +17,10 @@ public struct MonaHost: @unchecked Sendable {
         guard level <= api.pointee.log_level(ctx) else { return }
         var message = message
         message.withUTF8 { bytes in
-            file.withUTF8Buffer { _ in
-                api.pointee.log(ctx, level, UnsafeRawPointer(file.utf8Start).assumingMemoryBound(to: CChar.self),
-                                Int32(line), UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                                bytes.count)
-            }
+            // A StaticString literal is NUL-terminated.
+            api.pointee.log(ctx, level, UnsafeRawPointer(file.utf8Start).assumingMemoryBound(to: CChar.self),
+                            Int32(line), UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                            bytes.count)
         }
     }
 
