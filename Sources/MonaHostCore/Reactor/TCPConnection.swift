@@ -151,16 +151,14 @@ final class TCPConnection: @unchecked Sendable {
             // On the loop NIO writes at once; what the kernel did not take stays buffered.
             channel.writeAndFlush(buffer, promise: nil)
         }
-        let queued = self.queued
-        wantsWritable = queued > 0
-        if queued > 0, channel.isWritable {
-            // NIO turns unwritable only above the high mark (1 byte): for a single waiting byte,
-            // learn of the drain from an empty write queued behind it.
-            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { [self] _ in
-                writabilityChanged(true)
-            }
+        // Writable (high water mark 1 byte) means at most one byte waits: report it as drained, the
+        // cheap common case; otherwise report the real figure and ask for tcp_writable.
+        guard !channel.isWritable else {
+            wantsWritable = false
+            return 0
         }
-        return Int64(queued)
+        wantsWritable = true
+        return Int64(max(queued, 1))
     }
 
     /// Bytes handed to NIO and not yet written to the kernel.
