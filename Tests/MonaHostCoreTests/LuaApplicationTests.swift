@@ -34,6 +34,7 @@ struct LuaApplicationTests {
         #expect(try session.readLine() == #"message "msg" 2"#)
         #expect(try session.readLine() == "ok ")
         try session.expect("call shape", #"ok {date=date(0),list=[1,2],raw=bytes(6162),typed=T{k="v"}}"#)
+        try session.expect("badcall add", "error PROTOCOL malformed MVS arguments (-1)", "a plugin's bad value stream is refused")
         try session.expect("call properties", #"ok "crpc" "TEST" "" "x=1" 64"#, "the path / is normalised to the root's \"\"")
         try session.expect("close", "closed")
         #expect(harness.server.output.contains("kaboom"), "a Lua error is logged")

@@ -5,6 +5,7 @@
  *   call <method> [args…] client_invoke: "ok <results>" or "error <kind> <message>"
  *   param <key>           client_parameter: "param <key>=<value>" or "param <key> absent"
  *   read <name> [args…]   client_read_file: "allow <path> <properties>", "deny <kind> <message>", "handled"
+ *   badcall <method>      client_invoke with malformed MVS: "error <kind> <message>" (code in the text)
  *   close                 client_close: "closed"
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
@@ -312,6 +313,12 @@ static void line(session *s, char *command) {
             puts_(&out, " ");
             puts_(&out, err.message);
         }
+    } else if (strncmp(command, "badcall ", 8) == 0) {
+        static const uint8_t broken[] = {MONA_MVS_STRING, 0x7F, 'x'}; /* a length past the end */
+        int32_t status = h->client_invoke(h->ctx, s->client, command + 8, strlen(command + 8), broken, sizeof broken,
+                                          &buffer, &err);
+        snprintf(out.data, sizeof out.data, "error %s %s (%d)", kind_name(err.kind), err.message, status);
+        out.size = strlen(out.data);
     } else if (strncmp(command, "param ", 6) == 0) {
         char value[256];
         int64_t n = h->client_parameter(h->ctx, s->client, command + 6, value, sizeof value - 1);
