@@ -4,6 +4,7 @@ import PackageDescription
 /// Protocol plugins: (product, target, folder). Each becomes `lib<product>.so`, loaded by the host.
 let protocolPlugins: [(product: String, target: String, path: String)] = [
     ("MonaEcho", "EchoPlugin", "Plugins/echo"),
+    ("MonaHTTP", "HTTPPlugin", "Plugins/http"),
 ]
 
 let package = Package(
@@ -56,6 +57,7 @@ let package = Package(
             path: "Tests/MonaHostCoreTests"
         ),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
+        .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
         .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {

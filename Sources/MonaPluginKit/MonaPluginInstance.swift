@@ -1,3 +1,4 @@
+import MonaValues
 import PluginABI
 
 /// What a Swift plugin implements. The kit turns the C entry points into these calls and keeps one
@@ -24,6 +25,16 @@ public protocol MonaPluginInstance: AnyObject {
     func datagram(socket: UnsafeMutableRawPointer?, udp: mona_handle, from: mona_addr, bytes: UnsafeRawBufferPointer)
     /// A timer fired.
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle)
+    /// Lua's writer:writeInvocation(name, …) on a writer of this plugin (args: MVS).
+    func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32
+    /// Lua's writer:writeMessage(…), or the late response to an RPC (response = true).
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32
+    /// Lua's writer:writeRaw(bytes).
+    func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32
+    /// Lua's writer:close(code).
+    func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32
+    /// The host forgot this writer context.
+    func writerReleased(writer: UnsafeMutableRawPointer?)
 }
 
 extension MonaPluginInstance {
@@ -36,4 +47,9 @@ extension MonaPluginInstance {
     public func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject? { nil }
     public func datagram(socket: UnsafeMutableRawPointer?, udp: mona_handle, from: mona_addr, bytes: UnsafeRawBufferPointer) {}
     public func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {}
+    public func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerReleased(writer: UnsafeMutableRawPointer?) {}
 }

@@ -1,3 +1,4 @@
+import MonaValues
 import PluginABI
 
 /// The instance behind a Swift plugin's C context: the plugin object, its host and its sessions.
@@ -86,6 +87,21 @@ public func monaMakeDescriptor(
     table.timer_fired = { plugin, context, timer in
         PluginBox.from(plugin).instance.timerFired(context: context, timer: timer)
     }
+    table.writer_invoke = { plugin, writer, name, nameSize, args, size in
+        let text = name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: nameSize), as: UTF8.self) } ?? ""
+        let values = (try? MVSReader.decode(Array(UnsafeBufferPointer(start: args, count: args == nil ? 0 : size)))) ?? []
+        return PluginBox.from(plugin).instance.writerInvoke(writer: writer, name: text, args: values)
+    }
+    table.writer_message = { plugin, writer, response, args, size in
+        let values = (try? MVSReader.decode(Array(UnsafeBufferPointer(start: args, count: args == nil ? 0 : size)))) ?? []
+        return PluginBox.from(plugin).instance.writerMessage(writer: writer, response: response != 0, args: values)
+    }
+    table.writer_raw = { plugin, writer, data, size in
+        PluginBox.from(plugin).instance.writerRaw(writer: writer, bytes: UnsafeRawBufferPointer(start: data, count: size))
+    }
+    table.writer_flush = { _, _, _ in MONA_OK }
+    table.writer_close = { plugin, writer, code in PluginBox.from(plugin).instance.writerClose(writer: writer, code: code) }
+    table.writer_released = { plugin, writer in PluginBox.from(plugin).instance.writerReleased(writer: writer) }
     let pointer = UnsafeMutablePointer<mona_plugin>.allocate(capacity: 1)
     pointer.initialize(to: table)
     return UnsafePointer(pointer)

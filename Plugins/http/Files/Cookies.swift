@@ -1,0 +1,53 @@
+// Cookies (protocols.md §4.9): the Cookie request header in, Set-Cookie response values out (RFC 6265).
+
+/// Parsing of Cookie headers and building of Set-Cookie values.
+enum Cookies {
+    /// Parses a Cookie header "a=1; b=two" into ordered pairs: names and values trimmed, values otherwise kept
+    /// raw (no percent-decoding) with one pair of surrounding double quotes stripped. An item without "=" gives
+    /// its text as the name with an empty value; empty items are skipped.
+    static func parse(_ header: String) -> [(name: String, value: String)] {
+        var pairs: [(name: String, value: String)] = []
+        for item in header.split(separator: ";") {
+            let pair = FileText.trim(item)
+            guard !pair.isEmpty else { continue }
+            guard let equals = pair.firstIndex(of: "=") else {
+                pairs.append((String(pair), ""))
+                continue
+            }
+            var value = FileText.trim(pair[pair.index(after: equals)...])
+            if value.utf8.count >= 2, value.first == "\"", value.last == "\"" {
+                value = value.dropFirst().dropLast()
+            }
+            pairs.append((String(FileText.trim(pair[..<equals])), String(value)))
+        }
+        return pairs
+    }
+
+    /// A Set-Cookie line value: "name=value; Expires=<IMF date>; Max-Age=n; Domain=d; Path=p; Secure; HttpOnly".
+    /// `expiresIn` seconds from `now`: positive sets Expires and Max-Age, negative deletes the cookie
+    /// (Max-Age=0 and a 1970 Expires), nil or 0 makes a session cookie. Control characters (CR, LF, …) are
+    /// and ";" are removed from every part, so that no header line or attribute can be injected.
+    static func setCookie(name: String, value: String, expiresIn: Int?, now: Int, domain: String?, path: String?,
+                          secure: Bool, httpOnly: Bool) -> String {
+        var line = clean(name) + "=" + clean(value)
+        if let expiresIn, expiresIn > 0 {
+            line += "; Expires=\(HTTPDate.format(now + expiresIn)); Max-Age=\(expiresIn)"
+        } else if let expiresIn, expiresIn < 0 {
+            line += "; Expires=\(HTTPDate.format(0)); Max-Age=0"
+        }
+        if let domain, !domain.isEmpty { line += "; Domain=" + clean(domain) }
+        if let path, !path.isEmpty { line += "; Path=" + clean(path) }
+        if secure { line += "; Secure" }
+        if httpOnly { line += "; HttpOnly" }
+        return line
+    }
+
+    /// `text` without control characters and ";".
+    private static func clean(_ text: String) -> String {
+        var result = ""
+        result.unicodeScalars.append(contentsOf: text.unicodeScalars.filter { scalar in
+            scalar.value >= 0x20 && scalar.value != 0x7F && scalar != ";"
+        })
+        return result
+    }
+}

@@ -1,0 +1,84 @@
+import MonaPluginKit
+import PluginABI
+
+/// The HTTP/1.1 protocol plugin: MonaServer's application semantics (a client per connection and
+/// path, onConnection, RPC by GET/POST, onRead and static files from www/, long polling) over a
+/// sans-IO request parser. Configured by its section (`HTTP` by default): `host`, `port` (80),
+/// `timeout` (7 s idle), `index` (true: folder listing; false: 403; "file.ext": that file; "name": that
+/// client method), `maxBodySize` (bytes, 16 MiB).
+final class HTTPPlugin: MonaPluginInstance {
+    let host: MonaHost
+    let section: String
+    var limits = HTTPLimits()
+    /// Idle time-out in seconds (a client's `timeout` parameter overrides it).
+    var timeout = 7
+    /// The default folder index rule.
+    var index = "true"
+
+    init(host: MonaHost, section: String) {
+        self.host = host
+        self.section = section
+    }
+
+    func start() -> Int32 {
+        let address = host.config("\(section).host") ?? host.config("host") ?? "0.0.0.0"
+        guard let port = UInt16(host.config("\(section).port") ?? "80") else {
+            host.log(MONA_LOG_ERROR, "\(section).port is not a port number")
+            return MONA_E_INVAL
+        }
+        if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
+        if let text = host.config("\(section).index") { index = text }
+        if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
+        return host.listenTCP(host: address, port: port).status
+    }
+
+    func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? {
+        HTTPSession(plugin: self, connection: connection, peer: peer, local: local)
+    }
+
+    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
+        (session as? HTTPSession)?.receive(bytes)
+        return bytes.count
+    }
+
+    func writable(session: AnyObject, connection: mona_handle) { (session as? HTTPSession)?.writable() }
+
+    func peerFinished(session: AnyObject, connection: mona_handle) -> Bool {
+        (session as? HTTPSession)?.peerFinished() ?? false
+    }
+
+    func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? HTTPSession)?.closed() }
+
+    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
+        HTTPSession.from(context)?.timedOut(timer)
+    }
+
+    func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32 {
+        HTTPSession.from(writer)?.push(values: [.string(name)] + args) ?? MONA_E_CLOSED
+    }
+
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 {
+        HTTPSession.from(writer)?.push(values: args) ?? MONA_E_CLOSED
+    }
+
+    func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {
+        HTTPSession.from(writer)?.push(raw: Array(bytes)) ?? MONA_E_CLOSED
+    }
+
+    func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 {
+        HTTPSession.from(writer)?.closeByApplication(code: Int(code))
+        return MONA_OK
+    }
+}
+
+nonisolated(unsafe) let httpDescriptor = monaMakeDescriptor(name: "http", version: "1.0") { api, section in
+    guard let api, let section else { return nil }
+    let host = MonaHost(api)
+    return monaBox(HTTPPlugin(host: host, section: String(cString: section)), host: host)
+}
+
+/// The HTTP plugin's entry symbol.
+@_cdecl("mona_plugin_entry_http")
+public func monaPluginEntryHTTP(_ hostABI: UInt32) -> UnsafePointer<mona_plugin>? {
+    monaAccepts(hostABI: hostABI) ? httpDescriptor : nil
+}

@@ -1,0 +1,366 @@
+import MonaPluginKit
+import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One HTTP connection: parses requests, keeps the Lua client of its path, answers requests strictly
+/// in order (pipelining), streams files with back-pressure, holds RPC requests that returned nothing
+/// until the application pushes an answer (long polling) or the time-out.
+final class HTTPSession {
+    unowned let plugin: HTTPPlugin
+    let connection: mona_handle
+    let peer: mona_addr
+    let local: mona_addr
+    private var parser: HTTPRequestParser
+    /// The request being received, then the complete ones waiting their turn.
+    private var receiving: HTTPRequest?
+    private var queue: [HTTPRequest] = []
+    /// A request answered later (long polling), and pushes that found no request to answer.
+    private var waiting: HTTPRequest?
+    private var pushes: [Reply] = []
+    /// A file being sent.
+    var stream: FileStream?
+    private var client: mona_handle = 0
+    private var clientKey: String?
+    private var timer: mona_handle?
+    var closing = false
+    /// The request being dispatched and not answered yet (a push during onRead or an RPC answers it).
+    var current: HTTPRequestHead?
+
+    /// A complete request.
+    struct HTTPRequest {
+        var head: HTTPRequestHead
+        var body: [UInt8] = []
+    }
+
+    /// An answer the application produced outside a request: JSON values or raw bytes.
+    enum Reply {
+        case values([MonaValue])
+        case raw([UInt8])
+    }
+
+    init(plugin: HTTPPlugin, connection: mona_handle, peer: mona_addr, local: mona_addr) {
+        self.plugin = plugin
+        self.connection = connection
+        self.peer = peer
+        self.local = local
+        parser = HTTPRequestParser(limits: plugin.limits)
+        armTimer()
+    }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> HTTPSession? {
+        pointer.map { Unmanaged<HTTPSession>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    private var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var host: MonaHost { plugin.host }
+
+    // MARK: input
+
+    func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard !closing else { return }
+        armTimer()
+        let events: [HTTPParseEvent]
+        do throws(HTTPParseError) {
+            events = try parser.feed(bytes)
+        } catch {
+            fail(status: error.status, message: "\(error)")
+            return
+        }
+        for event in events {
+            switch event {
+            case .head(let head):
+                receiving = HTTPRequest(head: head)
+                if head.expectsContinue { send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+            case .body(let piece):
+                receiving?.body += piece
+            case .end:
+                if let request = receiving { queue.append(request) }
+                receiving = nil
+            }
+        }
+        process()
+    }
+
+    func peerFinished() -> Bool {
+        // Answer what was asked, then close.
+        if queue.isEmpty, waiting == nil, stream == nil { return false }
+        return true
+    }
+
+    func writable() { stream.map { _ in continueStream() } }
+
+    func closed() {
+        closing = true
+        stream?.close()
+        stream = nil
+        if let timer { host.cancelTimer(timer) }
+        if client != 0 { host.closeClient(client) }
+        client = 0
+    }
+
+    func timedOut(_ fired: mona_handle) {
+        guard fired == timer else { return }
+        timer = nil
+        if let request = waiting {
+            waiting = nil
+            respond(request.head, status: 204, body: [])
+            process()
+        } else if queue.isEmpty, stream == nil, parser.isIdle {
+            host.close(connection)
+            closing = true
+        } else {
+            armTimer()
+        }
+    }
+
+    private func armTimer() {
+        if let timer { host.cancelTimer(timer) }
+        timer = nil
+        var seconds = plugin.timeout
+        if client != 0, let text = host.parameter(client: client, "timeout"), let value = Double(text) { seconds = Int(value) }
+        guard seconds > 0 else { return }
+        timer = host.startTimer(delayMs: UInt64(seconds) * 1000, context: context)
+    }
+
+    // MARK: dispatch
+
+    /// Answers queued requests in order while nothing is in progress.
+    private func process() {
+        while !closing, waiting == nil, stream == nil, !queue.isEmpty {
+            handle(queue.removeFirst())
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) {
+        let head = request.head
+        current = head
+        defer { current = nil }
+        guard ["GET", "HEAD", "POST", "OPTIONS"].contains(head.method) else {
+            respond(head, status: 405, extra: [("Allow", "GET, HEAD, POST, OPTIONS")],
+                    body: ErrorPage.html(status: 405, reason: ErrorPage.reason(405), message: "\(head.method) is not allowed"))
+            return
+        }
+        let location = HTTPPath(head.path)
+        guard location.isValid else {
+            fail(head, status: 400, message: "Invalid path")
+            return
+        }
+        if head.header("Upgrade")?.lowercased() == "websocket" {
+            upgrade(head, location)
+            return
+        }
+        guard openClient(for: head, location) else { return }
+        switch head.method {
+        case "OPTIONS":
+            var extra = [("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS"), ("Access-Control-Max-Age", "86400")]
+            if let asked = head.header("Access-Control-Request-Headers") { extra.append(("Access-Control-Allow-Headers", asked)) }
+            respond(head, status: 200, extra: extra, body: [])
+        case "POST":
+            call(request)
+        default:
+            get(head, location)
+        }
+    }
+
+    /// Keeps the client of this path and query, or opens it (onConnection).
+    private func openClient(for head: HTTPRequestHead, _ location: HTTPPath) -> Bool {
+        let key = location.application + "?" + head.query
+        if client != 0, key == clientKey { return true }
+        if client != 0 { host.closeClient(client) }
+        client = 0
+        clientKey = key
+        var fields = head.headers.map { MonaField($0.name, .string($0.value)) }
+        if let cookie = head.header("Cookie") {
+            fields += Cookies.parse(cookie).map { MonaField($0.name, .string($0.value)) }
+        }
+        fields.append(MonaField("version", .string("1.\(head.versionMinor)")))
+        let queryValues = queryArguments(head.query)
+        switch host.openClient(protocol: "HTTP", peer: peer, local: local, serverAddress: head.header("Host"),
+                               path: location.application, query: head.query, properties: .object(type: "", fields: fields),
+                               args: queryValues, writer: context) {
+        case .opened(let handle, _):
+            client = handle
+            armTimer()
+            return true
+        case .refused(_, let kind, let message):
+            clientKey = nil
+            // 1.x: 503 for a missing application; a GET of a path whose folder does not exist is a 404.
+            let missing = kind == MONA_ERR_APPLICATION
+            let status = missing ? (head.method == "GET" || head.method == "HEAD" ? 404 : 503) : 500
+            fail(head, status: status, message: message, close: !missing)
+            return false
+        }
+    }
+
+    private func queryArguments(_ query: String) -> [MonaValue] {
+        guard !query.isEmpty else { return [] }
+        return Array(query.utf8).withUnsafeBytes { host.decode($0, format: MONA_FORMAT_QUERY) } ?? []
+    }
+
+    private func get(_ head: HTTPRequestHead, _ location: HTTPPath) {
+        let arguments = queryArguments(head.query)
+        if !location.file.isEmpty, !location.file.contains(".") {
+            switch host.invoke(client: client, method: location.file, args: arguments) {
+            case .results(let values):
+                answer(head, values: values, format: MONA_FORMAT_JSON)
+                return
+            case .failed(let status, _, let message) where status != MONA_E_NOTFOUND:
+                fail(head, status: 500, message: message)
+                return
+            default:
+                break // not a method: a file
+            }
+        }
+        switch host.readFile(client: client, name: location.file, parameters: arguments) {
+        case .handled:
+            return // the application answered through its writer
+        case .deny(let kind, let message):
+            fail(head, status: kind == MONA_ERR_PERMISSION ? 403 : kind == MONA_ERR_NOTFOUND ? 404 : 500, message: message)
+        case .allow(let path, let properties):
+            if path.hasSuffix("/") {
+                folder(head, path: path, arguments: arguments)
+            } else {
+                serve(head, path: path, templateValues: Self.templateValues(properties))
+            }
+        }
+    }
+
+    private func folder(_ head: HTTPRequestHead, path: String, arguments: [MonaValue]) {
+        guard head.path.hasSuffix("/") else {
+            let target = head.path + "/" + (head.query.isEmpty ? "" : "?" + head.query)
+            respond(head, status: 301, extra: [("Location", target)], body: [])
+            return
+        }
+        let rule = host.parameter(client: client, "index") ?? plugin.index
+        switch rule.lowercased() {
+        case "true", "1", "yes", "on":
+            respond(head, status: 200, extra: [("Content-Type", "text/html; charset=utf-8")],
+                    body: FolderListing.page(urlPath: head.path, entries: Self.entries(of: path)))
+        case "false", "0", "no", "off", "":
+            fail(head, status: 403, message: "Folder listing is forbidden")
+        default:
+            if rule.contains(".") {
+                serve(head, path: path + rule, templateValues: [:])
+            } else {
+                switch host.invoke(client: client, method: rule, args: arguments) {
+                case .results(let values): answer(head, values: values, format: MONA_FORMAT_JSON)
+                case .failed(_, _, let message): fail(head, status: 503, message: message)
+                }
+            }
+        }
+    }
+
+    /// POST: a call whose body format follows its Content-Type.
+    private func call(_ request: HTTPRequest) {
+        let head = request.head
+        let type = (head.header("Content-Type") ?? "").lowercased()
+        let format: Int32? = type.contains("json") ? MONA_FORMAT_JSON : type.contains("xml") ? MONA_FORMAT_XMLRPC
+            : type.contains("amf") ? MONA_FORMAT_AMF3 : type.contains("x-www-form-urlencoded") ? MONA_FORMAT_QUERY : nil
+        var values: [MonaValue]
+        if let format {
+            guard let decoded = request.body.withUnsafeBytes({ host.decode($0, format: format) }) else {
+                fail(head, status: 400, message: "The body is not valid \(type)")
+                return
+            }
+            values = decoded
+        } else {
+            values = [.string(String(decoding: request.body, as: UTF8.self))]
+        }
+        var method = "onMessage"
+        if format != nil, case .string(let name)? = values.first {
+            method = name
+            values.removeFirst()
+        }
+        switch host.invoke(client: client, method: method, args: values) {
+        case .results(let results):
+            answer(head, values: results, format: format ?? MONA_FORMAT_JSON)
+        case .failed(let status, _, let message):
+            fail(head, status: status == MONA_E_NOTFOUND ? 503 : 500, message: message)
+        }
+    }
+
+    /// The results of a call: an answer now, or (none) the request waits for a push.
+    private func answer(_ head: HTTPRequestHead, values: [MonaValue], format: Int32) {
+        if values.isEmpty {
+            if !pushes.isEmpty {
+                reply(head, pushes.removeFirst())
+            } else {
+                waiting = HTTPRequest(head: head)
+            }
+            return
+        }
+        let body = host.encode(values, format: format) ?? []
+        respond(head, status: 200, extra: [("Content-Type", Self.contentType(format))], body: body)
+    }
+
+    private func reply(_ head: HTTPRequestHead, _ reply: Reply) {
+        switch reply {
+        case .values(let values):
+            respond(head, status: 200, extra: [("Content-Type", "application/json")],
+                    body: host.encode(values, format: MONA_FORMAT_JSON) ?? [])
+        case .raw(let bytes):
+            respond(head, status: 200, extra: [("Content-Type", "text/plain; charset=utf-8")], body: bytes)
+        }
+    }
+
+    static func contentType(_ format: Int32) -> String {
+        switch format {
+        case MONA_FORMAT_XMLRPC: "text/xml; charset=utf-8"
+        case MONA_FORMAT_AMF3, MONA_FORMAT_AMF0: "application/x-amf"
+        case MONA_FORMAT_QUERY: "application/x-www-form-urlencoded"
+        default: "application/json"
+        }
+    }
+
+    // MARK: pushes from Lua (client.writer)
+
+    func push(values: [MonaValue]) -> Int32 { push(.values(values)) }
+
+    func push(raw: [UInt8]) -> Int32 { push(.raw(raw)) }
+
+    private func push(_ reply: Reply) -> Int32 {
+        guard !closing else { return MONA_E_CLOSED }
+        if let request = waiting {
+            waiting = nil
+            self.reply(request.head, reply)
+            process()
+        } else if let head = current {
+            // During onRead or an RPC: this answers the request being handled.
+            current = nil
+            self.reply(head, reply)
+        } else {
+            pushes.append(reply)
+        }
+        return MONA_OK
+    }
+
+    func closeByApplication(code: Int) {
+        if code > 0, let head = waiting?.head ?? current {
+            waiting = nil
+            current = nil
+            fail(head, status: code, message: "Closed by the application", close: true)
+        } else {
+            host.close(connection)
+            closing = true
+        }
+    }
+
+    // MARK: WebSocket
+
+    private func upgrade(_ head: HTTPRequestHead, _ location: HTTPPath) {
+        let request = MonaValue.object(type: "", fields: [
+            MonaField("method", .string(head.method)), MonaField("path", .string(head.path)),
+            MonaField("query", .string(head.query)),
+            MonaField("headers", .object(type: "", fields: head.headers.map { MonaField($0.name, .string($0.value)) })),
+        ])
+        if host.handoff(connection, to: "WebSocket", bytes: [], request: request) == MONA_OK {
+            closing = true // the connection belongs to the WebSocket plugin now
+            if client != 0 { host.closeClient(client) }
+            client = 0
+            return
+        }
+        fail(head, status: 501, message: "WebSocket is not available on this server", close: true)
+    }
+}
