@@ -152,7 +152,7 @@ extension HTTPSession {
         }
         stream.close()
         self.stream = nil
-        if !stream.keepAlive { finish() }
+        if stream.keepAlive { process() } else { finish() }
     }
 
     private func readAll(_ fd: Int32, size: Int, from offset: Int = 0) -> [UInt8] {

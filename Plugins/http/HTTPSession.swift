@@ -25,6 +25,10 @@ final class HTTPSession {
     private var clientKey: String?
     private var timer: mona_handle?
     var closing = false
+    /// The peer half-closed: close once every request is answered.
+    private var peerDone = false
+    /// Most pushes kept for requests to come; older ones are dropped past it.
+    static let maxPushes = 64
     /// The request being dispatched and not answered yet (a push during onRead or an RPC answers it).
     var current: HTTPRequestHead?
 
@@ -86,6 +90,7 @@ final class HTTPSession {
     func peerFinished() -> Bool {
         // Answer what was asked, then close.
         if queue.isEmpty, waiting == nil, stream == nil { return false }
+        peerDone = true
         return true
     }
 
@@ -127,10 +132,11 @@ final class HTTPSession {
     // MARK: dispatch
 
     /// Answers queued requests in order while nothing is in progress.
-    private func process() {
+    func process() {
         while !closing, waiting == nil, stream == nil, !queue.isEmpty {
             handle(queue.removeFirst())
         }
+        if peerDone, !closing, waiting == nil, stream == nil, queue.isEmpty { finish() }
     }
 
     private func handle(_ request: HTTPRequest) {
@@ -331,6 +337,10 @@ final class HTTPSession {
             current = nil
             self.reply(head, reply)
         } else {
+            if pushes.count == Self.maxPushes {
+                pushes.removeFirst()
+                host.log(MONA_LOG_WARN, "an HTTP client has more than \(Self.maxPushes) pushes waiting for requests, the oldest is dropped")
+            }
             pushes.append(reply)
         }
         return MONA_OK
