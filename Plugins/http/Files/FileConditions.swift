@@ -29,7 +29,8 @@ enum FileConditions {
     /// If-None-Match (GET/HEAD → 304, other methods → 412; weak comparison, "*" matches),
     /// If-Modified-Since (only without If-None-Match, GET/HEAD; file modified at or before the date → 304).
     /// Unparsable dates are ignored. `header` returns a request header by name (case-insensitive).
-    static func evaluate(method: String, header: (String) -> String?, validators: FileValidators) -> ConditionalOutcome {
+    static func evaluate(method: String, header: (String) -> String?,
+                         validators: FileValidators) -> ConditionalOutcome {
         let safe = method == "GET" || method == "HEAD"
         if let ifMatch = header("If-Match") {
             if FileText.trim(ifMatch) != "*",

@@ -37,7 +37,8 @@ enum FolderListing {
     /// "06-Nov-1994 08:49" (UTC).
     static func dateText(_ seconds: Int) -> String {
         let time = HTTPDate.civil(seconds)
-        return "\(FileText.padded(time.day, 2))-\(HTTPDate.monthNames[time.month - 1])-\(FileText.padded(time.year, 4)) "
+        return "\(FileText.padded(time.day, 2))-\(HTTPDate.monthNames[time.month - 1])-"
+            + "\(FileText.padded(time.year, 4)) "
             + "\(FileText.padded(time.hour, 2)):\(FileText.padded(time.minute, 2))"
     }
 
