@@ -11,10 +11,12 @@ extension HTTPSession {
     static let streamWindow: Int64 = 256 * 1024
     /// Files up to this size are sent in one piece.
     static let smallFile = 64 * 1024
+    /// The size of each read of a streamed file.
+    static let streamChunk = 256 * 1024
 
     /// Sends a complete response; closes after it when asked or when the request does not keep alive.
     func respond(_ head: HTTPRequestHead, status: Int, extra: [(String, String)] = [], body: [UInt8],
-                 close: Bool = false, contentLength: Int? = nil) {
+                 close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false) {
         if let current, current == head { self.current = nil }
         let keepAlive = head.keepAlive && !close
         var lines = "HTTP/1.1 \(status) \(ErrorPage.reason(status))\r\n"
@@ -30,7 +32,7 @@ extension HTTPSession {
         lines += "\r\n"
         send(Array(lines.utf8))
         if head.method != "HEAD", !body.isEmpty { send(body) }
-        if !keepAlive { finish() }
+        if !keepAlive, !bodyFollows { finish() } // a streamed body closes when it ends
     }
 
     /// An error page; `close` also ends the connection.
@@ -61,6 +63,7 @@ extension HTTPSession {
     // MARK: files
 
     /// Serves a file: 304/412 by its validators, 206/416 by Range, a template when values are given.
+    /// Only metadata is read here; file content is read on the host's blocking pool (FileRead).
     func serve(_ head: HTTPRequestHead, path: String, templateValues: [String: String]) {
         var info = stat()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -75,10 +78,11 @@ extension HTTPSession {
         var headers = [("Content-Type", type), ("Last-Modified", HTTPDate.format(validators.modified)),
                        ("ETag", validators.etag), ("Accept-Ranges", "bytes")]
         if !templateValues.isEmpty, MIMETypes.isText(type) {
-            let content = readAll(fd, size: validators.size)
-            Glibc.close(fd)
-            respond(head, status: 200, extra: [("Content-Type", type), ("Cache-Control", "no-cache")],
-                    body: Template.apply(content, values: templateValues))
+            read(fd, from: 0, count: validators.size) { session, content in
+                Glibc.close(fd)
+                session.respond(head, status: 200, extra: [("Content-Type", type), ("Cache-Control", "no-cache")],
+                                body: Template.apply(content, values: templateValues))
+            }
             return
         }
         switch FileConditions.evaluate(method: head.method, header: head.header, validators: validators) {
@@ -115,55 +119,66 @@ extension HTTPSession {
             return
         }
         if length <= Self.smallFile {
-            let content = readAll(fd, size: length, from: first)
-            Glibc.close(fd)
-            respond(head, status: status, extra: headers, body: content)
+            read(fd, from: first, count: length) { session, content in
+                Glibc.close(fd)
+                session.respond(head, status: status, extra: headers, body: content)
+            }
             return
         }
         // A large file: headers now, then the content as the socket drains.
-        let keepAlive = head.keepAlive
-        respond(head, status: status, extra: headers, body: [], close: false, contentLength: length)
-        stream = FileStream(fd: fd, offset: first, remaining: length, keepAlive: keepAlive)
+        respond(head, status: status, extra: headers, body: [], contentLength: length, bodyFollows: true)
+        stream = FileStream(fd: fd, offset: first, remaining: length, keepAlive: head.keepAlive)
         continueStream()
     }
 
-    /// Sends file chunks until the host queue is full or the file is done.
-    func continueStream() {
-        guard let stream else { return }
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while stream.remaining > 0 {
-            let wanted = min(buffer.count, stream.remaining)
-            let count = buffer.withUnsafeMutableBytes { pread(stream.fd, $0.baseAddress, wanted, off_t(stream.offset)) }
-            if count <= 0 {
-                stream.close()
-                self.stream = nil
-                finish() // the length was promised: a short file can only end the connection
+    /// Reads part of a file on the host's blocking pool, then goes on with it on the loop. Requests
+    /// wait meanwhile (answers stay in order).
+    func read(_ fd: Int32, from offset: Int, count: Int, then completion: @escaping (HTTPSession, [UInt8]) -> Void) {
+        reading = true
+        let job = FileRead(fd: fd, offset: offset, count: count) { [self] bytes in
+            reading = false
+            guard !closing else {
+                if stream == nil { Glibc.close(fd) }
                 return
             }
-            stream.offset += count
-            stream.remaining -= count
-            let queued = buffer.withUnsafeBytes { host.send(connection, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            if queued < 0 {
-                stream.close()
-                self.stream = nil
-                return
-            }
-            if queued > Self.streamWindow { return } // tcp_writable resumes
+            completion(self, bytes)
+            process()
         }
-        stream.close()
-        self.stream = nil
-        if stream.keepAlive { process() } else { finish() }
+        let context = Unmanaged.passRetained(job).toOpaque()
+        if host.runBlocking(FileRead.work, context: context) != MONA_OK {
+            Unmanaged<FileRead>.fromOpaque(context).release()
+            reading = false
+            Glibc.close(fd)
+            finish()
+        }
     }
 
-    private func readAll(_ fd: Int32, size: Int, from offset: Int = 0) -> [UInt8] {
-        var content = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let count = content.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(offset + done)) }
-            if count <= 0 { break }
-            done += count
+    /// Sends the next chunk of the file being streamed, unless one is being read or the host queue is full.
+    func continueStream() {
+        guard let stream, !reading else { return }
+        guard stream.remaining > 0 else {
+            stream.close()
+            self.stream = nil
+            if stream.keepAlive { process() } else { finish() }
+            return
         }
-        return Array(content[0..<done])
+        read(stream.fd, from: stream.offset, count: min(Self.streamChunk, stream.remaining)) { session, bytes in
+            guard !bytes.isEmpty else {
+                stream.close()
+                session.stream = nil
+                session.finish() // the length was promised: a shorter file can only end the connection
+                return
+            }
+            stream.offset += bytes.count
+            stream.remaining -= bytes.count
+            let queued = bytes.withUnsafeBytes { session.host.send(session.connection, $0) }
+            if queued < 0 {
+                stream.close()
+                session.stream = nil
+                return
+            }
+            if queued <= Self.streamWindow { session.continueStream() } // else tcp_writable resumes
+        }
     }
 
     /// The entries of a folder for its listing page (hidden files left out).
@@ -194,6 +209,43 @@ extension HTTPSession {
             }
         }
         return values
+    }
+}
+
+/// One read of a file, done on the host's blocking pool (run_blocking), then handed back on the loop.
+final class FileRead: @unchecked Sendable {
+    let fd: Int32
+    let offset: Int
+    let count: Int
+    var bytes: [UInt8] = []
+    let completion: ([UInt8]) -> Void
+
+    init(fd: Int32, offset: Int, count: Int, completion: @escaping ([UInt8]) -> Void) {
+        self.fd = fd
+        self.offset = offset
+        self.count = count
+        self.completion = completion
+    }
+
+    /// The pool side: reads into `bytes` (short only at the end of the file or on an error).
+    static let work: @convention(c) (UnsafeMutableRawPointer?) -> Void = { context in
+        let job = Unmanaged<FileRead>.fromOpaque(context!).takeUnretainedValue()
+        var content = [UInt8](repeating: 0, count: job.count)
+        var done = 0
+        while done < job.count {
+            let read = content.withUnsafeMutableBytes { pread(job.fd, $0.baseAddress! + done, job.count - done, off_t(job.offset + done)) }
+            if read <= 0 { break }
+            done += read
+        }
+        content.removeLast(job.count - done)
+        job.bytes = content
+    }
+
+    /// The loop side (plugin->work_done).
+    static func finish(_ context: UnsafeMutableRawPointer?) {
+        guard let context else { return }
+        let job = Unmanaged<FileRead>.fromOpaque(context).takeRetainedValue()
+        job.completion(job.bytes)
     }
 }
 

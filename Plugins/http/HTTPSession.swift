@@ -21,6 +21,8 @@ final class HTTPSession {
     private var pushes: [Reply] = []
     /// A file being sent.
     var stream: FileStream?
+    /// A file read is in progress on the blocking pool.
+    var reading = false
     private var client: mona_handle = 0
     private var clientKey: String?
     private var timer: mona_handle?
@@ -89,7 +91,7 @@ final class HTTPSession {
 
     func peerFinished() -> Bool {
         // Answer what was asked, then close.
-        if queue.isEmpty, waiting == nil, stream == nil { return false }
+        if queue.isEmpty, waiting == nil, stream == nil, !reading { return false }
         peerDone = true
         return true
     }
@@ -98,7 +100,7 @@ final class HTTPSession {
 
     func closed() {
         closing = true
-        stream?.close()
+        if !reading { stream?.close() } // a read in flight still uses the descriptor: closed when it ends
         stream = nil
         if let timer { host.cancelTimer(timer) }
         if client != 0 { host.closeClient(client) }
@@ -112,7 +114,7 @@ final class HTTPSession {
             waiting = nil
             respond(request.head, status: 204, body: [])
             process()
-        } else if queue.isEmpty, stream == nil, parser.isIdle {
+        } else if queue.isEmpty, stream == nil, !reading, parser.isIdle {
             host.close(connection)
             closing = true
         } else {
@@ -133,10 +135,10 @@ final class HTTPSession {
 
     /// Answers queued requests in order while nothing is in progress.
     func process() {
-        while !closing, waiting == nil, stream == nil, !queue.isEmpty {
+        while !closing, waiting == nil, stream == nil, !reading, !queue.isEmpty {
             handle(queue.removeFirst())
         }
-        if peerDone, !closing, waiting == nil, stream == nil, queue.isEmpty { finish() }
+        if peerDone, !closing, waiting == nil, stream == nil, !reading, queue.isEmpty { finish() }
     }
 
     private func handle(_ request: HTTPRequest) {

@@ -92,6 +92,13 @@ public struct MonaHost: @unchecked Sendable {
         return api.pointee.timer_start(ctx, delayMs, periodMs, context, &handle) == MONA_OK ? handle : nil
     }
 
+    /// Runs `work(context)` on the host's blocking pool; `workDone(context:)` follows on the loop.
+    /// `work` must touch nothing of the loop's (it runs on another thread).
+    public func runBlocking(_ work: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void,
+                            context: UnsafeMutableRawPointer?) -> Int32 {
+        api.pointee.run_blocking(ctx, work, context)
+    }
+
     /// Cancels a timer.
     public func cancelTimer(_ timer: mona_handle) {
         _ = api.pointee.timer_cancel(ctx, timer)

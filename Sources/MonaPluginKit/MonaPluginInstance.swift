@@ -35,6 +35,8 @@ public protocol MonaPluginInstance: AnyObject {
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32
     /// The host forgot this writer context.
     func writerReleased(writer: UnsafeMutableRawPointer?)
+    /// A `runBlocking` work item finished (on the loop).
+    func workDone(context: UnsafeMutableRawPointer?)
 }
 
 extension MonaPluginInstance {
@@ -52,4 +54,5 @@ extension MonaPluginInstance {
     public func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerReleased(writer: UnsafeMutableRawPointer?) {}
+    public func workDone(context: UnsafeMutableRawPointer?) {}
 }

@@ -100,6 +100,7 @@ public func monaMakeDescriptor(
         PluginBox.from(plugin).instance.writerRaw(writer: writer, bytes: UnsafeRawBufferPointer(start: data, count: size))
     }
     table.writer_flush = { _, _, _ in MONA_OK }
+    table.work_done = { plugin, context in PluginBox.from(plugin).instance.workDone(context: context) }
     table.writer_close = { plugin, writer, code in PluginBox.from(plugin).instance.writerClose(writer: writer, code: code) }
     table.writer_released = { plugin, writer in PluginBox.from(plugin).instance.writerReleased(writer: writer) }
     let pointer = UnsafeMutablePointer<mona_plugin>.allocate(capacity: 1)
