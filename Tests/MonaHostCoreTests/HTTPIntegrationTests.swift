@@ -151,4 +151,16 @@ struct HTTPIntegrationTests {
         #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
         #expect(text.hasSuffix("inside"))
     }
+
+    @Test func aWrkSmokeRunFinishesWithoutErrors() throws {
+        let (server, port, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        for path in ["/hello.txt", "/sum?a=1&b=2"] {
+            let run = try TestEnvironment.run("/usr/bin/wrk", ["-t1", "-c8", "-d1s", "--timeout", "5s", "http://127.0.0.1:\(port)\(path)"])
+            #expect(run.status == 0, "\(run.output)")
+            #expect(!run.output.contains("Socket errors"), "\(path): \(run.output)")
+            #expect(!run.output.contains("Non-2xx"), "\(path): \(run.output)")
+            #expect(run.output.contains("Requests/sec"), "\(run.output)")
+        }
+    }
 }
