@@ -26,6 +26,8 @@ final class HTTPSession {
     private var client: mona_handle = 0
     private var clientKey: String?
     private var timer: mona_handle?
+    /// Idle time-out in seconds: HTTP.timeout, or the client's `timeout` parameter once it is open.
+    private lazy var idleSeconds = plugin.timeout
     var closing = false
     /// The peer half-closed: close once every request is answered.
     private var peerDone = false
@@ -125,10 +127,8 @@ final class HTTPSession {
     private func armTimer() {
         if let timer { host.cancelTimer(timer) }
         timer = nil
-        var seconds = plugin.timeout
-        if client != 0, let text = host.parameter(client: client, "timeout"), let value = Double(text) { seconds = Int(value) }
-        guard seconds > 0 else { return }
-        timer = host.startTimer(delayMs: UInt64(seconds) * 1000, context: context)
+        guard idleSeconds > 0 else { return }
+        timer = host.startTimer(delayMs: UInt64(idleSeconds) * 1000, context: context)
     }
 
     // MARK: dispatch
@@ -190,6 +190,8 @@ final class HTTPSession {
                                args: queryValues, writer: context) {
         case .opened(let handle, _):
             client = handle
+            // The client's `timeout` parameter (the config, or what onConnection returned) is read once.
+            if let text = host.parameter(client: client, "timeout"), let value = Double(text) { idleSeconds = Int(value) }
             armTimer()
             return true
         case .refused(_, let kind, let message):
