@@ -67,6 +67,11 @@ final class HTTPPlugin: MonaPluginInstance {
         HTTPSession.from(writer)?.push(raw: Array(bytes)) ?? MONA_E_CLOSED
     }
 
+    func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32 {
+        guard let session = HTTPSession.from(writer) else { return MONA_E_CLOSED }
+        return session.setCookie(key, args: args)
+    }
+
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 {
         HTTPSession.from(writer)?.closeByApplication(code: Int(code))
         return MONA_OK

@@ -26,6 +26,8 @@ extension HTTPSession {
             lines += "Access-Control-Allow-Origin: \(origin)\r\nVary: Origin\r\n"
         }
         for (name, value) in extra { lines += "\(name): \(value)\r\n" }
+        for cookie in cookies { lines += "Set-Cookie: \(cookie)\r\n" }
+        cookies.removeAll()
         if status != 304, status != 204, !(100..<200).contains(status) {
             lines += "Content-Length: \(contentLength ?? body.count)\r\n"
         }

@@ -35,6 +35,10 @@ final class HTTPSession {
     static let maxPushes = 64
     /// The request being dispatched and not answered yet (a push during onRead or an RPC answers it).
     var current: HTTPRequestHead?
+    /// Set-Cookie values from client.properties(key, value, options), sent with the next response.
+    var cookies: [String] = []
+    /// Most cookies kept for one response (a loop in a script cannot grow the headers without bound).
+    static let maxCookies = 32
 
     /// A complete request.
     struct HTTPRequest {
@@ -325,6 +329,36 @@ final class HTTPSession {
     }
 
     // MARK: pushes from Lua (client.writer)
+
+    /// client.properties(key, value[, options]): a cookie for the next response. `args` is the value then,
+    /// optionally, an object of options `expires` (seconds from now, negative deletes), `path`, `domain`,
+    /// `secure`, `httponly`. MONA_E_INVAL for a name that is not an RFC 6265 token.
+    func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
+        guard Cookies.isToken(name), case .string(let value)? = args.first else { return MONA_E_INVAL }
+        var options: [String: MonaValue] = [:]
+        if args.count > 1, case .object(_, let fields) = args[1] {
+            for field in fields { options[field.key.lowercased()] = field.value }
+        }
+        func text(_ key: String) -> String? { if case .string(let text)? = options[key] { return text } else { return nil } }
+        func flag(_ key: String) -> Bool {
+            switch options[key] {
+            case .boolean(let on)?: return on
+            case .number(let number)?: return number != 0
+            case .string(let text)?: return text == "true" || text == "1"
+            default: return false
+            }
+        }
+        var expires: Int?
+        if case .number(let seconds)? = options["expires"], seconds.isFinite { expires = Int(max(min(seconds, 1e10), -1e10)) }
+        if cookies.count == Self.maxCookies {
+            host.log(MONA_LOG_WARN, "more than \(Self.maxCookies) cookies for one HTTP response, the oldest is dropped")
+            cookies.removeFirst()
+        }
+        cookies.append(Cookies.setCookie(name: name, value: value, expiresIn: expires, now: Int(host.timeMs / 1000),
+                                         domain: text("domain"), path: text("path"), secure: flag("secure"),
+                                         httpOnly: flag("httponly")))
+        return MONA_OK
+    }
 
     func push(values: [MonaValue]) -> Int32 { push(.values(values)) }
 

@@ -33,6 +33,8 @@ public protocol MonaPluginInstance: AnyObject {
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32
     /// Lua's writer:close(code).
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32
+    /// Lua's client.properties(key, value[, options]) (args: the value, then an options object if given).
+    func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32
     /// The host forgot this writer context.
     func writerReleased(writer: UnsafeMutableRawPointer?)
     /// A `runBlocking` work item finished (on the loop).
@@ -53,6 +55,7 @@ extension MonaPluginInstance {
     public func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerReleased(writer: UnsafeMutableRawPointer?) {}
     public func workDone(context: UnsafeMutableRawPointer?) {}
 }

@@ -103,6 +103,13 @@ public func monaMakeDescriptor(
     table.work_done = { plugin, context in PluginBox.from(plugin).instance.workDone(context: context) }
     table.writer_close = { plugin, writer, code in PluginBox.from(plugin).instance.writerClose(writer: writer, code: code) }
     table.writer_released = { plugin, writer in PluginBox.from(plugin).instance.writerReleased(writer: writer) }
+    table.writer_set_property = { plugin, writer, key, keySize, args, size in
+        let text = key.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: keySize), as: UTF8.self) } ?? ""
+        guard let values = try? MVSReader.decode(Array(UnsafeBufferPointer(start: args, count: args == nil ? 0 : size))) else {
+            return MONA_E_INVAL
+        }
+        return PluginBox.from(plugin).instance.writerSetProperty(writer: writer, key: text, args: values)
+    }
     let pointer = UnsafeMutablePointer<mona_plugin>.allocate(capacity: 1)
     pointer.initialize(to: table)
     return UnsafePointer(pointer)

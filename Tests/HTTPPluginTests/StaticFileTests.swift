@@ -341,6 +341,11 @@ private func template(_ text: String, _ values: [String: String]) -> String {
         #expect(Cookies.parse("sid=%41%20").first?.value == "%41%20")
     }
 
+    @Test func cookieNamesAreTokens() {
+        #expect(Cookies.isToken("session_id") && Cookies.isToken("a-b.c!"))
+        for bad in ["", "a b", "a;b", "a=b", "a\r\nX: y", "é", "a\"b"] { #expect(!Cookies.isToken(bad), "\(bad)") }
+    }
+
     @Test func setCookieForms() {
         let now = 784_111_777
         #expect(Cookies.setCookie(name: "sid", value: "abc", expiresIn: nil, now: now, domain: nil, path: nil,

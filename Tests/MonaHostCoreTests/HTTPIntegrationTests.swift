@@ -16,6 +16,12 @@ struct HTTPIntegrationTests {
             end
             return "released"
         end
+        function client:remember(query)
+            client.properties("session", query.value, { expires = 3600, path = "/", httponly = true })
+            client.properties("old", "x", { expires = -1 })
+            return client.properties("session"), client.properties("bad name", "x"), client.properties(1, "x")
+        end
+        function client:whoami() return client.session, client["X-Custom"] end
         function client:onRead(file)
             if file == "secret.txt" then return nil end
             if file == "page.html" then return "page.html", { name = "World" } end
@@ -120,6 +126,36 @@ struct HTTPIntegrationTests {
         waiter.waitUntilExit()
         #expect(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == #"["done"]"#)
         #expect(released == #"["released"]"#)
+    }
+
+    @Test func cookiesBothWaysAndCORS() throws {
+        let (server, port, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let base = "http://127.0.0.1:\(port)"
+        let set = try Self.curl(["-i", "\(base)/remember?value=abc"])
+        #expect(set.hasPrefix("HTTP/1.1 200"))
+        #expect(set.hasSuffix(#"["abc",null,null]"#), "the value comes back; a bad name or key gives nil")
+        let cookies = set.split(separator: "\r\n").filter { $0.hasPrefix("Set-Cookie: ") }
+        #expect(cookies.count == 2, "\(set)")
+        #expect(cookies.first?.hasPrefix("Set-Cookie: session=abc; Expires=") == true)
+        #expect(cookies.first?.hasSuffix("; Max-Age=3600; Path=/; HttpOnly") == true)
+        #expect(cookies.last == "Set-Cookie: old=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0")
+        // The cookie curl keeps comes back as a property, so do headers.
+        let jar = "\(folder)/jar.txt"
+        _ = try Self.curl(["-c", jar, "\(base)/remember?value=xyz"])
+        #expect(try Self.curl(["-b", jar, "-H", "X-Custom: 5", "\(base)/whoami"]) == #"["xyz",5]"#)
+        // Cookies go out once, with the response that follows client.properties.
+        #expect(!(try Self.curl(["-i", "\(base)/whoami"])).contains("Set-Cookie"))
+        // CORS: the origin is echoed; a pre-flight gets the methods and the asked headers.
+        let simple = try Self.curl(["-i", "-H", "Origin: http://example.org", "\(base)/hello.txt"])
+        #expect(simple.contains("Access-Control-Allow-Origin: http://example.org\r\n"))
+        let preflight = try Self.curl(["-i", "-X", "OPTIONS", "-H", "Origin: http://example.org",
+                                       "-H", "Access-Control-Request-Method: POST",
+                                       "-H", "Access-Control-Request-Headers: Content-Type", "\(base)/"])
+        #expect(preflight.hasPrefix("HTTP/1.1 200"))
+        #expect(preflight.contains("Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n"))
+        #expect(preflight.contains("Access-Control-Allow-Headers: Content-Type\r\n"))
+        #expect(preflight.contains("Access-Control-Allow-Origin: http://example.org\r\n"))
     }
 
     @Test func malformedRequestsGetTheirStatusAndAClosedConnection() throws {

@@ -23,7 +23,7 @@ struct LoaderTests {
     @Test func eachFailureHasItsOwnMessage() throws {
         let folder = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        for name in ["cecho", "cwrongmajor", "cnoentry", "crefuse"] { try TestEnvironment.buildCPlugin(name, into: folder) }
+        for name in ["cecho", "cwrongmajor", "cnoentry", "crefuse", "ctiny"] { try TestEnvironment.buildCPlugin(name, into: folder) }
         let loader = PluginLoader(searchPaths: [folder, "\(folder)/plugins"])
 
         let missing = loader.load(Self.item("gone", "libgone.so"))
@@ -34,10 +34,13 @@ struct LoaderTests {
         #expect(noEntry.failure?.message == "\(folder)/libcnoentry.so: no entry symbol (looked for mona_plugin_entry_noentry, mona_plugin_entry)")
 
         let wrong = loader.load(Self.item("wrong", "libcwrongmajor.so"))
-        #expect(wrong.failure?.message == "\(folder)/libcwrongmajor.so: plugin ABI 2.0 is incompatible with host ABI 1.0 (the major version must match)")
+        #expect(wrong.failure?.message == "\(folder)/libcwrongmajor.so: plugin ABI 2.0 is incompatible with host ABI 1.1 (the major version must match)")
 
         let refused = loader.load(Self.item("refuse", "libcrefuse.so"))
-        #expect(refused.failure?.message == "\(folder)/libcrefuse.so: the plugin refused host ABI 1.0")
+        #expect(refused.failure?.message == "\(folder)/libcrefuse.so: the plugin refused host ABI 1.1")
+
+        let tiny = loader.load(Self.item("tiny", "libctiny.so"))
+        #expect(tiny.failure?.message == "\(folder)/libctiny.so: plugin table of 24 bytes is smaller than ABI 1.0 requires (\(PluginLoader.minimumTableSize))")
 
         try "not a library".write(toFile: "\(folder)/libjunk.so", atomically: true, encoding: .utf8)
         let junk = loader.load(Self.item("junk", "libjunk.so"))
@@ -45,6 +48,21 @@ struct LoaderTests {
 
         let good = loader.load(Self.item("cecho", "\(folder)/libcecho.so"))
         #expect(good.failure == nil)
+    }
+
+    @Test func aPluginOfAnOlderMinorLoadsWithoutTheNewerFields() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestEnvironment.buildCPlugin("cabi10", into: folder)
+        #expect(PluginLoader.minimumTableSize == MemoryLayout<mona_plugin>.offset(of: \.writer_set_property)!)
+        guard case .success(let (descriptor, _)) = PluginLoader(searchPaths: [folder]).load(Self.item("old", "libcabi10.so")) else {
+            Issue.record("a 1.0 plugin was refused")
+            return
+        }
+        #expect(Int(descriptor.pointee.struct_size) == PluginLoader.minimumTableSize)
+        let entry = LoadedPlugin.table(descriptor)
+        #expect(entry.create != nil && entry.destroy != nil)
+        #expect(entry.writer_set_property == nil)
     }
 
     @Test func anExplicitEntrySymbolIsUsedAlone() throws {

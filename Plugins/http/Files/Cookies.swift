@@ -42,6 +42,13 @@ enum Cookies {
         return line
     }
 
+    /// True for a cookie name RFC 6265 allows: a non-empty token (no controls, spaces or separators).
+    static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            byte > 0x20 && byte < 0x7F && !"()<>@,;:\\\"/[]?={}".utf8.contains(byte)
+        }
+    }
+
     /// `text` without control characters and ";".
     private static func clean(_ text: String) -> String {
         var result = ""

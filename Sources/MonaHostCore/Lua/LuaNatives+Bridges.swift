@@ -42,6 +42,22 @@ extension LuaNatives {
                     entry.writer_message?(plugin.instance, writer.context, response, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED
                 }
             }
+        case "property":
+            let values: [MonaValue]
+            do throws(LuaBridge.Unsupported) {
+                values = top >= 4 ? try bridge.values(from: 4, to: top) : []
+            } catch {
+                return fail(L, "a \(error.type) cannot be a client property")
+            }
+            guard let setProperty = entry.writer_set_property else { break }
+            let mvs = MVSWriter.encode(values)
+            var key = string(L, 3)
+            status = key.withUTF8 { text in
+                mvs.withUnsafeBufferPointer {
+                    setProperty(plugin.instance, writer.context, UnsafeRawPointer(text.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                text.count, $0.baseAddress, $0.count)
+                }
+            }
         case "raw":
             let bytes = bridge.bytes(at: 4)
             status = bytes.withUnsafeBufferPointer {

@@ -10,8 +10,9 @@ final class LoadedPlugin: @unchecked Sendable {
     let section: String
     /// The library file it came from.
     let path: String
-    /// The plugin's entry points (static storage inside the library).
-    let descriptor: UnsafePointer<mona_plugin>
+    /// The plugin's entry points: a copy of its table, with the fields of minors newer than the plugin's
+    /// (beyond its struct_size) left NULL.
+    let entry: mona_plugin
     /// The host API table given to this plugin (owned here, freed in deinit).
     let api: UnsafeMutablePointer<mona_host_api>
     /// The instance `create` returned.
@@ -22,7 +23,7 @@ final class LoadedPlugin: @unchecked Sendable {
     init(section: String, path: String, descriptor: UnsafePointer<mona_plugin>, runtime: HostRuntime) {
         self.section = section
         self.path = path
-        self.descriptor = descriptor
+        entry = Self.table(descriptor)
         self.runtime = runtime
         api = .allocate(capacity: 1)
         api.initialize(to: HostAPITable.make())
@@ -34,8 +35,13 @@ final class LoadedPlugin: @unchecked Sendable {
         api.deallocate()
     }
 
-    /// The plugin's entry points.
-    var entry: mona_plugin { descriptor.pointee }
+    /// A copy of a plugin's table: the bytes its struct_size covers, the rest (newer minors) zero, i.e. NULL.
+    static func table(_ descriptor: UnsafePointer<mona_plugin>) -> mona_plugin {
+        var table = mona_plugin()
+        let size = min(Int(descriptor.pointee.struct_size), MemoryLayout<mona_plugin>.size)
+        withUnsafeMutableBytes(of: &table) { $0.copyMemory(from: UnsafeRawBufferPointer(start: descriptor, count: size)) }
+        return table
+    }
 
     /// True while callbacks may reach the instance.
     var isLive: Bool { state == .created || state == .started }

@@ -27,7 +27,7 @@ struct PluginLoader {
             case .majorMismatch(let path, let plugin):
                 return "\(path): plugin ABI \(versionText(plugin)) is incompatible with host ABI \(versionText(MONA_ABI_VERSION)) (the major version must match)"
             case .tableTooSmall(let path, let size):
-                return "\(path): plugin table of \(size) bytes is smaller than ABI \(MONA_ABI_MAJOR).0 requires (\(MemoryLayout<mona_plugin>.size))"
+                return "\(path): plugin table of \(size) bytes is smaller than ABI \(MONA_ABI_MAJOR).0 requires (\(PluginLoader.minimumTableSize))"
             }
         }
     }
@@ -75,12 +75,15 @@ struct PluginLoader {
         return nil
     }
 
+    /// The size of the 1.0 layout of `mona_plugin` (MONA_PLUGIN_SIZE_1_0): older plugins of the major are welcome.
+    static let minimumTableSize = MemoryLayout<mona_plugin>.offset(of: \.sink_released)! + MemoryLayout<UnsafeRawPointer>.size
+
     /// Checks a descriptor returned by an entry function.
     func validate(_ descriptor: UnsafePointer<mona_plugin>?, path: String) -> Result<(UnsafePointer<mona_plugin>, String), Failure> {
         guard let descriptor else { return .failure(.refusedHost(path: path)) }
         let version = descriptor.pointee.abi_version
         guard version >> 16 == MONA_ABI_VERSION >> 16 else { return .failure(.majorMismatch(path: path, plugin: version)) }
-        guard Int(descriptor.pointee.struct_size) >= MemoryLayout<mona_plugin>.size else {
+        guard Int(descriptor.pointee.struct_size) >= Self.minimumTableSize else {
             return .failure(.tableTooSmall(path: path, size: descriptor.pointee.struct_size))
         }
         return .success((descriptor, path))

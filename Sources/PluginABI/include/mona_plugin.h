@@ -74,12 +74,17 @@ extern "C" {
 
 /* ---- version ------------------------------------------------------------------------------------ */
 
+/* History:
+ *   1.0  first release.
+ *   1.1  mona_plugin.writer_set_property (client.properties(key, value, options): HTTP/WebSocket cookies);
+ *        MONA_PLUGIN_SIZE_1_0. */
+
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 0
+#define MONA_ABI_MINOR 1
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010000u
+#define MONA_ABI_VERSION 0x00010001u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -606,7 +611,23 @@ typedef struct mona_plugin {
     int32_t (*sink_flush)(void *plugin, void *sink);
     /** The host no longer references this sink context. The last call for it. */
     void (*sink_released)(void *plugin, void *sink);
+
+    /* -- 1.1 -------------------------------------------------------------------------------------- */
+
+    /** client.properties(key, value[, options]) from Lua: a property the client's protocol shows its
+     *  peer. HTTP and WebSocket set a cookie: `Set-Cookie: key=value; …` on the next response (for
+     *  WebSocket, the 101 when called from onConnection). `key` is UTF-8 (pointer, length); `args` is
+     *  MVS: the value (STRING) then, optionally, an OBJECT of options `expires` (NUMBER, seconds from
+     *  now; negative deletes), `path`, `domain` (STRING), `secure`, `httponly` (BOOLEAN). `writer` is a
+     *  writer context the plugin gave to client_open or writer_open. MONA_E_UNSUPPORTED when the
+     *  protocol has no such property (RTMP, RTMFP), MONA_E_INVAL for a key it cannot carry. May be NULL
+     *  (= unsupported). Hosts read it only when struct_size covers it (MONA_HAS_FIELD). */
+    int32_t (*writer_set_property)(void *plugin, void *writer, const char *key, size_t key_size,
+                                   const uint8_t *args, size_t args_size);
 } mona_plugin;
+
+/** Size of the 1.0 layout of mona_plugin (up to sink_released): the least struct_size a host accepts. */
+#define MONA_PLUGIN_SIZE_1_0 (offsetof(mona_plugin, sink_released) + sizeof(void (*)(void)))
 
 /** Signature of the entry symbol: returns the plugin's table, or NULL to refuse host_abi_version. */
 typedef const mona_plugin *(*mona_plugin_entry_fn)(uint32_t host_abi_version);

@@ -76,10 +76,23 @@ function M.connect(handle, info, ...)
 		return false, class, message
 	end
 	local client = setmetatable({}, clientMeta)
-	local state = {
+	local state
+	-- client.properties(key, value[, options]): sets a property the protocol shows its peer (an HTTP
+	-- cookie) and returns the value; client.properties(key) reads one; nil when the protocol has none.
+	local function setProperty(key, value, options)
+		if type(key) ~= "string" then return nil end
+		if value == nil then return state.properties[key] end
+		if type(value) == "number" or type(value) == "boolean" then value = tostring(value) end
+		if type(value) ~= "string" then return nil end
+		if type(options) ~= "table" then options = nil end
+		if state.closed or not native.write(state.writer.handle, "property", key, value, options) then return nil end
+		M.collectionSet(state.properties, key, value)
+		return value
+	end
+	state = {
 		handle = handle, id = hex(info.rawId), rawId = info.rawId, protocol = info.protocol, path = info.path,
 		query = info.query or "", address = info.address, serverAddress = info.serverAddress, service = service,
-		properties = M.newCollection("properties"), parameters = M.newCollection("parameters"),
+		properties = M.newCollection("properties", setProperty), parameters = M.newCollection("parameters"),
 		protocolCollection = M.newCollection(info.protocol), writer = M.newWriter(info.writer),
 	}
 	for key, value in pairs(info.properties or {}) do M.collectionSet(state.properties, key, M.convert(value)) end
