@@ -5,6 +5,7 @@ import PackageDescription
 let protocolPlugins: [(product: String, target: String, path: String)] = [
     ("MonaEcho", "EchoPlugin", "Plugins/echo"),
     ("MonaHTTP", "HTTPPlugin", "Plugins/http"),
+    ("MonaWebSocket", "WebSocketPlugin", "Plugins/websocket"),
 ]
 
 let package = Package(
@@ -58,6 +59,7 @@ let package = Package(
         ),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
         .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
+        .testTarget(name: "WebSocketPluginTests", dependencies: ["WebSocketPlugin", "CMonaCrypto"], path: "Tests/WebSocketPluginTests"),
         .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {

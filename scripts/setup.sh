@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, pkg-config.
-# Tests: curl, wrk and python3 talk to the server like real clients.
-PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev curl python3 wrk)
+# Tests: curl, wrk, python3 and its websockets library talk to the server like real clients.
+PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev curl python3 python3-websockets wrk)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

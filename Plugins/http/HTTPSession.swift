@@ -31,6 +31,10 @@ final class HTTPSession {
     var closing = false
     /// The peer half-closed: close once every request is answered.
     private var peerDone = false
+    /// Bytes that followed a WebSocket upgrade request, handed over with the connection.
+    private var tunnel: [UInt8] = []
+    /// Most such bytes kept while the upgrade request waits for its turn.
+    static let maxTunnelBytes = 1 << 20
     /// Most pushes kept for requests to come; older ones are dropped past it.
     static let maxPushes = 64
     /// The request being dispatched and not answered yet (a push during onRead or an RPC answers it).
@@ -90,6 +94,14 @@ final class HTTPSession {
             case .end:
                 if let request = receiving { queue.append(request) }
                 receiving = nil
+            case .tunnel(let piece):
+                tunnel += piece
+                guard tunnel.count <= Self.maxTunnelBytes else {
+                    host.log(MONA_LOG_WARN, "more than \(Self.maxTunnelBytes) bytes after a WebSocket upgrade request before its answer")
+                    host.close(connection, how: MONA_CLOSE_ABORT)
+                    closing = true
+                    return
+                }
             }
         }
         process()
@@ -159,7 +171,7 @@ final class HTTPSession {
             fail(head, status: 400, message: "Invalid path")
             return
         }
-        if head.header("Upgrade")?.lowercased() == "websocket" {
+        if head.isWebSocketUpgrade {
             upgrade(head, location)
             return
         }
@@ -334,29 +346,12 @@ final class HTTPSession {
     /// optionally, an object of options `expires` (seconds from now, negative deletes), `path`, `domain`,
     /// `secure`, `httponly`. MONA_E_INVAL for a name that is not an RFC 6265 token.
     func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
-        guard Cookies.isToken(name), case .string(let value)? = args.first else { return MONA_E_INVAL }
-        var options: [String: MonaValue] = [:]
-        if args.count > 1, case .object(_, let fields) = args[1] {
-            for field in fields { options[field.key.lowercased()] = field.value }
-        }
-        func text(_ key: String) -> String? { if case .string(let text)? = options[key] { return text } else { return nil } }
-        func flag(_ key: String) -> Bool {
-            switch options[key] {
-            case .boolean(let on)?: return on
-            case .number(let number)?: return number != 0
-            case .string(let text)?: return text == "true" || text == "1"
-            default: return false
-            }
-        }
-        var expires: Int?
-        if case .number(let seconds)? = options["expires"], seconds.isFinite { expires = Int(max(min(seconds, 1e10), -1e10)) }
+        guard let cookie = Cookies.setCookie(name, args: args, now: Int(host.timeMs / 1000)) else { return MONA_E_INVAL }
         if cookies.count == Self.maxCookies {
             host.log(MONA_LOG_WARN, "more than \(Self.maxCookies) cookies for one HTTP response, the oldest is dropped")
             cookies.removeFirst()
         }
-        cookies.append(Cookies.setCookie(name: name, value: value, expiresIn: expires, now: Int(host.timeMs / 1000),
-                                         domain: text("domain"), path: text("path"), secure: flag("secure"),
-                                         httpOnly: flag("httponly")))
+        cookies.append(cookie)
         return MONA_OK
     }
 
@@ -403,7 +398,7 @@ final class HTTPSession {
             MonaField("query", .string(head.query)),
             MonaField("headers", .object(type: "", fields: head.headers.map { MonaField($0.name, .string($0.value)) })),
         ])
-        if host.handoff(connection, to: "WebSocket", bytes: [], request: request) == MONA_OK {
+        if host.handoff(connection, to: "WebSocket", bytes: tunnel, request: request) == MONA_OK {
             closing = true // the connection belongs to the WebSocket plugin now
             if client != 0 { host.closeClient(client) }
             client = 0

@@ -103,4 +103,15 @@ public struct MonaHost: @unchecked Sendable {
     public func cancelTimer(_ timer: mona_handle) {
         _ = api.pointee.timer_cancel(ctx, timer)
     }
+
+    // MARK: crypto
+
+    /// SHA-1 of `bytes` (20 bytes).
+    public func sha1(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeBufferPointer { input in
+            digest.withUnsafeMutableBufferPointer { api.pointee.sha1(ctx, input.baseAddress, input.count, $0.baseAddress) }
+        }
+        return digest
+    }
 }

@@ -126,6 +126,20 @@ private func failure(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPP
         #expect(result.last == .end)
     }
 
+    @Test func bytesAfterAWebSocketUpgradeAreATunnel() throws {
+        let upgrade = Array("GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n".utf8)
+        let frame: [UInt8] = [0x81, 0x82, 1, 2, 3, 4, 0x47, 0x4D]
+        let all = try events([upgrade + frame, Array("GET / HTTP/1.1\r\n\r\n".utf8)])
+        #expect(all.count == 4)
+        if case .head(let head) = all[0] { #expect(head.isWebSocketUpgrade) }
+        #expect(all[1] == .end)
+        #expect(all[2] == .tunnel(frame))
+        #expect(all[3] == .tunnel(Array("GET / HTTP/1.1\r\n\r\n".utf8)), "no more HTTP after the upgrade")
+        // A POST asking for an upgrade is no WebSocket handshake: parsing goes on.
+        let post = try parse("POST / HTTP/1.1\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        #expect(post.filter { $0 == .end }.count == 2)
+    }
+
     @Test func idleOnlyBetweenRequests() throws {
         var parser = HTTPRequestParser()
         #expect(parser.isIdle)

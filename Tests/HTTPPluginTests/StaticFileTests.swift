@@ -1,5 +1,6 @@
 import Testing
 @testable import HTTPPlugin
+import MonaPluginKit
 
 // Expected values come from RFC 9110 (dates, conditions, ranges), RFC 6265 (cookies) and protocols.md §4.4–4.9.
 

@@ -2,6 +2,8 @@
 // If-Range. Several ranges are answered with the whole file (no multipart/byteranges), as RFC 9110
 // allows a server to ignore Range.
 
+import MonaPluginKit
+
 /// What a Range request asks of a file of known size.
 enum ByteRangeOutcome: Equatable, Sendable {
     /// 200 with the whole file.

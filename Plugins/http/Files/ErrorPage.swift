@@ -1,5 +1,7 @@
 // Error responses' bodies and the reason phrases of the status line (protocols.md §4.10).
 
+import MonaPluginKit
+
 /// The small HTML page of an error response, and reason phrases.
 enum ErrorPage {
     /// "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1><p>message</p></body></html>"

@@ -2,6 +2,8 @@
 // only honoured If-Modified-Since (protocols.md §4.4); here are ETag, If-Match, If-None-Match and
 // If-Unmodified-Since too, evaluated in the order of RFC 9110 §13.2.2.
 
+import MonaPluginKit
+
 /// The validators of one file: its size, modification time and strong entity tag.
 struct FileValidators: Equatable, Sendable {
     let size: Int

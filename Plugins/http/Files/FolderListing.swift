@@ -2,6 +2,8 @@
 // and size in a table (protocols.md §4.4); this page does the same. Every name is HTML-escaped for the text
 // and percent-encoded for the link, so file names cannot inject markup or URL schemes.
 
+import MonaPluginKit
+
 /// Builds the HTML page of a folder listing.
 enum FolderListing {
     /// One listed file or folder.

@@ -1,6 +1,8 @@
 // Content types of static files by extension. MonaServer 1.x had a tiny table and served anything else
 // as "text/<extension>" (protocols.md §4.4); this is a real table with application/octet-stream as default.
 
+import MonaPluginKit
+
 /// The Content-Type of a served file, chosen by its extension.
 enum MIMETypes {
     /// The default for unknown or missing extensions.

@@ -21,6 +21,11 @@ struct HTTPRequestHead: Equatable, Sendable {
     var expectsContinue: Bool
 
     /// The value of the first header field named `name` (compared case-insensitively), or nil.
+    /// A GET asking to switch to WebSocket (`Upgrade: websocket`): what follows it is not HTTP.
+    var isWebSocketUpgrade: Bool {
+        method == "GET" && header("Upgrade").map { HTTPSyntax.equalsIgnoringCase($0, "websocket") } == true
+    }
+
     func header(_ name: String) -> String? {
         for field in headers where HTTPSyntax.equalsIgnoringCase(field.name, name) { return field.value }
         return nil
@@ -57,6 +62,8 @@ enum HTTPParseEvent: Equatable, Sendable {
     case body([UInt8])
     /// The request (head + body) is complete.
     case end
+    /// Bytes after a WebSocket upgrade request: they belong to the protocol the connection switches to.
+    case tunnel([UInt8])
 }
 
 /// Why a request is refused; the connection is answered with `status` and closed.

@@ -30,6 +30,8 @@ struct HTTPRequestParser {
         case chunkDataEnd(sawCR: Bool)
         /// Skipping the trailer section after the last chunk.
         case trailers(lineLength: Int, total: Int)
+        /// After a WebSocket upgrade request: every byte is handed out as `.tunnel`.
+        case tunnel
         /// Refused: every later call throws this.
         case failed(HTTPParseError)
     }
@@ -97,6 +99,9 @@ struct HTTPRequestParser {
                 state = .body(remaining: remaining - (end - index))
             }
             return end
+        case .tunnel:
+            events.append(.tunnel(Array(UnsafeRawBufferPointer(rebasing: bytes[index...]))))
+            return bytes.count
         case .chunkSize:
             return try scanChunkSize(bytes, from: index)
         case .chunkData(let remaining):
@@ -215,6 +220,7 @@ struct HTTPRequestParser {
         switch framing {
         case .none:
             events.append(.end)
+            if head.isWebSocketUpgrade { state = .tunnel }
         case .length(let length):
             state = .body(remaining: length)
         case .chunked:

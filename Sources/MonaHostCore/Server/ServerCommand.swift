@@ -1,4 +1,5 @@
 import ArgumentParser
+import PluginABI
 
 /// MonaServer's command line. Every option, known or not, is also kept as `arguments.<name>` in the
 /// configuration, as MonaServer 1.x does, so that Lua applications can read their own options.
@@ -78,5 +79,5 @@ public struct ServerCommand: ParsableCommand {
 public enum MonaVersion {
     public static let server = "0.1.0"
     public static var text: String { "MonaServer \(server) (Swift), plugin ABI \(abi)" }
-    public static let abi = "1.0"
+    public static let abi = "\(MONA_ABI_VERSION >> 16).\(MONA_ABI_VERSION & 0xFFFF)"
 }

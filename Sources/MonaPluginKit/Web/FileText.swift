@@ -2,12 +2,12 @@
 // HTML escaping, URL percent-encoding and decimal parsing.
 
 /// ASCII-level text helpers for headers, file names and generated HTML.
-enum FileText {
+public enum FileText {
     /// True for space and horizontal tab (HTTP's optional white space).
-    static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+    public static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
     /// `text` without leading and trailing spaces and tabs.
-    static func trim(_ text: Substring) -> Substring {
+    public static func trim(_ text: Substring) -> Substring {
         var start = text.utf8.startIndex
         var end = text.utf8.endIndex
         while start < end, isBlank(text.utf8[start]) { start = text.utf8.index(after: start) }
@@ -16,15 +16,15 @@ enum FileText {
     }
 
     /// `text` without leading and trailing spaces and tabs.
-    static func trim(_ text: String) -> Substring { trim(text[...]) }
+    public static func trim(_ text: String) -> Substring { trim(text[...]) }
 
     /// `text` with A–Z lowered (other characters untouched).
-    static func lowerASCII<S: StringProtocol>(_ text: S) -> String {
+    public static func lowerASCII<S: StringProtocol>(_ text: S) -> String {
         String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     /// Whether `text` equals `other`, ignoring the case of ASCII letters.
-    static func equalsIgnoringCase<S: StringProtocol>(_ text: S, _ other: String) -> Bool {
+    public static func equalsIgnoringCase<S: StringProtocol>(_ text: S, _ other: String) -> Bool {
         guard text.utf8.count == other.utf8.count else { return false }
         for (left, right) in zip(text.utf8, other.utf8) where left != right {
             let lower = left >= 0x41 && left <= 0x5A ? left | 0x20 : left
@@ -35,7 +35,7 @@ enum FileText {
     }
 
     /// A non-empty run of decimal digits as an Int (saturating at Int.max), nil for anything else.
-    static func decimal<S: StringProtocol>(_ text: S) -> Int? {
+    public static func decimal<S: StringProtocol>(_ text: S) -> Int? {
         guard !text.utf8.isEmpty else { return nil }
         var value = 0
         for byte in text.utf8 {
@@ -48,7 +48,7 @@ enum FileText {
     }
 
     /// `text` with &, <, >, " and ' replaced by character references.
-    static func escapeHTML(_ text: String) -> String {
+    public static func escapeHTML(_ text: String) -> String {
         var result = ""
         result.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -65,7 +65,7 @@ enum FileText {
     }
 
     /// `text` percent-encoded as one URL path segment: every UTF-8 byte except A–Z a–z 0–9 - . _ ~ becomes %XX.
-    static func encodeURLSegment(_ text: String) -> String {
+    public static func encodeURLSegment(_ text: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
@@ -81,7 +81,7 @@ enum FileText {
     }
 
     /// `value` in decimal, left-padded with zeros to `width` digits.
-    static func padded(_ value: Int, _ width: Int) -> String {
+    public static func padded(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }

@@ -2,20 +2,20 @@
 // arithmetic is the proleptic Gregorian calendar in UTC, by day counts (no Foundation, no time zones).
 
 /// Formats and parses HTTP dates as seconds since 1970-01-01 00:00:00 UTC.
-enum HTTPDate {
+public enum HTTPDate {
     /// A broken-down UTC time.
-    struct Civil: Equatable, Sendable {
-        var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
+    public struct Civil: Equatable, Sendable {
+        public var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
         /// 0 = Sunday … 6 = Saturday.
-        var weekday: Int
+        public var weekday: Int
     }
 
-    static let dayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    static let longDayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-    static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    public static let dayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    public static let longDayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+    public static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT", from seconds since 1970.
-    static func format(_ seconds: Int) -> String {
+    public static func format(_ seconds: Int) -> String {
         let time = civil(seconds)
         return "\(dayNames[time.weekday]), \(FileText.padded(time.day, 2)) \(monthNames[time.month - 1]) "
             + "\(FileText.padded(time.year, 4)) \(FileText.padded(time.hour, 2)):\(FileText.padded(time.minute, 2)):"
@@ -25,7 +25,7 @@ enum HTTPDate {
     /// Parses IMF-fixdate, RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994");
     /// nil if invalid. Day and month names are matched case-insensitively; the weekday is checked to be a
     /// day name but not against the date. RFC 850 two-digit years: 70–99 → 19xx, 00–69 → 20xx.
-    static func parse(_ text: String) -> Int? {
+    public static func parse(_ text: String) -> Int? {
         let tokens = FileText.trim(text).split(separator: " ")
         switch tokens.count {
         case 6: // Sun, 06 Nov 1994 08:49:37 GMT
@@ -53,7 +53,7 @@ enum HTTPDate {
     }
 
     /// The UTC calendar fields of `seconds` since 1970.
-    static func civil(_ seconds: Int) -> Civil {
+    public static func civil(_ seconds: Int) -> Civil {
         let days = floorDiv(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
         // Days → (year, month, day), counting eras of 400 years from 0000-03-01.
@@ -72,7 +72,7 @@ enum HTTPDate {
     }
 
     /// Days from 1970-01-01 to the given proleptic Gregorian date.
-    static func days(year: Int, month: Int, day: Int) -> Int {
+    public static func days(year: Int, month: Int, day: Int) -> Int {
         let marchYear = month <= 2 ? year - 1 : year
         let era = floorDiv(marchYear, 400)
         let yearOfEra = marchYear - era * 400
@@ -82,7 +82,7 @@ enum HTTPDate {
     }
 
     /// The number of days in `month` of `year`.
-    static func daysInMonth(year: Int, month: Int) -> Int {
+    public static func daysInMonth(year: Int, month: Int) -> Int {
         switch month {
         case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
         case 4, 6, 9, 11: return 30

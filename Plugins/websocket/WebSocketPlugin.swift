@@ -1,0 +1,104 @@
+import MonaPluginKit
+import PluginABI
+
+/// The WebSocket protocol plugin (RFC 6455): it listens on nothing; the HTTP plugin hands it the
+/// connections that ask for an upgrade (tcp_handoff with the request). Configured by its section
+/// (`WebSocket`): `timeout` (80 s: a ping every timeout/2, silent clients closed), `maxMessageSize`
+/// (bytes, 16 MiB), `protocols` (the sub-protocols it agrees to, comma-separated; unset: the first one
+/// a client offers).
+final class WebSocketPlugin: MonaPluginInstance {
+    let host: MonaHost
+    let section: String
+    /// Idle time-out in seconds (a client's `timeout` parameter overrides it).
+    var timeout = 80
+    var maxMessageSize = 16 << 20
+    /// Sub-protocols agreed to; nil: any (the first offered).
+    var subprotocols: [String]?
+    /// Most bytes queued towards one slow client before it is dropped.
+    let maxQueuedBytes: Int64 = 32 << 20
+    /// How long a close frame we sent waits for the peer's answer.
+    static let closeWaitMs: UInt64 = 5000
+    /// The open sessions, to close them politely when the server stops.
+    private var sessions: [mona_handle: WebSocketSession] = [:]
+
+    init(host: MonaHost, section: String) {
+        self.host = host
+        self.section = section
+    }
+
+    func start() -> Int32 {
+        if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
+        if let text = host.config("\(section).maxMessageSize"), let value = Int(text), value > 0 {
+            // A frame waits whole in the host (MONA_TCP_MAX_UNCONSUMED) only while its header is incomplete;
+            // the message itself is assembled here, bounded by this limit.
+            maxMessageSize = min(value, 1 << 30)
+        }
+        if let text = host.config("\(section).protocols") {
+            subprotocols = text.split(separator: ",").map { String(FileText.trim($0)) }.filter { !$0.isEmpty }
+        }
+        return MONA_OK
+    }
+
+    func stop() {
+        for session in sessions.values { session.close(code: WebSocketCloseCode.goingAway, reason: "server stopping") }
+    }
+
+    func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject? {
+        guard let values = try? MVSReader.decode(Array(request)), let value = values.first,
+              let upgrade = WebSocketHandshake.Request(value) else {
+            host.log(MONA_LOG_ERROR, "a connection was handed over without an upgrade request")
+            return nil
+        }
+        let session = WebSocketSession(plugin: self, connection: connection)
+        sessions[connection] = session
+        session.open(upgrade, peer: peer, local: local)
+        return session
+    }
+
+    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
+        (session as? WebSocketSession)?.receive(bytes)
+        return bytes.count
+    }
+
+    func closed(session: AnyObject, connection: mona_handle, reason: Int32) {
+        sessions.removeValue(forKey: connection)
+        (session as? WebSocketSession)?.closed()
+    }
+
+    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
+        WebSocketSession.from(context)?.timerFired(timer)
+    }
+
+    func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32 {
+        WebSocketSession.from(writer)?.push(invocation: name, args) ?? MONA_E_CLOSED
+    }
+
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 {
+        WebSocketSession.from(writer)?.push(message: args) ?? MONA_E_CLOSED
+    }
+
+    func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {
+        WebSocketSession.from(writer)?.push(raw: Array(bytes)) ?? MONA_E_CLOSED
+    }
+
+    func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32 {
+        WebSocketSession.from(writer)?.setCookie(key, args: args) ?? MONA_E_CLOSED
+    }
+
+    func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 {
+        WebSocketSession.from(writer)?.closeByApplication(code: Int(code))
+        return MONA_OK
+    }
+}
+
+nonisolated(unsafe) let webSocketDescriptor = monaMakeDescriptor(name: "websocket", version: "1.0") { api, section in
+    guard let api, let section else { return nil }
+    let host = MonaHost(api)
+    return monaBox(WebSocketPlugin(host: host, section: String(cString: section)), host: host)
+}
+
+/// The WebSocket plugin's entry symbol.
+@_cdecl("mona_plugin_entry_websocket")
+public func monaPluginEntryWebSocket(_ hostABI: UInt32) -> UnsafePointer<mona_plugin>? {
+    monaAccepts(hostABI: hostABI) ? webSocketDescriptor : nil
+}

@@ -1,0 +1,318 @@
+import MonaPluginKit
+import PluginABI
+
+/// One WebSocket connection handed over by the HTTP plugin: the handshake (101 or an HTTP error), then
+/// frames both ways. MonaServer's semantics: a client per connection (`onConnection` with the URL query),
+/// JSON-array RPC (`["method", args…]`), results and server pushes as text frames, raw data as binary
+/// frames. A failing call is answered `["__error", method, message]` and the socket stays open.
+final class WebSocketSession {
+    unowned let plugin: WebSocketPlugin
+    let connection: mona_handle
+    private var parser: WebSocketFrameParser
+    private var client: mona_handle = 0
+
+    /// Opening: frames written by onConnection wait for the 101. Open: frames flow. Closing: our close
+    /// frame is out, waiting for the peer's. Closed: nothing more is sent.
+    private enum Phase { case opening, open, closing, closed }
+    private var phase = Phase.opening
+    private var beforeSwitch: [[UInt8]] = []
+    /// Set-Cookie values from client.properties during onConnection, sent with the 101.
+    private var cookies: [String] = []
+    /// The last time anything arrived (ms, host clock), the idle limit (s) and the ping/idle timer.
+    private var lastReceived: Int64
+    private var idleSeconds: Int
+    private var timer: mona_handle?
+
+    init(plugin: WebSocketPlugin, connection: mona_handle) {
+        self.plugin = plugin
+        self.connection = connection
+        parser = WebSocketFrameParser(maxMessageSize: plugin.maxMessageSize)
+        lastReceived = plugin.host.timeMs
+        idleSeconds = plugin.timeout
+    }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> WebSocketSession? {
+        pointer.map { Unmanaged<WebSocketSession>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// The writer and timer context handed to the host.
+    var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    private var host: MonaHost { plugin.host }
+
+    // MARK: handshake
+
+    /// Answers the upgrade request: opens the client (onConnection) and switches, or refuses with an HTTP error.
+    func open(_ request: WebSocketHandshake.Request, peer: mona_addr, local: mona_addr) {
+        let key: String, subprotocol: String?
+        switch WebSocketHandshake.decide(request, supported: plugin.subprotocols) {
+        case .refuse(let status, let headers, let message):
+            refuse(status: status, headers: headers, message: message)
+            return
+        case .accept(let acceptedKey, let chosen):
+            key = acceptedKey
+            subprotocol = chosen
+        }
+        let location = HTTPPath(request.path)
+        guard location.isValid else {
+            refuse(status: 400, headers: [], message: "Invalid path")
+            return
+        }
+        var fields = request.headers.map { MonaField($0.name, .string($0.value)) }
+        if let cookie = request.header("Cookie") {
+            fields += Cookies.parse(cookie).map { MonaField($0.name, .string($0.value)) }
+        }
+        fields.append(MonaField("version", .string("1.1")))
+        let arguments = request.query.isEmpty ? []
+            : Array(request.query.utf8).withUnsafeBytes { host.decode($0, format: MONA_FORMAT_QUERY) } ?? []
+        switch host.openClient(protocol: "WebSocket", peer: peer, local: local, serverAddress: request.header("Host"),
+                               path: location.application, query: request.query, properties: .object(type: "", fields: fields),
+                               args: arguments, writer: context) {
+        case .opened(let handle, _):
+            client = handle
+            if let text = host.parameter(client: client, "timeout"), let value = Double(text), value >= 0 { idleSeconds = Int(value) }
+            let accept = WebSocketHandshake.accept(key: key, sha1: host.sha1)
+            send(WebSocketHandshake.switching(accept: accept, subprotocol: subprotocol, cookies: cookies))
+            cookies = []
+            // onConnection may have closed the socket (writer:close) after queueing frames: they follow the 101.
+            let closeAfter = phase == .closing
+            if !closeAfter { phase = .open }
+            for frame in beforeSwitch { send(frame) }
+            beforeSwitch = []
+            if closeAfter { finish() } else { armTimer() }
+        case .refused(_, let kind, let message):
+            refuse(status: kind == MONA_ERR_APPLICATION ? 404 : 500, headers: [], message: message)
+        }
+    }
+
+    private func refuse(status: Int, headers: [String], message: String) {
+        host.log(MONA_LOG_INFO, "WebSocket handshake refused (\(status)): \(message)")
+        send(WebSocketHandshake.refusal(status: status, headers: headers, message: message))
+        finish()
+    }
+
+    // MARK: frames in
+
+    func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard phase == .open || phase == .closing else { return }
+        lastReceived = host.timeMs
+        let events: [WebSocketEvent]
+        do throws(WebSocketFailure) {
+            events = try parser.feed(bytes)
+        } catch {
+            host.log(MONA_LOG_WARN, "WebSocket client broke the protocol (closing with \(error.code)): \(error.reason)")
+            fail(error.code, reason: error.reason)
+            return
+        }
+        for event in events {
+            guard phase == .open || phase == .closing else { return }
+            handle(event)
+        }
+    }
+
+    private func handle(_ event: WebSocketEvent) {
+        switch event {
+        case .ping(let payload):
+            send(WebSocketFrame.encode(.pong, payload))
+        case .pong:
+            break // lastReceived is updated: the peer is alive
+        case .close(let code, _):
+            // Answer with the same code (an empty close gets an empty one), then close the TCP connection.
+            if phase == .open { send(code.map { WebSocketFrame.close($0) } ?? WebSocketFrame.encode(.close, [])) }
+            phase = .closed
+            finish()
+        case .text(let bytes):
+            guard phase == .open else { return }
+            text(bytes)
+        case .binary(let bytes):
+            guard phase == .open else { return }
+            call("onMessage", [.bytes(bytes)], json: false)
+        }
+    }
+
+    /// A text message: `["method", args…]` calls the method; other JSON calls onMessage with the values;
+    /// text that is not JSON calls onMessage with the text (and gets its answer in a binary frame).
+    private func text(_ bytes: [UInt8]) {
+        guard let values = bytes.withUnsafeBytes({ host.decode($0, format: MONA_FORMAT_JSON) }) else {
+            call("onMessage", [.string(String(decoding: bytes, as: UTF8.self))], json: false)
+            return
+        }
+        let isArray = bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D } == UInt8(ascii: "[")
+        guard isArray, case .string(let name)? = values.first else {
+            call("onMessage", values, json: true)
+            return
+        }
+        switch name {
+        case "__close":
+            close(code: WebSocketCloseCode.normal, reason: "")
+        case "__publish", "__play", "__closePublish", "__closePlay":
+            sendJSON([.string("__error"), .string(name), .string("publications are not available over WebSocket on this server")])
+        default:
+            call(name, Array(values.dropFirst()), json: true)
+        }
+    }
+
+    private func call(_ method: String, _ arguments: [MonaValue], json: Bool) {
+        switch host.invoke(client: client, method: method, args: arguments) {
+        case .results(let results):
+            guard !results.isEmpty else { return } // nothing returned, or an answer that comes later
+            if json { sendJSON(results) } else { sendRaw(results) }
+        case .failed(_, _, let message):
+            sendJSON([.string("__error"), .string(method), .string(message)])
+        }
+    }
+
+    // MARK: frames out
+
+    private func sendJSON(_ values: [MonaValue]) {
+        guard let text = host.encode(values, format: MONA_FORMAT_JSON) else { return }
+        write(WebSocketFrame.encode(.text, text))
+    }
+
+    /// Values as one binary frame: bytes and strings as they are, anything else as its JSON text.
+    private func sendRaw(_ values: [MonaValue]) {
+        var payload: [UInt8] = []
+        for value in values {
+            switch value {
+            case .bytes(let bytes): payload += bytes
+            case .string(let text): payload += Array(text.utf8)
+            default: payload += host.encode([value], format: MONA_FORMAT_JSON).map { Array($0.dropFirst().dropLast()) } ?? []
+            }
+        }
+        write(WebSocketFrame.encode(.binary, payload))
+    }
+
+    /// A frame from the application: held until the 101 while opening, refused once closing.
+    @discardableResult
+    private func write(_ frame: [UInt8]) -> Int32 {
+        switch phase {
+        case .opening:
+            beforeSwitch.append(frame)
+            return MONA_OK
+        case .open:
+            let queued = send(frame)
+            guard queued <= plugin.maxQueuedBytes else {
+                host.log(MONA_LOG_WARN, "a WebSocket client reads too slowly (\(queued) bytes waiting): closed")
+                phase = .closed
+                host.close(connection, how: MONA_CLOSE_ABORT)
+                return MONA_E_NOMEM
+            }
+            return MONA_OK
+        case .closing, .closed:
+            return MONA_E_CLOSED
+        }
+    }
+
+    @discardableResult
+    private func send(_ bytes: [UInt8]) -> Int64 {
+        bytes.withUnsafeBytes { host.send(connection, $0) }
+    }
+
+    // MARK: writer (Lua)
+
+    func push(invocation name: String, _ arguments: [MonaValue]) -> Int32 {
+        guard let text = host.encode([.string(name)] + arguments, format: MONA_FORMAT_JSON) else { return MONA_E_INVAL }
+        return write(WebSocketFrame.encode(.text, text))
+    }
+
+    func push(message arguments: [MonaValue]) -> Int32 {
+        guard let text = host.encode(arguments, format: MONA_FORMAT_JSON) else { return MONA_E_INVAL }
+        return write(WebSocketFrame.encode(.text, text))
+    }
+
+    func push(raw bytes: [UInt8]) -> Int32 { write(WebSocketFrame.encode(.binary, bytes)) }
+
+    /// client.properties(key, value, options): a cookie, which only the 101 can carry.
+    func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
+        guard phase == .opening else { return MONA_E_UNSUPPORTED }
+        guard let cookie = Cookies.setCookie(name, args: args, now: Int(host.timeMs / 1000)) else { return MONA_E_INVAL }
+        cookies.append(cookie)
+        return MONA_OK
+    }
+
+    /// writer:close(code): a close frame with that code (0 or an invalid one: 1000).
+    func closeByApplication(code: Int) {
+        let status = code > 0 && code <= 0xFFFF && WebSocketCloseCode.isValid(UInt16(code)) ? UInt16(code) : WebSocketCloseCode.normal
+        close(code: status, reason: "")
+    }
+
+    // MARK: closing
+
+    /// Starts the closing handshake: our close frame, then the peer's within `closeWait` ms.
+    func close(code: UInt16, reason: String) {
+        switch phase {
+        case .opening:
+            beforeSwitch.append(WebSocketFrame.close(code, reason: reason))
+            phase = .closing
+        case .open:
+            send(WebSocketFrame.close(code, reason: reason))
+            phase = .closing
+            armTimer(delayMs: WebSocketPlugin.closeWaitMs)
+        case .closing, .closed:
+            break
+        }
+    }
+
+    /// The peer broke the protocol: the close frame with the reason, then the connection ends at once.
+    private func fail(_ code: UInt16, reason: String) {
+        if phase == .open { send(WebSocketFrame.close(code, reason: reason)) }
+        phase = .closed
+        finish()
+    }
+
+    /// Ends the connection: our side half-closes at once (what is queued, then FIN) and what the peer still
+    /// sends is read and dropped until it closes too, within `closeWait` — closing with unread bytes would
+    /// reset the connection and could destroy our last frames before the peer reads them.
+    private func finish() {
+        phase = .closed
+        cancelTimer()
+        host.close(connection, how: MONA_CLOSE_WRITE)
+        timer = host.startTimer(delayMs: WebSocketPlugin.closeWaitMs, context: context)
+    }
+
+    /// The connection is gone: onDisconnection.
+    func closed() {
+        phase = .closed
+        cancelTimer()
+        if client != 0 { host.closeClient(client) }
+        client = 0
+    }
+
+    // MARK: keep-alive
+
+    /// Pings every timeout/2 s; closes (1001) a client silent for the whole timeout.
+    private func armTimer(delayMs: UInt64? = nil) {
+        cancelTimer()
+        if let delayMs {
+            timer = host.startTimer(delayMs: delayMs, context: context)
+        } else if idleSeconds > 0 {
+            let period = UInt64(max(idleSeconds * 500, 1))
+            timer = host.startTimer(delayMs: period, periodMs: period, context: context)
+        }
+    }
+
+    private func cancelTimer() {
+        if let timer { host.cancelTimer(timer) }
+        timer = nil
+    }
+
+    func timerFired(_ fired: mona_handle) {
+        guard fired == timer else { return }
+        switch phase {
+        case .closing:
+            finish() // the peer did not answer our close frame in time
+        case .open:
+            if host.timeMs - lastReceived >= Int64(idleSeconds) * 1000 {
+                host.log(MONA_LOG_DEBUG, "WebSocket client silent for \(idleSeconds) s: closed")
+                close(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
+            } else {
+                send(WebSocketFrame.encode(.ping, []))
+            }
+        case .closed:
+            timer = nil
+            host.close(connection, how: MONA_CLOSE_ABORT) // the peer never closed its side
+        case .opening:
+            cancelTimer()
+        }
+    }
+}
