@@ -99,6 +99,26 @@ struct WebSocketIntegrationTests {
         ], "\(run.output)")
     }
 
+    @Test func theSampleApplicationServesItsPageAndAnswersOverWebSocket() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for file in ["main.lua", "index.html"] {
+            try LuaHarness.write(try String(contentsOfFile: "\(TestEnvironment.repository)/www/\(file)", encoding: .utf8), to: "\(folder)/www/\(file)")
+        }
+        let port = TestEnvironment.freePort()
+        let server = try ServerProcess(directory: folder, ini: "RTMFP.port=0\nRTMP.port=0\nRTSP.port=0\n[HTTP]\nhost=127.0.0.1\nport=\(port)\n")
+        defer { _ = server.terminate() }
+        try server.waitUntilStarted()
+        let page = try TestEnvironment.run("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/"])
+        #expect(page.output.contains("new WebSocket("), "GET / serves the demo page")
+        let client = try WebSocketTestClient(port: port)
+        #expect(client.status == 101)
+        #expect(try client.readText().hasPrefix(#"["welcome","Welcome to MonaServer, 127.0.0.1:"#))
+        try client.sendText(#"["hello","Bob"]"#)
+        let answer = try client.readText()
+        #expect(answer.hasPrefix(#"["Hello Bob! Server time: "#) && answer.contains(", connected clients: "), "\(answer)")
+    }
+
     @Test func aPushFromAnotherClientReachesAWebSocket() throws {
         let (server, port, folder) = try Self.server()
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
