@@ -6,6 +6,7 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
     ("MonaEcho", "EchoPlugin", "Plugins/echo"),
     ("MonaHTTP", "HTTPPlugin", "Plugins/http"),
     ("MonaWebSocket", "WebSocketPlugin", "Plugins/websocket"),
+    ("MonaRTMP", "RTMPPlugin", "Plugins/rtmp"),
 ]
 
 let package = Package(
@@ -59,6 +60,7 @@ let package = Package(
         ),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
         .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
+        .testTarget(name: "RTMPPluginTests", dependencies: ["RTMPPlugin", "CMonaCrypto"], path: "Tests/RTMPPluginTests"),
         .testTarget(name: "WebSocketPluginTests", dependencies: ["WebSocketPlugin", "CMonaCrypto"], path: "Tests/WebSocketPluginTests"),
         .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),

@@ -39,6 +39,19 @@ public protocol MonaPluginInstance: AnyObject {
     func writerReleased(writer: UnsafeMutableRawPointer?)
     /// A `runBlocking` work item finished (on the loop).
     func workDone(context: UnsafeMutableRawPointer?)
+    /// Media for a subscription (the `sink` given to `MonaHost.subscribe`): the publication starts or stops,
+    /// its metadata (one OBJECT), frames (time rebased for this subscriber; flags MONA_MEDIA_*), data, the
+    /// end of a batch. MONA_E_AGAIN from sinkVideo/sinkAudio: cannot take more now (video skips to the next
+    /// key frame).
+    func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32
+    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32
+    func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32
+    func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32
+    func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32
+    func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32
+    func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32
+    /// The host forgot this sink (the subscription ended).
+    func sinkReleased(sink: UnsafeMutableRawPointer?)
 }
 
 extension MonaPluginInstance {
@@ -58,4 +71,12 @@ extension MonaPluginInstance {
     public func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerReleased(writer: UnsafeMutableRawPointer?) {}
     public func workDone(context: UnsafeMutableRawPointer?) {}
+    public func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 { MONA_OK }
+    public func sinkReleased(sink: UnsafeMutableRawPointer?) {}
 }

@@ -110,8 +110,35 @@ public func monaMakeDescriptor(
         }
         return PluginBox.from(plugin).instance.writerSetProperty(writer: writer, key: text, args: values)
     }
+    table.sink_start = { plugin, sink, name, size in
+        PluginBox.from(plugin).instance.sinkStart(sink: sink, name: text(name, size))
+    }
+    table.sink_stop = { plugin, sink, name, size in
+        PluginBox.from(plugin).instance.sinkStop(sink: sink, name: text(name, size))
+    }
+    table.sink_metadata = { plugin, sink, mvs, size in
+        guard let value = (try? MVSReader.decode(Array(UnsafeBufferPointer(start: mvs, count: mvs == nil ? 0 : size))))?.first else {
+            return MONA_E_INVAL
+        }
+        return PluginBox.from(plugin).instance.sinkMetadata(sink: sink, metadata: value)
+    }
+    table.sink_audio = { plugin, sink, time, data, size, flags in
+        PluginBox.from(plugin).instance.sinkAudio(sink: sink, time: time, bytes: UnsafeRawBufferPointer(start: data, count: size), flags: flags)
+    }
+    table.sink_video = { plugin, sink, time, data, size, flags in
+        PluginBox.from(plugin).instance.sinkVideo(sink: sink, time: time, bytes: UnsafeRawBufferPointer(start: data, count: size), flags: flags)
+    }
+    table.sink_data = { plugin, sink, format, data, size in
+        PluginBox.from(plugin).instance.sinkData(sink: sink, format: format, bytes: UnsafeRawBufferPointer(start: data, count: size))
+    }
+    table.sink_flush = { plugin, sink in PluginBox.from(plugin).instance.sinkFlush(sink: sink) }
+    table.sink_released = { plugin, sink in PluginBox.from(plugin).instance.sinkReleased(sink: sink) }
     let pointer = UnsafeMutablePointer<mona_plugin>.allocate(capacity: 1)
     pointer.initialize(to: table)
     return UnsafePointer(pointer)
 }
 
+/// UTF-8 text of a (pointer, length) pair.
+private func text(_ pointer: UnsafePointer<CChar>?, _ size: Int) -> String {
+    pointer.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
+}

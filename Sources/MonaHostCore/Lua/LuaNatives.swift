@@ -19,7 +19,7 @@ enum LuaNatives {
             ("parseIP", parseIP), ("resolve", resolve), ("blacklist", blacklist), ("dump", dump),
             ("write", write), ("encode", encode), ("decode", decode), ("toXML", toXML), ("fromXML", fromXML),
             ("dataSet", dataSet), ("dataRemove", dataRemove), ("async", async), ("writerUses", writerUses),
-        ]
+        ] + mediaFunctions
         for (name, function) in functions {
             lua_pushlightuserdata(L, Unmanaged.passUnretained(runtime).toOpaque())
             lua_pushcclosure(L, function, 1)
@@ -53,10 +53,15 @@ enum LuaNatives {
         return 0
     }
 
-    static let time: lua_CFunction = { L in
+    /// Milliseconds since 1970 (whole).
+    static func nowMs() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        lua_pushnumber(L, Double(now.tv_sec) * 1000 + Double(now.tv_nsec / 1_000_000))
+        return Double(now.tv_sec) * 1000 + Double(now.tv_nsec / 1_000_000)
+    }
+
+    static let time: lua_CFunction = { L in
+        lua_pushnumber(L, nowMs())
         return 1
     }
 

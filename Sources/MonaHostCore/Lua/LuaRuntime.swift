@@ -95,7 +95,7 @@ final class LuaRuntime {
     /// Calls an entry point with arguments pushed by `arguments`; returns the results as a slice of
     /// the stack (first index, count) that the caller pops. A Lua error is logged and gives nil.
     @discardableResult
-    private func call(_ name: String, _ arguments: () -> Int32, results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
+    func call(_ name: String, _ arguments: () -> Int32, results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
         let base = lua_gettop(L)
         pushEntry(name)
         let count = arguments()
@@ -246,6 +246,7 @@ final class LuaRuntime {
     /// Closes a client: onDisconnection, then its writers are released to the plugin.
     func closeClient(_ client: UInt64) -> Int32 {
         guard clients.removeValue(forKey: client) != nil else { return MONA_E_INVAL }
+        host.media.clientClosed(client) // onUnpublish and onUnsubscribe come before onDisconnection
         call("disconnect") {
             lua_pushnumber(L, Double(client))
             return 1

@@ -2,8 +2,8 @@ import MonaValues
 import PluginABI
 
 /// The object-model part of the host API: clients, RPC, writers and file access (served by the Lua
-/// runtime), and media and groups, which answer MONA_E_UNSUPPORTED ("this host does not provide that
-/// service") with an explanatory mona_error until the media and RTMFP work brings them.
+/// runtime), media (MediaAPI), and groups, which answer MONA_E_UNSUPPORTED ("this host does not
+/// provide that service") until the RTMFP work brings them.
 enum ObjectModelAPI {
     static func fill(_ api: inout mona_host_api) {
         api.client_open = { ctx, info, args, argsSize, writerContext, client, response, err in
@@ -95,25 +95,7 @@ enum ObjectModelAPI {
             }
             return MONA_OK
         }
-        api.publish = { _, _, _, _, publication, err in
-            publication?.pointee = 0
-            ObjectModelAPI.explain(err, "publications")
-            return MONA_E_UNSUPPORTED
-        }
-        api.unpublish = { _, _ in MONA_E_UNSUPPORTED }
-        api.pub_audio = { _, _, _, _, _, _ in MONA_E_UNSUPPORTED }
-        api.pub_video = { _, _, _, _, _, _ in MONA_E_UNSUPPORTED }
-        api.pub_data = { _, _, _, _, _ in MONA_E_UNSUPPORTED }
-        api.pub_set_metadata = { _, _, _, _ in MONA_E_UNSUPPORTED }
-        api.pub_clear_metadata = { _, _ in MONA_E_UNSUPPORTED }
-        api.pub_flush = { _, _ in MONA_E_UNSUPPORTED }
-        api.subscribe = { _, _, _, _, _, _, _, subscription, err in
-            subscription?.pointee = 0
-            ObjectModelAPI.explain(err, "subscriptions")
-            return MONA_E_UNSUPPORTED
-        }
-        api.unsubscribe = { _, _ in MONA_E_UNSUPPORTED }
-        api.sub_set_option = { _, _, _, _, _ in MONA_E_UNSUPPORTED }
+        MediaAPI.fill(&api)
         api.group_join = { _, _, _, _, _, _, count, membership in
             count?.pointee = 0
             membership?.pointee = 0

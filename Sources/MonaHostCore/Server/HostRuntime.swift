@@ -20,6 +20,8 @@ public final class HostRuntime: @unchecked Sendable {
     private let loader: PluginLoader
     /// The Lua applications of www/ (nil before start and after stop).
     private(set) var lua: LuaRuntime?
+    /// Publications and subscriptions (the media model).
+    private(set) lazy var media = MediaModel(host: self)
     /// The persistent `data` of the applications.
     private(set) var data: PersistentStore?
     /// Banned peer addresses (canonical IP text): mona:addToBlacklist, checked on every accept and datagram.

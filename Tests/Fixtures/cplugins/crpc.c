@@ -7,6 +7,13 @@
  *   read <name> [args…]   client_read_file: "allow <path> <properties>", "deny <kind> <message>", "handled"
  *   badcall <method>      client_invoke with malformed MVS: "error <kind> <message>" (code in the text)
  *   close                 client_close: "closed"
+ * Media (one publication and one subscription per connection):
+ *   publish <name>        "published" or "publish-failed <kind> <message>"; unpublish: "unpublished"
+ *   audio|video <time> <hex>   pub_audio / pub_video; data <json>: pub_data (JSON); flush: pub_flush
+ *   subscribe <name> [query]   "subscribed" or "subscribe-failed <kind> <message>"; unsubscribe: "unsubscribed"
+ *   option <key> true|false    sub_set_option; slow on|off: the sink answers MONA_E_AGAIN to video
+ *   Sink calls print "start <name>", "stop <name>", "meta <values>", "audio|video <time> <hex> <flags>",
+ *   "data <format> <text>", "flush", "released".
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
  * "writer close <code>", and "response <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
@@ -27,6 +34,9 @@ typedef struct session {
     plugin *owner;
     mona_handle connection;
     mona_handle client;
+    mona_handle publication;
+    mona_handle subscription;
+    int slow;
     int closed;
 } session;
 
@@ -212,6 +222,27 @@ static size_t encode_args(char *tokens, uint8_t *out, size_t capacity) {
     return size;
 }
 
+/* ---- hex ---- */
+
+static size_t from_hex(const char *hex, uint8_t *out, size_t capacity) {
+    size_t n = 0;
+    while (hex[0] && hex[1] && n < capacity) {
+        unsigned value;
+        if (sscanf(hex, "%2x", &value) != 1) break;
+        out[n++] = (uint8_t)value;
+        hex += 2;
+    }
+    return n;
+}
+
+static void put_hex(text *t, const uint8_t *data, size_t size) {
+    char pair[3];
+    for (size_t i = 0; i < size; i++) {
+        snprintf(pair, sizeof pair, "%02x", data[i]);
+        put(t, pair, 2);
+    }
+}
+
 /* ---- plugin ---- */
 
 static void send_line(session *s, text *t) {
@@ -357,6 +388,65 @@ static void line(session *s, char *command) {
             puts_(&out, err.message);
         }
         h->buffer_free(h->ctx, &path);
+    } else if (strncmp(command, "publish ", 8) == 0) {
+        const char *name = command + 8;
+        int32_t status = h->publish(h->ctx, s->client, name, strlen(name), &s->publication, &err);
+        if (status == MONA_OK) {
+            puts_(&out, "published");
+        } else {
+            puts_(&out, "publish-failed ");
+            puts_(&out, kind_name(err.kind));
+            puts_(&out, " ");
+            puts_(&out, err.message);
+        }
+    } else if (strcmp(command, "unpublish") == 0) {
+        h->unpublish(h->ctx, s->publication);
+        s->publication = 0;
+        puts_(&out, "unpublished");
+    } else if (strncmp(command, "audio ", 6) == 0 || strncmp(command, "video ", 6) == 0) {
+        int video = command[0] == 'v';
+        char *time = strtok(command + 6, " ");
+        char *hex = strtok(NULL, " ");
+        uint8_t frame[2048];
+        size_t size = from_hex(hex ? hex : "", frame, sizeof frame);
+        uint32_t ms = (uint32_t)strtoul(time ? time : "0", NULL, 10);
+        int32_t status = video ? h->pub_video(h->ctx, s->publication, ms, frame, size, 0)
+                               : h->pub_audio(h->ctx, s->publication, ms, frame, size, 0);
+        if (status == MONA_OK) return;
+        snprintf(out.data, sizeof out.data, "push-failed %d", status);
+        out.size = strlen(out.data);
+    } else if (strncmp(command, "data ", 5) == 0) {
+        h->pub_data(h->ctx, s->publication, MONA_FORMAT_JSON, (const uint8_t *)command + 5, strlen(command + 5));
+        return;
+    } else if (strcmp(command, "flush") == 0) {
+        h->pub_flush(h->ctx, s->publication);
+        return;
+    } else if (strncmp(command, "subscribe ", 10) == 0) {
+        char *name = strtok(command + 10, " ");
+        char *query = strtok(NULL, "");
+        int32_t status = h->subscribe(h->ctx, s->client, name, strlen(name), query, query ? strlen(query) : 0, s,
+                                      &s->subscription, &err);
+        if (status == MONA_OK) {
+            puts_(&out, "subscribed");
+        } else {
+            puts_(&out, "subscribe-failed ");
+            puts_(&out, kind_name(err.kind));
+            puts_(&out, " ");
+            puts_(&out, err.message);
+        }
+    } else if (strcmp(command, "unsubscribe") == 0) {
+        h->unsubscribe(h->ctx, s->subscription);
+        s->subscription = 0;
+        puts_(&out, "unsubscribed");
+    } else if (strncmp(command, "option ", 7) == 0) {
+        char *key = strtok(command + 7, " ");
+        char *value = strtok(NULL, " ");
+        uint8_t flag = value && strcmp(value, "true") == 0 ? MONA_MVS_TRUE : MONA_MVS_FALSE;
+        h->sub_set_option(h->ctx, s->subscription, key, &flag, 1);
+        return;
+    } else if (strncmp(command, "slow ", 5) == 0) {
+        s->slow = strcmp(command + 5, "on") == 0;
+        return;
     } else if (strcmp(command, "close") == 0) {
         close_client(s);
         puts_(&out, "closed");
@@ -386,6 +476,7 @@ static size_t data(void *self, void *session_ctx, mona_handle connection, const 
 static void closed(void *self, void *session_ctx, mona_handle connection, int32_t reason) {
     (void)self; (void)connection; (void)reason;
     session *s = session_ctx;
+    s->closed = 1;
     close_client(s);
     free(s);
 }
@@ -435,6 +526,86 @@ static int32_t writer_close(void *self, void *writer, int32_t code) {
 
 static void writer_released(void *self, void *writer) { (void)self; (void)writer; }
 
+/* sinks: the session is the context of its subscription */
+static int32_t sink_start(void *self, void *sink, const char *name, size_t size) {
+    (void)self;
+    text out = {{0}, 0};
+    puts_(&out, "start ");
+    put(&out, name, size);
+    send_line(sink, &out);
+    return MONA_OK;
+}
+
+static int32_t sink_stop(void *self, void *sink, const char *name, size_t size) {
+    (void)self;
+    text out = {{0}, 0};
+    puts_(&out, "stop ");
+    put(&out, name, size);
+    send_line(sink, &out);
+    return MONA_OK;
+}
+
+static int32_t sink_metadata(void *self, void *sink, const uint8_t *mvs, size_t size) {
+    (void)self;
+    text out = {{0}, 0};
+    puts_(&out, "meta ");
+    print_stream(mvs, size, &out);
+    send_line(sink, &out);
+    return MONA_OK;
+}
+
+static int32_t sink_media(session *s, const char *kind, uint32_t time, const uint8_t *data_, size_t size, uint32_t flags) {
+    text out = {{0}, 0};
+    char head[64];
+    snprintf(head, sizeof head, "%s %u ", kind, time);
+    puts_(&out, head);
+    put_hex(&out, data_, size);
+    snprintf(head, sizeof head, " %u", flags);
+    puts_(&out, head);
+    send_line(s, &out);
+    return MONA_OK;
+}
+
+static int32_t sink_audio(void *self, void *sink, uint32_t time, const uint8_t *data_, size_t size, uint32_t flags) {
+    (void)self;
+    return sink_media(sink, "audio", time, data_, size, flags);
+}
+
+static int32_t sink_video(void *self, void *sink, uint32_t time, const uint8_t *data_, size_t size, uint32_t flags) {
+    (void)self;
+    session *s = sink;
+    if (s->slow) return MONA_E_AGAIN;
+    return sink_media(s, "video", time, data_, size, flags);
+}
+
+static int32_t sink_data(void *self, void *sink, int32_t format, const uint8_t *data_, size_t size) {
+    (void)self;
+    text out = {{0}, 0};
+    char head[32];
+    snprintf(head, sizeof head, "data %d ", format);
+    puts_(&out, head);
+    put(&out, (const char *)data_, size);
+    send_line(sink, &out);
+    return MONA_OK;
+}
+
+static int32_t sink_flush(void *self, void *sink) {
+    (void)self;
+    text out = {{0}, 0};
+    puts_(&out, "flush");
+    send_line(sink, &out);
+    return MONA_OK;
+}
+
+static void sink_released(void *self, void *sink) {
+    (void)self;
+    session *s = sink;
+    if (s->closed) return;
+    text out = {{0}, 0};
+    puts_(&out, "released");
+    send_line(s, &out);
+}
+
 static const mona_plugin table = {
     .abi_version = MONA_ABI_VERSION,
     .struct_size = sizeof(mona_plugin),
@@ -452,6 +623,14 @@ static const mona_plugin table = {
     .writer_flush = writer_flush,
     .writer_close = writer_close,
     .writer_released = writer_released,
+    .sink_start = sink_start,
+    .sink_stop = sink_stop,
+    .sink_metadata = sink_metadata,
+    .sink_audio = sink_audio,
+    .sink_video = sink_video,
+    .sink_data = sink_data,
+    .sink_flush = sink_flush,
+    .sink_released = sink_released,
 };
 
 const mona_plugin *mona_plugin_entry(uint32_t host_abi_version) {

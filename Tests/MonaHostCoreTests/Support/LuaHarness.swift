@@ -84,6 +84,15 @@ final class LuaHarness {
 
         func readLine() throws -> String { try socket.readLine() }
 
+        /// Reads a line and expects exactly this text.
+        func expectLine(_ expected: String, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let line = try readLine()
+            #expect(line == expected, comment, sourceLocation: sourceLocation)
+        }
+
+        /// Sends a command that has no answer line (media pushes).
+        func send(_ line: String) throws { try socket.send(line + "\n") }
+
         /// Sends a command and expects exactly this answer (recorded as a test issue otherwise).
         func expect(_ line: String, _ expected: String, _ comment: Comment? = nil,
                     sourceLocation: SourceLocation = #_sourceLocation) throws {

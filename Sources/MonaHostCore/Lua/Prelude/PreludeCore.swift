@@ -4,7 +4,7 @@ enum LuaPrelude {
     /// (chunk name, source) in load order.
     static let chunks: [(String, String)] = [
         ("=prelude/core", core), ("=prelude/objects", objects), ("=prelude/applications", applications),
-        ("=prelude/clients", clients), ("=prelude/data", data),
+        ("=prelude/clients", clients), ("=prelude/media", media), ("=prelude/data", data),
     ]
 
     /// Lua 5.2 compatibility, logging globals, collections, and the global pairs/ipairs/next that

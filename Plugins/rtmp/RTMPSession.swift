@@ -1,0 +1,207 @@
+import MonaPluginKit
+import PluginABI
+
+/// One RTMP/RTMPE connection: the handshake, then the chunk stream both ways (RTMPE: through the RC4
+/// streams), protocol control, and the messages of the NetConnection and its NetStreams
+/// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch.
+final class RTMPSession {
+    unowned let plugin: RTMPPlugin
+    let connection: mona_handle
+    let peer: mona_addr
+    let local: mona_addr
+    var host: MonaHost { plugin.host }
+
+    private var handshake: RTMPHandshake
+    private var decoder = RTMPChunkDecoder()
+    var encoder = RTMPChunkEncoder()
+    private var decryptor: (any RTMPCipher)?
+    private var encryptor: (any RTMPCipher)?
+    var encrypted = false
+    /// The client (after a successful connect) and whether its values are AMF3 (objectEncoding 3).
+    var client: mona_handle = 0
+    var amf3 = false
+    var streams: [UInt32: RTMPStream] = [:]
+    var output: [UInt8] = []
+    /// Bytes the host still had queued after the last send (reset when it drains).
+    private(set) var queued: Int64 = 0
+    private var timer: mona_handle?
+    private var lastReceived: Int64
+    var closing = false
+
+    /// Gathered output is written past this size even inside a batch.
+    static let outputLimit = 64 * 1024
+
+    init(plugin: RTMPPlugin, connection: mona_handle, peer: mona_addr, local: mona_addr) {
+        self.plugin = plugin
+        self.connection = connection
+        self.peer = peer
+        self.local = local
+        handshake = RTMPHandshake(time: UInt32(truncatingIfNeeded: plugin.host.timeMs))
+        lastReceived = plugin.host.timeMs
+        if plugin.timeout > 0 {
+            let period = UInt64(min(plugin.timeout, 30)) * 1000
+            timer = host.startTimer(delayMs: period, periodMs: period, context: context)
+        }
+    }
+
+    var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> RTMPSession? {
+        pointer.map { Unmanaged<RTMPSession>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    // MARK: bytes in
+
+    func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard !closing else { return }
+        lastReceived = host.timeMs
+        var rest = bytes
+        if !handshake.isComplete {
+            let outcome: (consumed: Int, reply: [UInt8])
+            do throws(RTMPFailure) {
+                outcome = try handshake.feed(bytes, crypto: HostCrypto(host: host))
+            } catch {
+                fail("handshake: \(error.reason)")
+                return
+            }
+            if !outcome.reply.isEmpty { write(outcome.reply) }
+            guard handshake.isComplete else { return }
+            encrypted = handshake.encrypted
+            decryptor = handshake.decryptor
+            encryptor = handshake.encryptor
+            decoder = RTMPChunkDecoder(bytesReceived: UInt64(RTMPHandshake.clientBytes))
+            rest = UnsafeRawBufferPointer(rebasing: bytes[outcome.consumed...])
+            guard !rest.isEmpty else { return }
+        }
+        var plain = Array(rest)
+        decryptor?.apply(&plain)
+        let messages: [RTMPMessage]
+        do throws(RTMPFailure) {
+            messages = try decoder.feed(plain)
+        } catch {
+            fail(error.reason)
+            return
+        }
+        for message in messages {
+            guard !closing else { return }
+            handle(message)
+        }
+        if let sequence = decoder.acknowledgementDue() { send(RTMPControl.acknowledgement(sequence)) }
+        for stream in streams.values { if let publication = stream.publication { host.flush(publication: publication) } }
+        flush()
+    }
+
+    private func handle(_ message: RTMPMessage) {
+        switch message.typeID {
+        case RTMPMessageType.setChunkSize, RTMPMessageType.abort, RTMPMessageType.acknowledgement, RTMPMessageType.windowAckSize:
+            break // the chunk decoder applied them
+        case RTMPMessageType.setPeerBandwidth:
+            if message.payload.count >= 4 { send(RTMPControl.windowAckSize(RTMPControl.uint32(message.payload[0...]))) }
+        case RTMPMessageType.userControl:
+            userControl(message.payload)
+        case 8, 9:
+            guard let stream = streams[message.streamID], let publication = stream.publication else { return }
+            message.payload.withUnsafeBytes {
+                if message.typeID == 8 {
+                    host.pushAudio(publication, time: message.timestamp, $0)
+                } else {
+                    host.pushVideo(publication, time: message.timestamp, $0)
+                }
+            }
+        case 15, 18:
+            guard let stream = streams[message.streamID], let publication = stream.publication else { return }
+            let payload = message.typeID == 15 ? Array(message.payload.dropFirst()) : message.payload
+            payload.withUnsafeBytes { host.pushData(publication, format: MONA_FORMAT_AMF3, $0) }
+        case 17, 20:
+            let payload = message.typeID == 17 ? Array(message.payload.dropFirst()) : message.payload
+            guard let values = payload.withUnsafeBytes({ host.decode($0, format: MONA_FORMAT_AMF3) }) else {
+                host.log(MONA_LOG_WARN, "RTMP command that is not valid AMF from \(peer): ignored")
+                return
+            }
+            command(values, message: message)
+        default:
+            host.log(MONA_LOG_DEBUG, "RTMP message of unknown type \(message.typeID) from \(peer): ignored")
+        }
+    }
+
+    private func userControl(_ payload: [UInt8]) {
+        guard payload.count >= 6 else { return }
+        let event = UInt16(payload[0]) << 8 | UInt16(payload[1])
+        let value = RTMPControl.uint32(payload[2...])
+        switch event {
+        case RTMPUserControlEvent.pingRequest:
+            send(RTMPControl.pingResponse(value))
+        case RTMPUserControlEvent.setBufferLength where payload.count >= 10:
+            let length = RTMPControl.uint32(payload[6...])
+            if let subscription = streams[value]?.subscription { host.setOption(subscription, "bufferTime", .number(Double(length))) }
+        default:
+            break
+        }
+    }
+
+    // MARK: bytes out
+
+    /// Queues a message (written at the end of the batch, or at once past `outputLimit`).
+    func send(_ message: RTMPMessage) {
+        output += encoder.encode(message)
+        if output.count >= Self.outputLimit { flush() }
+    }
+
+    /// Writes what was gathered.
+    func flush() {
+        guard !output.isEmpty else { return }
+        let bytes = output
+        output = []
+        write(bytes)
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        guard !closing else { return }
+        var bytes = bytes
+        if encrypted, handshake.isComplete { encryptor?.apply(&bytes) }
+        queued = bytes.withUnsafeBytes { host.send(connection, $0) }
+    }
+
+    /// The host's queue drained.
+    func writable() { queued = 0 }
+
+    // MARK: end
+
+    /// The client broke the protocol: a log line and the connection closes.
+    func fail(_ reason: String) {
+        host.log(MONA_LOG_WARN, "RTMP session of \(peer) closed: \(reason)")
+        close()
+    }
+
+    func close() {
+        guard !closing else { return }
+        flush()
+        closing = true
+        host.close(connection)
+    }
+
+    /// The connection is gone: streams stop, then the client (onDisconnection).
+    func closed() {
+        closing = true
+        if let timer { host.cancelTimer(timer) }
+        timer = nil
+        for stream in streams.values { stream.stop(notify: false) }
+        streams = [:]
+        if client != 0 { host.closeClient(client) }
+        client = 0
+    }
+
+    /// Idle check (RTMP.timeout) and a ping to the client.
+    func timerFired() {
+        guard !closing else { return }
+        if host.timeMs - lastReceived >= Int64(plugin.timeout) * 1000 {
+            host.log(MONA_LOG_DEBUG, "RTMP client \(peer) idle for \(plugin.timeout) s: closed")
+            close()
+            return
+        }
+        if client != 0 {
+            send(RTMPControl.pingRequest(UInt32(truncatingIfNeeded: host.timeMs)))
+            flush()
+        }
+    }
+}

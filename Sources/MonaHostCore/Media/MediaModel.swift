@@ -1,0 +1,320 @@
+import MonaCodecs
+import MonaValues
+import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host's media model, shared by every protocol: publications by name, their publisher and
+/// subscribers, and the relay of frames from one to the others. A late subscriber gets the metadata,
+/// the audio configuration, then the video configuration right before the first key frame, on its own
+/// timeline starting at 0. A subscriber whose plugin cannot keep up (a sink answers MONA_E_AGAIN) skips
+/// video to the next key frame: its memory stays bounded and the others are not slowed.
+/// Lua sees it all through the prelude (`mona.publications`, onPublish, onSubscribe…). On the loop.
+final class MediaModel {
+    unowned let host: HostRuntime
+    private(set) var publications: [String: Publication] = [:]
+    private var byHandle: [UInt64: Publication] = [:]
+    private(set) var subscriptions: [UInt64: Subscription] = [:]
+
+    init(host: HostRuntime) {
+        self.host = host
+    }
+
+    /// A refusal: the MONA_E_* status, the mona_error kind and the message.
+    struct Refusal: Error {
+        let status: Int32
+        let kind: Int32
+        let message: String
+    }
+
+    private var lua: LuaRuntime? { host.lua }
+
+    func publication(_ handle: UInt64) -> Publication? { byHandle[handle] }
+
+    /// The publication of `name`, created (and shown to Lua) if needed.
+    private func publication(named name: String) -> Publication {
+        if let existing = publications[name] { return existing }
+        let publication = Publication(handle: host.reactor.makeHandle(), name: name)
+        publications[name] = publication
+        byHandle[publication.handle] = publication
+        lua?.mediaCreated(publication)
+        return publication
+    }
+
+    /// Removes a publication nobody publishes nor subscribes to.
+    private func collect(_ publication: Publication) {
+        guard !publication.running, publication.subscriptions.isEmpty, publications[publication.name] === publication else { return }
+        publications[publication.name] = nil
+        byHandle[publication.handle] = nil
+        lua?.mediaGone(publication)
+    }
+
+    // MARK: publishing
+
+    /// Publishes `name` for `client` (0: the server, from Lua, without onPublish).
+    func publish(client: UInt64, name: String) throws(Refusal) -> UInt64 {
+        guard let lua else { throw Refusal(status: MONA_E_CLOSED, kind: MONA_ERR_OTHER, message: "the server is stopping") }
+        guard !name.isEmpty else { throw Refusal(status: MONA_E_INVAL, kind: MONA_ERR_OTHER, message: "a publication needs a name") }
+        let publication = self.publication(named: name)
+        guard !publication.running else {
+            throw Refusal(status: MONA_E_EXISTS, kind: MONA_ERR_PERMISSION, message: "\(name) is already publishing")
+        }
+        if client != 0, let refusal = lua.mediaPublish(client: client, publication) {
+            collect(publication)
+            throw Refusal(status: MONA_E_REJECTED, kind: MONA_ERR_SCRIPT, message: refusal)
+        }
+        publication.reset()
+        publication.publisher = client
+        for subscription in publication.subscriptions { start(subscription) }
+        return publication.handle
+    }
+
+    /// Ends the current publisher's run: onUnpublish, subscribers are told, caches are dropped.
+    func unpublish(_ handle: UInt64) -> Int32 {
+        guard let publication = byHandle[handle], let client = publication.publisher else { return MONA_E_INVAL }
+        publication.publisher = nil
+        if client != 0 { lua?.mediaUnpublish(client: client, publication) }
+        for subscription in publication.subscriptions {
+            if subscription.started { _ = sink(subscription) { $0.sink_stop?($1, $2, publication.name, publication.name.utf8.count) } }
+            subscription.restart()
+        }
+        publication.reset()
+        lua?.mediaProperties(publication)
+        collect(publication)
+        return MONA_OK
+    }
+
+    /// One audio or video frame from the publisher.
+    func push(_ handle: UInt64, video: Bool, time: UInt32, data: UnsafeRawBufferPointer) -> Int32 {
+        guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
+        let now = LuaNatives.nowMs()
+        publication.lastTime = time
+        let isConfig = video ? FLVTag.isVideoConfig(data) : FLVTag.isAudioConfig(data)
+        if isConfig {
+            if video { publication.videoConfig = Array(data) } else { publication.audioConfig = Array(data) }
+        }
+        (video ? publication.videoQoS : publication.audioQoS).count(data.count, now: now)
+        if publication.hooks.contains(video ? "onVideo" : "onAudio") {
+            lua?.mediaHook(publication, video ? "onVideo" : "onAudio", [.number(Double(time)), .bytes(Array(data))])
+        }
+        for subscription in publication.subscriptions where subscription.started {
+            if video {
+                deliverVideo(subscription, time: time, data: data, isConfig: isConfig, now: now)
+            } else {
+                deliverAudio(subscription, time: time, data: data, isConfig: isConfig, now: now)
+            }
+        }
+        return MONA_OK
+    }
+
+    /// A data message in `format`: `@setDataFrame` sets the metadata, `@clearDataFrame` clears it,
+    /// anything else goes to the subscribers (and Lua's onData).
+    func pushData(_ handle: UInt64, format: Int32, data: [UInt8]) -> Int32 {
+        guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
+        let values: [MonaValue]
+        switch format {
+        case MONA_FORMAT_AMF0, MONA_FORMAT_AMF3:
+            values = (try? AMF.decode(data)) ?? []
+        case MONA_FORMAT_JSON:
+            values = (try? JSON.decode(data)) ?? []
+        case MONA_FORMAT_MVS:
+            values = (try? MVSReader.decode(data)) ?? []
+        default:
+            values = [.bytes(data)]
+        }
+        if case .string("@setDataFrame")? = values.first {
+            let rest = values.dropFirst()
+            let object = rest.first { if case .string = $0 { return false } else { return true } }
+            return setMetadata(handle, object.map(Self.object) ?? .object(type: "", fields: []))
+        }
+        if case .string("@clearDataFrame")? = values.first { return clearMetadata(handle) }
+        let now = LuaNatives.nowMs()
+        publication.dataQoS.count(data.count, now: now)
+        if publication.hooks.contains("onData") { lua?.mediaHook(publication, "onData", values) }
+        for subscription in publication.subscriptions where subscription.started {
+            subscription.dataQoS.count(data.count, now: now)
+            _ = sink(subscription) { entry, instance, sink in
+                data.withUnsafeBufferPointer { entry.sink_data?(instance, sink, format, $0.baseAddress, $0.count) }
+            }
+        }
+        return MONA_OK
+    }
+
+    /// Metadata as an OBJECT: an AMF0 ECMA array (mixed) or an array become fields.
+    static func object(_ value: MonaValue) -> MonaValue {
+        switch value {
+        case .object(_, let fields): return .object(type: "", fields: fields)
+        case .mixed(let dense, let fields):
+            return .object(type: "", fields: dense.enumerated().map { MonaField(String($0.offset + 1), $0.element) } + fields)
+        case .array(let items): return .object(type: "", fields: items.enumerated().map { MonaField(String($0.offset + 1), $0.element) })
+        default: return .object(type: "", fields: [])
+        }
+    }
+
+    func setMetadata(_ handle: UInt64, _ metadata: MonaValue) -> Int32 {
+        guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
+        publication.metadata = Self.object(metadata)
+        let mvs = MVSWriter.encode([publication.metadata!])
+        for subscription in publication.subscriptions where subscription.started {
+            _ = sink(subscription) { entry, instance, sink in
+                mvs.withUnsafeBufferPointer { entry.sink_metadata?(instance, sink, $0.baseAddress, $0.count) }
+            }
+        }
+        lua?.mediaProperties(publication)
+        return MONA_OK
+    }
+
+    func clearMetadata(_ handle: UInt64) -> Int32 {
+        guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
+        publication.metadata = nil
+        lua?.mediaProperties(publication)
+        return MONA_OK
+    }
+
+    /// The end of a batch: every subscriber writes once.
+    func flush(_ handle: UInt64) -> Int32 {
+        guard let publication = byHandle[handle] else { return MONA_E_INVAL }
+        for subscription in publication.subscriptions where subscription.started {
+            _ = sink(subscription) { $0.sink_flush?($1, $2) }
+        }
+        if publication.hooks.contains("onFlush") { lua?.mediaHook(publication, "onFlush", []) }
+        return MONA_OK
+    }
+
+    // MARK: subscribing
+
+    /// Subscribes `client` of `plugin` to `name`; onSubscribe may refuse.
+    func subscribe(plugin: LoadedPlugin, client: UInt64, name: String, query: String,
+                   sink: UnsafeMutableRawPointer?) throws(Refusal) -> UInt64 {
+        guard let lua else { throw Refusal(status: MONA_E_CLOSED, kind: MONA_ERR_OTHER, message: "the server is stopping") }
+        guard !name.isEmpty else { throw Refusal(status: MONA_E_INVAL, kind: MONA_ERR_OTHER, message: "a publication needs a name") }
+        let publication = self.publication(named: name)
+        guard !publication.subscriptions.contains(where: { $0.client == client }) else {
+            throw Refusal(status: MONA_E_EXISTS, kind: MONA_ERR_PERMISSION, message: "\(name) is already played by this client")
+        }
+        let subscription = Subscription(handle: host.reactor.makeHandle(), client: client, plugin: plugin, sink: sink,
+                                        publication: publication)
+        if let refusal = lua.mediaSubscribe(subscription, query: query) {
+            collect(publication)
+            throw Refusal(status: MONA_E_REJECTED, kind: MONA_ERR_SCRIPT, message: refusal)
+        }
+        subscriptions[subscription.handle] = subscription
+        publication.subscriptions.append(subscription)
+        if publication.running { start(subscription) }
+        return subscription.handle
+    }
+
+    /// Ends a subscription: onUnsubscribe, then sink_released.
+    func unsubscribe(_ handle: UInt64) -> Int32 {
+        guard let subscription = subscriptions.removeValue(forKey: handle) else { return MONA_E_INVAL }
+        let publication = subscription.publication
+        publication.subscriptions.removeAll { $0 === subscription }
+        lua?.mediaUnsubscribe(subscription)
+        if subscription.plugin.isLive { subscription.plugin.entry.sink_released?(subscription.plugin.instance, subscription.sink) }
+        collect(publication)
+        return MONA_OK
+    }
+
+    func setOption(_ handle: UInt64, key: String, value: MonaValue) -> Int32 {
+        guard let subscription = subscriptions[handle] else { return MONA_E_INVAL }
+        switch (key, value) {
+        case ("receiveAudio", .boolean(let on)): subscription.receiveAudio = on
+        case ("receiveVideo", .boolean(let on)):
+            if on, !subscription.receiveVideo { subscription.waitingKeyFrame = true }
+            subscription.receiveVideo = on
+        case ("bufferTime", .number(let ms)): subscription.bufferTime = ms
+        default: return MONA_E_INVAL
+        }
+        return MONA_OK
+    }
+
+    /// A client leaves: its publications end and its subscriptions too (what its plugin did not close).
+    func clientClosed(_ client: UInt64) {
+        for publication in Array(byHandle.values) where publication.publisher == client && client != 0 { _ = unpublish(publication.handle) }
+        for subscription in Array(subscriptions.values) where subscription.client == client { _ = unsubscribe(subscription.handle) }
+    }
+
+    // MARK: delivery
+
+    /// Calls a sink entry of the subscription's plugin with (entry, instance, sink context).
+    private func sink(_ subscription: Subscription,
+                      _ call: (mona_plugin, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32?) -> Int32 {
+        guard subscription.plugin.isLive else { return MONA_E_CLOSED }
+        return call(subscription.plugin.entry, subscription.plugin.instance, subscription.sink) ?? MONA_E_UNSUPPORTED
+    }
+
+    /// The publication runs: the subscriber learns it, then gets the metadata.
+    private func start(_ subscription: Subscription) {
+        let publication = subscription.publication
+        subscription.restart()
+        subscription.started = true
+        _ = sink(subscription) { $0.sink_start?($1, $2, publication.name, publication.name.utf8.count) }
+        if let metadata = publication.metadata {
+            let mvs = MVSWriter.encode([metadata])
+            _ = sink(subscription) { entry, instance, sink in
+                mvs.withUnsafeBufferPointer { entry.sink_metadata?(instance, sink, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+
+    /// The first media of a run: the timeline starts, the audio configuration goes first.
+    private func bootstrap(_ subscription: Subscription, time: UInt32) {
+        subscription.begin(at: time)
+        if let config = subscription.publication.audioConfig, subscription.receiveAudio {
+            sendAudio(subscription, time: time, bytes: config, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_RELIABLE)
+        }
+    }
+
+    private func deliverAudio(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, isConfig: Bool, now: Double) {
+        if isConfig && !subscription.bootstrapped { return } // sent by the bootstrap
+        guard subscription.receiveAudio || isConfig else { return }
+        if !subscription.bootstrapped { bootstrap(subscription, time: time) }
+        let status = sink(subscription) { entry, instance, sink in
+            entry.sink_audio?(instance, sink, subscription.rebase(time), data.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                              data.count, FLVTag.audioFlags(data))
+        }
+        if status == MONA_E_AGAIN { subscription.publication.droppedFrames += 1 } else { subscription.audioQoS.count(data.count, now: now) }
+    }
+
+    private func deliverVideo(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, isConfig: Bool, now: Double) {
+        if isConfig && subscription.waitingKeyFrame { return } // sent right before the key frame
+        guard subscription.receiveVideo || isConfig else { return }
+        if subscription.waitingKeyFrame {
+            guard FLVTag.isKeyFrame(data) else {
+                subscription.publication.droppedFrames += 1
+                return
+            }
+            if !subscription.bootstrapped { bootstrap(subscription, time: time) }
+            if let config = subscription.publication.videoConfig {
+                config.withUnsafeBytes { bytes in
+                    _ = sink(subscription) { entry, instance, sink in
+                        entry.sink_video?(instance, sink, subscription.rebase(time), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                          bytes.count, MONA_MEDIA_CONFIG | MONA_MEDIA_KEY | MONA_MEDIA_RELIABLE)
+                    }
+                }
+            }
+            subscription.waitingKeyFrame = false
+        }
+        if !subscription.bootstrapped { bootstrap(subscription, time: time) }
+        let status = sink(subscription) { entry, instance, sink in
+            entry.sink_video?(instance, sink, subscription.rebase(time), data.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                              data.count, FLVTag.videoFlags(data))
+        }
+        if status == MONA_E_AGAIN {
+            subscription.waitingKeyFrame = true
+            subscription.publication.droppedFrames += 1
+        } else {
+            subscription.videoQoS.count(data.count, now: now)
+        }
+    }
+
+    private func sendAudio(_ subscription: Subscription, time: UInt32, bytes: [UInt8], flags: UInt32) {
+        bytes.withUnsafeBytes { data in
+            _ = sink(subscription) { entry, instance, sink in
+                entry.sink_audio?(instance, sink, subscription.rebase(time), data.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                  data.count, flags)
+            }
+        }
+    }
+}

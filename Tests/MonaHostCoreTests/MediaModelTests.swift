@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+/// The host's media model through the crpc fixture plugin: publish and subscribe, the late-subscriber
+/// bootstrap (metadata, audio config, video config before the first key frame, timeline from 0), slow
+/// subscribers, refusals by Lua, the Lua publication and listener objects, and `mona:publish`.
+@Suite("Media model: publications and subscriptions", .serialized)
+struct MediaModelTests {
+    // FLV tag bodies: AAC config (af 00), AAC frame (af 01), AVC sequence header (17 00), key frame (17 01),
+    // inter frame (27 01).
+    static let app = """
+    function onConnection(client, role)
+        function client:onPublish(publication)
+            if publication.name == "forbidden" then return false end
+            if publication.name == "broken" then error("no way", 0) end
+            function publication:onVideo(time, packet) client.lastVideo = time end
+        end
+        function client:onUnpublish(publication) NOTE("unpublished ", publication.name) end
+        function client:onSubscribe(listener)
+            if listener.publication.name == "secret" then return false end
+            client.listener = listener
+        end
+        function client:onUnsubscribe(listener) NOTE("unsubscribed ", listener.publication.name) end
+        function client:info(name)
+            local publication = mona.publications[name]
+            if not publication then return "none" end
+            local count = 0
+            for c, l in pairs(publication.listeners) do count = count + 1 end
+            return publication.running, publication.lastTime, count, publication.properties and publication.properties.width,
+                client.lastVideo
+        end
+        function client:listenerInfo() return client.listener.x, client.listener.receiveAudio, client.listener.publication.name end
+        function client:mute() client.listener.receiveAudio = false end
+        function client:serverPublish(name)
+            local publication = mona:publish(name)
+            if not publication then return "taken" end
+            publication:pushAudio(0, "\\xaf\\x00\\x12\\x10")
+            publication:pushVideo(0, "\\x17\\x00\\x01")
+            publication:pushVideo(40, "\\x17\\x01\\x02")
+            publication:flush()
+            client.serverPublication = publication
+            return publication.name, publication.running
+        end
+        function client:serverClose() client.serverPublication:close() return client.serverPublication.running end
+    end
+    """
+
+    @Test func aLateSubscriberStartsOnAKeyFrameWithTheConfigurations() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let publisher = try harness.connect()
+        try publisher.expect("open /", "opened {}")
+        try publisher.expect("publish live", "published")
+        try publisher.send("data [\"@setDataFrame\",\"onMetaData\",{\"width\":640}]")
+        try publisher.send("audio 1000 af001210")
+        try publisher.send("video 1000 170001")
+        try publisher.send("video 1000 17010a")
+        try publisher.send("video 1040 27010b")
+        try publisher.expect("param sync", "param sync absent", "a round trip: the pushes above are done")
+        let player = try harness.connect()
+        try player.expect("open /", "opened {}")
+        try player.expect("subscribe live x=1", "start live")
+        try player.expectLine("meta {width=640}")
+        try player.expectLine("subscribed")
+        try player.expect("call listenerInfo", #"ok 1 true "live""#, "listener.parameters from the query")
+        // Inter frames are skipped until a key frame; then config, then the key frame, on a timeline from 0.
+        try publisher.send("video 1080 27010c")
+        try publisher.send("audio 1100 af01aa")
+        try publisher.send("video 1120 17010d")
+        try publisher.send("flush")
+        try player.expectLine("audio 0 af001210 5", "the audio config first (CONFIG|RELIABLE)")
+        try player.expectLine("audio 0 af01aa 0")
+        try player.expectLine("video 20 170001 7", "the video config right before the key frame")
+        try player.expectLine("video 20 17010d 6")
+        try player.expectLine("flush")
+        try publisher.expect("call info live", "ok true 1120 1 640 1120", "running, lastTime, listeners, properties, onVideo hook")
+        // The publisher leaves: the subscriber is told and waits; a new publisher continues its timeline.
+        try publisher.expect("unpublish", "unpublished")
+        try player.expectLine("stop live")
+        let second = try harness.connect()
+        try second.expect("open /", "opened {}")
+        try second.expect("publish live", "published")
+        try player.expectLine("start live")
+        try second.send("video 5000 17010e")
+        try player.expectLine("video 21 17010e 6", "the timeline goes on after the last time sent")
+        try player.expect("unsubscribe", "released")
+        try player.expectLine("unsubscribed")
+        #expect(harness.server.output.contains("unsubscribed live"))
+        #expect(harness.server.output.contains("unpublished live"))
+    }
+
+    @Test func refusalsOneOwnerAndMutes() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let a = try harness.connect()
+        try a.expect("open /", "opened {}")
+        try a.expect("publish forbidden", "publish-failed SCRIPT Not authorized to publish forbidden")
+        try a.expect("publish broken", "publish-failed SCRIPT no way")
+        try a.expect("publish one", "published")
+        let b = try harness.connect()
+        try b.expect("open /", "opened {}")
+        try b.expect("publish one", "publish-failed PERMISSION one is already publishing")
+        try b.expect("subscribe secret", "subscribe-failed SCRIPT Not authorized to play secret")
+        try b.expect("call info secret", #"ok "none""#, "a refused subscription leaves no publication behind")
+        try b.expect("subscribe one", "start one")
+        try b.expectLine("subscribed")
+        try b.expect("subscribe one", "subscribe-failed PERMISSION one is already played by this client")
+        try b.expect("call mute", "ok ")
+        try a.expect("param sync", "param sync absent")
+        try a.send("audio 0 af01aa")
+        try a.send("video 0 17010d")
+        try b.expectLine("video 0 17010d 6", "muted audio is not sent")
+        // A slow subscriber skips to the next key frame; the publication counts the drops.
+        try b.send("slow on")
+        try b.expect("param sync", "param sync absent")
+        try a.send("video 40 27010e")
+        try a.send("video 80 27010f")
+        try a.expect("param sync", "param sync absent")
+        try b.send("slow off")
+        try b.expect("param sync", "param sync absent")
+        try a.send("video 120 27011a")
+        try a.send("video 160 17011b")
+        try b.expectLine("video 160 17011b 6")
+        // The publisher disconnects: onUnpublish, the subscriber hears it.
+        try a.expect("close", "closed")
+        try b.expectLine("stop one")
+    }
+
+    @Test func aPublicationOfTheServerFromLua() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let player = try harness.connect()
+        try player.expect("open /", "opened {}")
+        try player.expect("subscribe lua", "subscribed", "a publication can be played before anyone publishes it")
+        let scripter = try harness.connect()
+        try scripter.expect("open /", "opened {}")
+        try scripter.expect("call serverPublish lua", #"ok "lua" true"#)
+        try player.expectLine("start lua")
+        try player.expectLine("audio 0 af001210 5")
+        try player.expectLine("video 0 170001 7", "the timeline starts at the first frame delivered")
+        try player.expectLine("video 0 170102 6")
+        try player.expectLine("flush")
+        try scripter.expect("call serverPublish lua", #"ok "taken""#)
+        try scripter.expect("call serverClose", "ok false")
+        try player.expectLine("stop lua")
+    }
+}
