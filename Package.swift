@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(name: "Host", dependencies: ["MonaHostCore"], path: "Sources/Host"),
         .testTarget(
             name: "MonaHostCoreTests",
-            dependencies: ["MonaHostCore", "MonaValues", "PluginABI", "CMonaCrypto"],
+            dependencies: ["MonaHostCore", "MonaValues", "MonaCodecs", "PluginABI", "CMonaCrypto", "RTMPPlugin"],
             path: "Tests/MonaHostCoreTests"
         ),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, pkg-config.
-# Tests: curl, wrk, python3 and its websockets library talk to the server like real clients.
-PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev curl python3 python3-websockets wrk)
+# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe and rtmpdump talk to the server like real clients.
+PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev curl python3 python3-websockets wrk ffmpeg rtmpdump)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

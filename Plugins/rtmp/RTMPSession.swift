@@ -92,6 +92,10 @@ final class RTMPSession {
     }
 
     private func handle(_ message: RTMPMessage) {
+        if message.streamID != 0, message.typeID > RTMPMessageType.setPeerBandwidth, streams[message.streamID] == nil {
+            fail("a message on stream \(message.streamID), which was not created")
+            return
+        }
         switch message.typeID {
         case RTMPMessageType.setChunkSize, RTMPMessageType.abort, RTMPMessageType.acknowledgement, RTMPMessageType.windowAckSize:
             break // the chunk decoder applied them
@@ -115,12 +119,14 @@ final class RTMPSession {
         case 17, 20:
             let payload = message.typeID == 17 ? Array(message.payload.dropFirst()) : message.payload
             guard let values = payload.withUnsafeBytes({ host.decode($0, format: MONA_FORMAT_AMF3) }) else {
-                host.log(MONA_LOG_WARN, "RTMP command that is not valid AMF from \(peer): ignored")
+                fail("a command that is not valid AMF")
                 return
             }
             command(values, message: message)
+        case 16, 19, 22:
+            host.log(MONA_LOG_DEBUG, "RTMP shared objects and aggregates are not supported (type \(message.typeID) from \(peer)): ignored")
         default:
-            host.log(MONA_LOG_DEBUG, "RTMP message of unknown type \(message.typeID) from \(peer): ignored")
+            fail("a message of unknown type \(message.typeID)")
         }
     }
 

@@ -45,12 +45,23 @@ extension LuaRuntime {
         }
     }
 
-    /// A publication hook (onAudio, onVideo, onData, onFlush) with its arguments.
+    /// A publication hook (onData, onFlush) with its arguments.
     func mediaHook(_ publication: Publication, _ name: String, _ arguments: [MonaValue]) {
         call("mediaHook") {
             lua_pushnumber(L, Double(publication.handle))
             lua_pushstring(L, name)
             return 2 + LuaBridge(L: L).push(arguments)
+        }
+    }
+
+    /// publication:onAudio / onVideo(time, packet): the packet as a Lua string of its bytes.
+    func mediaHook(_ publication: Publication, _ name: String, time: UInt32, packet: UnsafeRawBufferPointer) {
+        call("mediaHook") {
+            lua_pushnumber(L, Double(publication.handle))
+            lua_pushstring(L, name)
+            lua_pushnumber(L, Double(time))
+            lua_pushlstring(L, packet.baseAddress?.assumingMemoryBound(to: CChar.self), packet.count)
+            return 4
         }
     }
 

@@ -96,7 +96,7 @@ final class MediaModel {
         }
         (video ? publication.videoQoS : publication.audioQoS).count(data.count, now: now)
         if publication.hooks.contains(video ? "onVideo" : "onAudio") {
-            lua?.mediaHook(publication, video ? "onVideo" : "onAudio", [.number(Double(time)), .bytes(Array(data))])
+            lua?.mediaHook(publication, video ? "onVideo" : "onAudio", time: time, packet: data)
         }
         for subscription in publication.subscriptions where subscription.started {
             if video {

@@ -599,7 +599,10 @@ typedef struct mona_plugin {
     int32_t (*sink_stop)(void *plugin, void *sink, const char *name, size_t name_size);
     /** Metadata (MVS, one OBJECT). */
     int32_t (*sink_metadata)(void *plugin, void *sink, const uint8_t *mvs, size_t size);
-    /** One audio frame, time rebased for this subscriber; flags MONA_MEDIA_*. */
+    /** One audio frame, time rebased for this subscriber; flags MONA_MEDIA_*. May answer MONA_E_AGAIN
+     *  when the subscriber cannot take more now (its socket queue is too long): the frame is not counted
+     *  as sent, and after a video frame refused so the host skips this subscriber's video to the next
+     *  key frame (codec configuration first). Frames flagged MONA_MEDIA_RELIABLE should be taken. */
     int32_t (*sink_audio)(void *plugin, void *sink, uint32_t time_ms, const uint8_t *data, size_t size,
                           uint32_t flags);
     /** One video frame. */
