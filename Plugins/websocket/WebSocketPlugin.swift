@@ -85,6 +85,32 @@ final class WebSocketPlugin: MonaPluginInstance {
         WebSocketSession.from(writer)?.setCookie(key, args: args) ?? MONA_E_CLOSED
     }
 
+    // MARK: sinks (a client that plays with __play)
+
+    func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
+        WebSocketSession.from(sink)?.sendJSON([.string("__publishing"), .string(name)])
+        return MONA_OK
+    }
+
+    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
+        WebSocketSession.from(sink)?.sendJSON([.string("__unpublishing"), .string(name)])
+        return MONA_OK
+    }
+
+    func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 {
+        WebSocketSession.from(sink)?.sendJSON([.string("onMetaData"), metadata])
+        return MONA_OK
+    }
+
+    /// Audio and video are not carried over WebSocket (as in 1.x): taken and dropped.
+    func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_OK }
+    func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_OK }
+
+    func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
+        WebSocketSession.from(sink)?.relay(format: format, bytes: bytes)
+        return MONA_OK
+    }
+
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 {
         WebSocketSession.from(writer)?.closeByApplication(code: Int(code))
         return MONA_OK

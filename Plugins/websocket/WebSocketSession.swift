@@ -9,7 +9,10 @@ final class WebSocketSession {
     unowned let plugin: WebSocketPlugin
     let connection: mona_handle
     private var parser: WebSocketFrameParser
-    private var client: mona_handle = 0
+    private(set) var client: mona_handle = 0
+    /// The publication this client publishes (`__publish`) and the subscription it plays (`__play`).
+    var publication: mona_handle?
+    var subscription: mona_handle?
 
     /// Opening: frames written by onConnection wait for the 101. Open: frames flow. Closing: our close
     /// frame is out, waiting for the peer's. Closed: nothing more is sent.
@@ -38,7 +41,7 @@ final class WebSocketSession {
     /// The writer and timer context handed to the host.
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
 
-    private var host: MonaHost { plugin.host }
+    var host: MonaHost { plugin.host }
 
     // MARK: handshake
 
@@ -146,9 +149,15 @@ final class WebSocketSession {
         case "__close":
             close(code: WebSocketCloseCode.normal, reason: "")
         case "__publish", "__play", "__closePublish", "__closePlay":
-            sendJSON([.string("__error"), .string(name), .string("publications are not available over WebSocket on this server")])
+            media(name, Array(values.dropFirst()))
         default:
-            call(name, Array(values.dropFirst()), json: true)
+            if let publication {
+                // While publishing, every other JSON array is data for the publication.
+                bytes.withUnsafeBytes { host.pushData(publication, format: MONA_FORMAT_JSON, $0) }
+                host.flush(publication: publication)
+            } else {
+                call(name, Array(values.dropFirst()), json: true)
+            }
         }
     }
 
@@ -164,7 +173,7 @@ final class WebSocketSession {
 
     // MARK: frames out
 
-    private func sendJSON(_ values: [MonaValue]) {
+    func sendJSON(_ values: [MonaValue]) {
         guard let text = host.encode(values, format: MONA_FORMAT_JSON) else { return }
         write(WebSocketFrame.encode(.text, text))
     }
@@ -184,7 +193,7 @@ final class WebSocketSession {
 
     /// A frame from the application: held until the 101 while opening, refused once closing.
     @discardableResult
-    private func write(_ frame: [UInt8]) -> Int32 {
+    func write(_ frame: [UInt8]) -> Int32 {
         switch phase {
         case .opening:
             beforeSwitch.append(frame)

@@ -130,6 +130,33 @@ struct WebSocketIntegrationTests {
         #expect(try client.readText() == #"["news","hi"]"#)
     }
 
+    @Test func publishAndPlayOverWebSocket() throws {
+        let (server, port, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let player = try WebSocketTestClient(port: port)
+        _ = try player.readText()
+        try player.sendText(#"["__play","chat"]"#)
+        try player.sendText(#"["echo","ready"]"#)
+        #expect(try player.readText() == #"["ready"]"#, "playing a name nobody publishes waits")
+        let publisher = try WebSocketTestClient(port: port)
+        _ = try publisher.readText()
+        try publisher.sendText(#"["__publish","chat"]"#)
+        #expect(try player.readText() == #"["__publishing","chat"]"#)
+        try publisher.sendText(#"["hello",1,{"a":true}]"#)
+        #expect(try player.readText() == #"["hello",1,{"a":true}]"#, "the publisher's JSON arrays are the publication's data")
+        let intruder = try WebSocketTestClient(port: port)
+        _ = try intruder.readText()
+        try intruder.sendText(#"["__publish","chat"]"#)
+        #expect(try intruder.readText() == #"["__error","__publish","chat is already publishing"]"#)
+        try publisher.sendText(#"["__closePublish"]"#)
+        #expect(try player.readText() == #"["__unpublishing","chat"]"#)
+        try publisher.sendText(#"["echo",2]"#)
+        #expect(try publisher.readText() == "[2]", "calls are calls again")
+        try player.sendText(#"["__closePlay"]"#)
+        try player.sendText(#"["echo",3]"#)
+        #expect(try player.readText() == "[3]")
+    }
+
     @Test func refusedHandshakesGetAnHTTPError() throws {
         let (server, port, folder) = try Self.server()
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
