@@ -9,9 +9,20 @@ import Testing
 @Suite("RTMP plugin with ffmpeg, ffprobe and rtmpdump", .serialized)
 struct RTMPIntegrationTests {
     static let app = """
-    function onConnection(client)
+    function onConnection(client, first)
         NOTE("connected over ", client.protocol)
+        if first == "reject" then error("not welcome", 0) end
         function client:add(a, b) return a + b end
+        function client:push() client.writer:writeInvocation("hello", "there", { n = 1 }) return "pushed" end
+        function client:meta(name)
+            local publication = mona:publish(name)
+            publication:writeProperties({ width = 640, title = "lua" })
+            local width = publication.properties.width
+            publication:clearProperties()
+            local cleared = publication.properties == nil
+            publication:close()
+            return width, cleared
+        end
         function client:onPublish(publication)
             if publication.name == "forbidden" then error("publishing forbidden here", 0) end
             if publication.name == "source" then
@@ -27,6 +38,7 @@ struct RTMPIntegrationTests {
         function client:onUnpublish(publication)
             if client.copy then client.copy:close() client.copy = nil end
         end
+        return { greeting = "hi" }
     end
     """
 
@@ -127,6 +139,31 @@ struct RTMPIntegrationTests {
         let status = try client.readCommand()
         #expect(status.first == .string("onStatus"))
         if case .object(_, let fields)? = status.last { #expect(fields.first { $0.key == "code" }?.value == .string("NetStream.Publish.Start")) }
+        // Lua pushes reach the client; publication properties from Lua.
+        try client.command([.string("push"), .number(6), .nil])
+        #expect(try client.readCommand() == [.string("hello"), .number(0), .nil, .string("there"),
+                                             .object(type: "", fields: [MonaField("n", .number(1))])])
+        #expect(try client.readCommand() == [.string("_result"), .number(6), .nil, .string("pushed")])
+        try client.command([.string("meta"), .number(7), .nil, .string("props")])
+        #expect(try client.readCommand() == [.string("_result"), .number(7), .nil, .number(640), .boolean(true)])
+        // onConnection's table is in the connect answer; AMF3 when the client asks for it.
+        let amf3 = try RTMPTestClient(port: port)
+        let answer = try amf3.connect(app: "live", port: port, objectEncoding: 3)
+        if case .object(_, let fields)? = answer.last {
+            #expect(fields.first { $0.key == "greeting" }?.value == .string("hi"))
+            #expect(fields.first { $0.key == "objectEncoding" }?.value == .number(3))
+        }
+        try amf3.command([.string("add"), .number(2), .nil, .number(20), .number(22)])
+        #expect(try amf3.readCommand() == [.string("_result"), .number(2), .nil, .number(42)])
+        // An error in onConnection rejects with its message.
+        let rejected = try RTMPTestClient(port: port)
+        let refusal = try rejected.connect(app: "live", port: port, arguments: [.string("reject")])
+        #expect(refusal.first == .string("_error"))
+        if case .object(_, let fields)? = refusal.last {
+            #expect(fields.first { $0.key == "code" }?.value == .string("NetConnection.Connect.Rejected"))
+            #expect(fields.first { $0.key == "description" }?.value == .string("not welcome"))
+        }
+        #expect(rejected.socket.waitForEOF())
         // An unknown application is refused with InvalidApp.
         let other = try RTMPTestClient(port: port)
         let invalid = try other.connect(app: "nowhere", port: port)

@@ -48,11 +48,11 @@ final class RTMPTestClient {
     }
 
     /// connect to rtmp://127.0.0.1:port/<app>; the server's answer (`_result` or `_error` …).
-    func connect(app: String, port: UInt16, arguments: [MonaValue] = []) throws -> [MonaValue] {
-        let object = MonaValue.object(type: "", fields: [
-            MonaField("app", .string(app)), MonaField("tcUrl", .string("rtmp://127.0.0.1:\(port)/\(app)")),
-            MonaField("flashVer", .string("TEST 1,0,0,0")),
-        ])
+    func connect(app: String, port: UInt16, arguments: [MonaValue] = [], objectEncoding: Double? = nil) throws -> [MonaValue] {
+        var fields = [MonaField("app", .string(app)), MonaField("tcUrl", .string("rtmp://127.0.0.1:\(port)/\(app)")),
+                      MonaField("flashVer", .string("TEST 1,0,0,0"))]
+        if let objectEncoding { fields.append(MonaField("objectEncoding", .number(objectEncoding))) }
+        let object = MonaValue.object(type: "", fields: fields)
         try command([.string("connect"), .number(1), object] + arguments)
         return try readCommand()
     }
