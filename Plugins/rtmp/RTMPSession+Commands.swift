@@ -4,6 +4,9 @@ import PluginABI
 /// NetConnection and NetStream commands: connect, createStream, deleteStream, publish, play, the
 /// encoders' historical calls, and any other name as a Lua RPC.
 extension RTMPSession {
+    /// The most NetStreams one connection may hold.
+    static let maxStreams = 64
+
     /// An info object {level, code, description[, details]}.
     static func info(level: String, code: String, description: String, details: String? = nil) -> MonaValue {
         var fields = [MonaField("level", .string(level)), MonaField("code", .string(code)), MonaField("description", .string(description))]
@@ -54,6 +57,10 @@ extension RTMPSession {
         case "connect":
             connect(values.count > 2 ? values[2] : .nil, transaction: transaction, arguments: arguments, message: message)
         case "createStream":
+            guard streams.count < Self.maxStreams else {
+                callFailed(message, transaction: transaction, "No more than \(Self.maxStreams) streams per connection")
+                return
+            }
             var id: UInt32 = 1
             while streams[id] != nil { id += 1 }
             streams[id] = RTMPStream(session: self, id: id)

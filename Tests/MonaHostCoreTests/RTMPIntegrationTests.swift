@@ -155,6 +155,13 @@ struct RTMPIntegrationTests {
         }
         try amf3.command([.string("add"), .number(2), .nil, .number(20), .number(22)])
         #expect(try amf3.readCommand() == [.string("_result"), .number(2), .nil, .number(42)])
+        // Streams per connection are bounded.
+        for transaction in 10..<74 {
+            try amf3.command([.string("createStream"), .number(Double(transaction)), .nil])
+            #expect(try amf3.readCommand().first == .string("_result"))
+        }
+        try amf3.command([.string("createStream"), .number(74), .nil])
+        #expect(try amf3.readCommand().first == .string("_error"), "the 65th stream is refused")
         // An error in onConnection rejects with its message.
         let rejected = try RTMPTestClient(port: port)
         let refusal = try rejected.connect(app: "live", port: port, arguments: [.string("reject")])
