@@ -109,7 +109,11 @@ final class RTMPPlugin: MonaPluginInstance {
                        bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
         guard let stream = RTMPStream.from(sink), !stream.session.closing else { return MONA_E_CLOSED }
         if flags & MONA_MEDIA_RELIABLE == 0, stream.session.queued > Self.congestion { return MONA_E_AGAIN }
-        stream.send(RTMPMessage(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: Array(bytes)))
+        if stream.holding {
+            stream.send(RTMPMessage(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: Array(bytes)))
+        } else {
+            stream.session.send(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: bytes)
+        }
         return MONA_OK
     }
 

@@ -149,16 +149,22 @@ final class RTMPSession {
 
     /// Queues a message (written at the end of the batch, or at once past `outputLimit`).
     func send(_ message: RTMPMessage) {
-        output += encoder.encode(message)
+        message.payload.withUnsafeBytes {
+            send(csid: message.csid, timestamp: message.timestamp, typeID: message.typeID, streamID: message.streamID, payload: $0)
+        }
+    }
+
+    /// Queues a message whose payload is borrowed (media frames go from the host's buffer to the output).
+    func send(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, payload: UnsafeRawBufferPointer) {
+        encoder.encode(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, payload: payload, into: &output)
         if output.count >= Self.outputLimit { flush() }
     }
 
     /// Writes what was gathered.
     func flush() {
         guard !output.isEmpty else { return }
-        let bytes = output
-        output = []
-        write(bytes)
+        write(output)
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
     }
 
     private func write(_ bytes: [UInt8]) {

@@ -36,46 +36,53 @@ struct RTMPChunkEncoder {
 
     /// The chunks of one message (csid 2...65599, payload at most 0xFFFFFF bytes).
     mutating func encode(_ message: RTMPMessage) -> [UInt8] {
-        precondition((2...65599).contains(message.csid), "csid \(message.csid) out of range")
-        precondition(message.payload.count <= 0xFFFFFF, "message of \(message.payload.count) bytes")
-        let length = message.payload.count
+        var bytes: [UInt8] = []
+        message.payload.withUnsafeBytes {
+            encode(csid: message.csid, timestamp: message.timestamp, typeID: message.typeID, streamID: message.streamID,
+                   payload: $0, into: &bytes)
+        }
+        return bytes
+    }
+
+    /// The chunks of one message appended to `bytes` (no intermediate copy of the payload).
+    mutating func encode(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, payload: UnsafeRawBufferPointer,
+                         into bytes: inout [UInt8]) {
+        precondition((2...65599).contains(csid), "csid \(csid) out of range")
+        precondition(payload.count <= 0xFFFFFF, "message of \(payload.count) bytes")
+        let length = payload.count
         var format = 0
-        var time = message.timestamp
-        if let previous = streams[message.csid], previous.streamID == message.streamID, message.timestamp >= previous.timestamp {
-            time = message.timestamp - previous.timestamp
-            if previous.typeID == message.typeID && previous.length == length {
+        var time = timestamp
+        if let previous = streams[csid], previous.streamID == streamID, timestamp >= previous.timestamp {
+            time = timestamp - previous.timestamp
+            if previous.typeID == typeID && previous.length == length {
                 format = time == previous.delta ? 3 : 2
             } else {
                 format = 1
             }
         }
-        streams[message.csid] = ChunkStream(timestamp: message.timestamp, delta: time, length: length,
-                                            typeID: message.typeID, streamID: message.streamID)
+        streams[csid] = ChunkStream(timestamp: timestamp, delta: time, length: length, typeID: typeID, streamID: streamID)
         let extended = time >= 0xFFFFFF
         let continuations = length > 0 ? (length - 1) / chunkSize : 0
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(18 + length + continuations * 7)
-        Self.appendBasicHeader(format: format, csid: message.csid, to: &bytes)
+        bytes.reserveCapacity(bytes.count + 18 + length + continuations * 7)
+        Self.appendBasicHeader(format: format, csid: csid, to: &bytes)
         if format < 3 { Self.append24(min(time, 0xFFFFFF), to: &bytes) }
         if format < 2 {
             Self.append24(UInt32(length), to: &bytes)
-            bytes.append(message.typeID)
+            bytes.append(typeID)
         }
         if format == 0 {
-            let id = message.streamID
-            bytes += [UInt8(id & 0xFF), UInt8(id >> 8 & 0xFF), UInt8(id >> 16 & 0xFF), UInt8(id >> 24)]
+            bytes += [UInt8(streamID & 0xFF), UInt8(streamID >> 8 & 0xFF), UInt8(streamID >> 16 & 0xFF), UInt8(streamID >> 24)]
         }
         if extended { bytes += RTMPControl.bigEndian(time) }
         var offset = 0
         while true {
             let count = min(chunkSize, length - offset)
-            bytes += message.payload[offset..<(offset + count)]
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + count)]))
             offset += count
             guard offset < length else { break }
-            Self.appendBasicHeader(format: 3, csid: message.csid, to: &bytes)
+            Self.appendBasicHeader(format: 3, csid: csid, to: &bytes)
             if extended { bytes += RTMPControl.bigEndian(time) }
         }
-        return bytes
     }
 
     /// The 1-, 2- or 3-byte basic header (the 3-byte form carries csid − 64 little-endian).
