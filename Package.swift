@@ -28,6 +28,8 @@ let package = Package(
             path: "Sources/CMonaCrypto",
             linkerSettings: [.linkedLibrary("crypto")]
         ),
+        // System tuning C cannot hand to Swift directly (glibc's malloc options).
+        .target(name: "CMonaSystem", path: "Sources/CMonaSystem"),
         // LuaJIT from Debian (pkg-config "luajit"), and the C API macros as functions.
         .systemLibrary(name: "CLuaJIT", path: "Sources/CLuaJIT", pkgConfig: "luajit",
                        providers: [.apt(["libluajit-5.1-dev"])]),
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "MonaHostCore",
             dependencies: [
-                "PluginABI", "CMonaCrypto", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT", "CLuaShim",
+                "PluginABI", "CMonaCrypto", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT", "CLuaShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
