@@ -14,6 +14,10 @@ final class HTTPPlugin: MonaPluginInstance {
     var timeout = 7
     /// The default folder index rule.
     var index = "true"
+    /// What response heads share (status lines, the Date header of the current second).
+    let heads = ResponseHeads()
+    /// Small static files, revalidated by stat on each request.
+    let files = FileCache()
 
     init(host: MonaHost, section: String) {
         self.host = host

@@ -9,31 +9,56 @@ import Glibc
 extension HTTPSession {
     /// Most bytes queued in the host before a file stream waits for tcp_writable.
     static let streamWindow: Int64 = 256 * 1024
-    /// Files up to this size are sent in one piece.
+    /// Parts of large files up to this size are sent in one piece.
     static let smallFile = 64 * 1024
+    /// Bodies up to this size go out in the same tcp_send as the head.
+    static let joinedBody = 64 * 1024
     /// The size of each read of a streamed file.
     static let streamChunk = 256 * 1024
 
     /// Sends a complete response; closes after it when asked or when the request does not keep alive.
-    func respond(_ head: HTTPRequestHead, status: Int, extra: [(String, String)] = [], body: [UInt8],
+    /// The head and the body go out in one tcp_send (one write) unless the body is large.
+    /// `lines`: header lines ready to send ("Name: value\r\n"…), written before `extra`.
+    func respond(_ head: HTTPRequestHead, status: Int, lines: [UInt8] = [], extra: [(String, String)] = [], body: [UInt8],
                  close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false) {
         if let current, current == head { self.current = nil }
         let keepAlive = head.keepAlive && !close
-        var lines = "HTTP/1.1 \(status) \(ErrorPage.reason(status))\r\n"
-        lines += "Date: \(HTTPDate.format(Int(host.timeMs / 1000)))\r\nServer: Mona\r\n"
-        lines += "Connection: \(keepAlive ? "keep-alive" : "close")\r\n"
+        let withBody = !body.isEmpty && head.method != "HEAD"
+        let joined = withBody && body.count <= Self.joinedBody
+        var out: [UInt8] = []
+        out.reserveCapacity(320 + (joined ? body.count : 0))
+        out += plugin.heads.statusLine(status)
+        out += plugin.heads.dateAndServer(Int(host.timeMs / 1000))
+        if keepAlive { out.append(literal: "Connection: keep-alive\r\n") } else { out.append(literal: "Connection: close\r\n") }
         if let origin = head.header("Origin") {
-            lines += "Access-Control-Allow-Origin: \(origin)\r\nVary: Origin\r\n"
+            out.append(literal: "Access-Control-Allow-Origin: ")
+            out.append(text: origin)
+            out.append(literal: "\r\nVary: Origin\r\n")
         }
-        for (name, value) in extra { lines += "\(name): \(value)\r\n" }
-        for cookie in cookies { lines += "Set-Cookie: \(cookie)\r\n" }
-        cookies.removeAll()
+        out += lines
+        for (name, value) in extra {
+            out.append(text: name)
+            out.append(literal: ": ")
+            out.append(text: value)
+            out.append(literal: "\r\n")
+        }
+        if !cookies.isEmpty {
+            for cookie in cookies {
+                out.append(literal: "Set-Cookie: ")
+                out.append(text: cookie)
+                out.append(literal: "\r\n")
+            }
+            cookies.removeAll()
+        }
         if status != 304, status != 204, !(100..<200).contains(status) {
-            lines += "Content-Length: \(contentLength ?? body.count)\r\n"
+            out.append(literal: "Content-Length: ")
+            out.append(decimal: contentLength ?? body.count)
+            out.append(literal: "\r\n")
         }
-        lines += "\r\n"
-        send(Array(lines.utf8))
-        if head.method != "HEAD", !body.isEmpty { send(body) }
+        out.append(literal: "\r\n")
+        if joined { out += body }
+        send(out)
+        if withBody, !joined { send(body) }
         if !keepAlive, !bodyFollows { finish() } // a streamed body closes when it ends
     }
 
@@ -65,35 +90,48 @@ extension HTTPSession {
     // MARK: files
 
     /// Serves a file: 304/412 by its validators, 206/416 by Range, a template when values are given.
-    /// Only metadata is read here; file content is read on the host's blocking pool (FileRead).
+    /// A small file is read on the loop (or found in the plugin's FileCache, revalidated by stat); a
+    /// larger one is read on the host's blocking pool (FileRead) and streamed.
     func serve(_ head: HTTPRequestHead, path: String, templateValues: [String: String]) {
-        var info = stat()
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0, fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            if fd >= 0 { Glibc.close(fd) }
-            fail(head, status: errno == EACCES ? 403 : 404, message: "File \(head.path) doesn't exist")
+        let facts: FileCache.Facts
+        var content: [UInt8]?
+        var fd: Int32 = -1
+        switch plugin.files.open(path, nowMs: host.timeMs) {
+        case .failed(let code):
+            fail(head, status: code == EACCES ? 403 : 404, message: "File \(head.path) doesn't exist")
             return
+        case .small(let found, let bytes):
+            facts = found
+            content = bytes
+        case .large(let found, let opened):
+            facts = found
+            fd = opened
         }
-        let validators = FileValidators(size: Int(info.st_size), modifiedSeconds: Int(info.st_mtim.tv_sec),
-                                        modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
-        let type = MIMETypes.type(forFileName: path)
-        var headers = [("Content-Type", type), ("Last-Modified", HTTPDate.format(validators.modified)),
-                       ("ETag", validators.etag), ("Accept-Ranges", "bytes")]
+        let validators = facts.validators
+        let type = facts.type
         if !templateValues.isEmpty, MIMETypes.isText(type) {
+            let extra = [("Content-Type", type), ("Cache-Control", "no-cache")]
+            if let content {
+                respond(head, status: 200, extra: extra, body: Template.apply(content, values: templateValues))
+                return
+            }
             read(fd, from: 0, count: validators.size) { session, content in
                 Glibc.close(fd)
-                session.respond(head, status: 200, extra: [("Content-Type", type), ("Cache-Control", "no-cache")],
-                                body: Template.apply(content, values: templateValues))
+                session.respond(head, status: 200, extra: extra, body: Template.apply(content, values: templateValues))
             }
             return
         }
+        // Content-Type, Last-Modified, ETag and Accept-Ranges (written once per file version), then Content-Range.
+        let lines = facts.headerLines
+        var headers: [(String, String)] = []
         switch FileConditions.evaluate(method: head.method, header: head.header, validators: validators) {
         case .notModified:
-            Glibc.close(fd)
-            respond(head, status: 304, extra: headers.filter { $0.0 != "Content-Type" }, body: [])
+            if fd >= 0 { Glibc.close(fd) }
+            respond(head, status: 304, extra: [("Last-Modified", facts.modified), ("ETag", validators.etag),
+                                               ("Accept-Ranges", "bytes")], body: [])
             return
         case .preconditionFailed:
-            Glibc.close(fd)
+            if fd >= 0 { Glibc.close(fd) }
             fail(head, status: 412, message: "Precondition failed")
             return
         case .send:
@@ -104,7 +142,7 @@ extension HTTPSession {
         var length = validators.size
         switch ByteRange.evaluate(rangeHeader: head.header("Range"), ifRange: head.header("If-Range"), validators: validators) {
         case .unsatisfiable:
-            Glibc.close(fd)
+            if fd >= 0 { Glibc.close(fd) }
             respond(head, status: 416, extra: [("Content-Range", "bytes */\(validators.size)")], body: [])
             return
         case .partial(let from, let last):
@@ -116,19 +154,26 @@ extension HTTPSession {
             break
         }
         if head.method == "HEAD" || length == 0 {
-            Glibc.close(fd)
-            respond(head, status: status, extra: headers, body: [], contentLength: length)
+            if fd >= 0 { Glibc.close(fd) }
+            respond(head, status: status, lines: lines, extra: headers, body: [], contentLength: length)
+            return
+        }
+        if let content {
+            // As read: a file that shrank meanwhile gives fewer bytes (and a Content-Length that says so).
+            let end = min(first + length, content.count)
+            let body = first == 0 && end == content.count ? content : first < end ? Array(content[first..<end]) : []
+            respond(head, status: status, lines: lines, extra: headers, body: body)
             return
         }
         if length <= Self.smallFile {
             read(fd, from: first, count: length) { session, content in
                 Glibc.close(fd)
-                session.respond(head, status: status, extra: headers, body: content)
+                session.respond(head, status: status, lines: lines, extra: headers, body: content)
             }
             return
         }
         // A large file: headers now, then the content as the socket drains.
-        respond(head, status: status, extra: headers, body: [], contentLength: length, bodyFollows: true)
+        respond(head, status: status, lines: lines, extra: headers, body: [], contentLength: length, bodyFollows: true)
         stream = FileStream(fd: fd, offset: first, remaining: length, keepAlive: head.keepAlive)
         continueStream()
     }

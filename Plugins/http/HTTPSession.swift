@@ -23,9 +23,15 @@ final class HTTPSession {
     var stream: FileStream?
     /// A file read is in progress on the blocking pool.
     var reading = false
+    /// The last request path and what it maps to (see `location(of:)`).
+    private var lastLocation: (path: String, location: HTTPPath)?
     private var client: mona_handle = 0
     private var clientKey: String?
+    /// The idle timer: one host timer at a time, started once and re-armed only when it fires (a
+    /// host timer is a scheduled task of the event loop: too costly to restart on every request).
     private var timer: mona_handle?
+    /// When the connection was last active (monotonic ms): the timer compares it with the time-out.
+    private var lastActivity: Int64 = 0
     /// Idle time-out in seconds: HTTP.timeout, or the client's `timeout` parameter once it is open.
     private lazy var idleSeconds = plugin.timeout
     var closing = false
@@ -54,6 +60,8 @@ final class HTTPSession {
     enum Reply {
         case values([MonaValue])
         case raw([UInt8])
+        /// A body already encoded, with its content type.
+        case encoded([UInt8], type: String)
     }
 
     init(plugin: HTTPPlugin, connection: mona_handle, peer: mona_addr, local: mona_addr) {
@@ -62,7 +70,7 @@ final class HTTPSession {
         self.peer = peer
         self.local = local
         parser = HTTPRequestParser(limits: plugin.limits)
-        armTimer()
+        touch()
     }
 
     static func from(_ pointer: UnsafeMutableRawPointer?) -> HTTPSession? {
@@ -76,7 +84,7 @@ final class HTTPSession {
 
     func receive(_ bytes: UnsafeRawBufferPointer) {
         guard !closing else { return }
-        armTimer()
+        touch()
         let events: [HTTPParseEvent]
         do throws(HTTPParseError) {
             events = try parser.feed(bytes)
@@ -128,6 +136,13 @@ final class HTTPSession {
     func timedOut(_ fired: mona_handle) {
         guard fired == timer else { return }
         timer = nil
+        guard idleSeconds > 0, !closing else { return }
+        let idle = Int64(idleSeconds) * 1000
+        let elapsed = host.monotonicMs - lastActivity
+        if elapsed < idle {
+            startTimer(idle - elapsed) // active since it was armed: wait for the rest
+            return
+        }
         if let request = waiting {
             waiting = nil
             respond(request.head, status: 204, body: [])
@@ -135,16 +150,26 @@ final class HTTPSession {
         } else if queue.isEmpty, stream == nil, !reading, parser.isIdle {
             host.close(connection)
             closing = true
-        } else {
-            armTimer()
+            return
         }
+        touch()
     }
 
-    private func armTimer() {
+    /// The connection is active: the idle time-out counts from now. Starts the timer if none runs.
+    private func touch() {
+        lastActivity = host.monotonicMs
+        if timer == nil, idleSeconds > 0, !closing { startTimer(Int64(idleSeconds) * 1000) }
+    }
+
+    private func startTimer(_ delayMs: Int64) {
+        timer = host.startTimer(delayMs: UInt64(max(delayMs, 1)), context: context)
+    }
+
+    /// The time-out changed (the client's `timeout` parameter): the running timer is replaced.
+    private func restartTimer() {
         if let timer { host.cancelTimer(timer) }
         timer = nil
-        guard idleSeconds > 0 else { return }
-        timer = host.startTimer(delayMs: UInt64(idleSeconds) * 1000, context: context)
+        touch()
     }
 
     // MARK: dispatch
@@ -161,12 +186,14 @@ final class HTTPSession {
         let head = request.head
         current = head
         defer { current = nil }
-        guard ["GET", "HEAD", "POST", "OPTIONS"].contains(head.method) else {
+        switch head.method {
+        case "GET", "HEAD", "POST", "OPTIONS": break
+        default:
             respond(head, status: 405, extra: [("Allow", "GET, HEAD, POST, OPTIONS")],
                     body: ErrorPage.html(status: 405, reason: ErrorPage.reason(405), message: "\(head.method) is not allowed"))
             return
         }
-        let location = HTTPPath(head.path)
+        let location = self.location(of: head.path)
         guard location.isValid else {
             fail(head, status: 400, message: "Invalid path")
             return
@@ -188,6 +215,15 @@ final class HTTPSession {
         }
     }
 
+    /// The application and file of a request path (the last one is kept: a keep-alive connection
+    /// often asks for the same path again).
+    private func location(of path: String) -> HTTPPath {
+        if let last = lastLocation, last.path == path { return last.location }
+        let location = HTTPPath(path)
+        lastLocation = (path, location)
+        return location
+    }
+
     /// Keeps the client of this path and query, or opens it (onConnection).
     private func openClient(for head: HTTPRequestHead, _ location: HTTPPath) -> Bool {
         let key = location.application + "?" + head.query
@@ -207,8 +243,10 @@ final class HTTPSession {
         case .opened(let handle, _):
             client = handle
             // The client's `timeout` parameter (the config, or what onConnection returned) is read once.
-            if let text = host.parameter(client: client, "timeout"), let value = Double(text) { idleSeconds = Int(value) }
-            armTimer()
+            if let text = host.parameter(client: client, "timeout"), let value = Double(text), Int(value) != idleSeconds {
+                idleSeconds = Int(value)
+                restartTimer()
+            }
             return true
         case .refused(_, let kind, let message):
             clientKey = nil
@@ -227,10 +265,10 @@ final class HTTPSession {
 
     private func get(_ head: HTTPRequestHead, _ location: HTTPPath) {
         let arguments = queryArguments(head.query)
-        if !location.file.isEmpty, !location.file.contains(".") {
-            switch host.invoke(client: client, method: location.file, args: arguments) {
-            case .results(let values):
-                answer(head, values: values, format: MONA_FORMAT_JSON)
+        if !location.file.isEmpty, !Self.hasDot(location.file) {
+            switch invoke(location.file, args: arguments, format: MONA_FORMAT_JSON) {
+            case .results(let body):
+                answer(head, body: body, format: MONA_FORMAT_JSON)
                 return
             case .failed(let status, _, let message) where status != MONA_E_NOTFOUND:
                 fail(head, status: 500, message: message)
@@ -253,6 +291,16 @@ final class HTTPSession {
         }
     }
 
+    /// Whether a name contains "." (as a character: a dot followed by a combining mark does not count).
+    static func hasDot(_ name: String) -> Bool {
+        var dot = false
+        for byte in name.utf8 {
+            if byte >= 0x80 { return name.contains(".") }
+            if byte == UInt8(ascii: ".") { dot = true }
+        }
+        return dot
+    }
+
     private func folder(_ head: HTTPRequestHead, path: String, arguments: [MonaValue]) {
         guard head.path.hasSuffix("/") else {
             let target = head.path + "/" + (head.query.isEmpty ? "" : "?" + head.query)
@@ -270,8 +318,8 @@ final class HTTPSession {
             if rule.contains(".") {
                 serve(head, path: path + rule, templateValues: [:])
             } else {
-                switch host.invoke(client: client, method: rule, args: arguments) {
-                case .results(let values): answer(head, values: values, format: MONA_FORMAT_JSON)
+                switch invoke(rule, args: arguments, format: MONA_FORMAT_JSON) {
+                case .results(let body): answer(head, body: body, format: MONA_FORMAT_JSON)
                 case .failed(_, _, let message): fail(head, status: 503, message: message)
                 }
             }
@@ -299,17 +347,56 @@ final class HTTPSession {
             method = name
             values.removeFirst()
         }
-        switch host.invoke(client: client, method: method, args: values) {
-        case .results(let results):
-            answer(head, values: results, format: format ?? MONA_FORMAT_JSON)
+        switch invoke(method, args: values, format: format ?? MONA_FORMAT_JSON) {
+        case .results(let body):
+            answer(head, body: body, format: format ?? MONA_FORMAT_JSON)
         case .failed(let status, _, let message):
             fail(head, status: status == MONA_E_NOTFOUND ? 503 : 500, message: message)
         }
     }
 
+    /// What a call of a client method gave.
+    enum Invocation {
+        /// Its results encoded in the asked format; nil when it returned nothing.
+        case results([UInt8]?)
+        case failed(status: Int32, kind: Int32, message: String)
+    }
+
+    /// client:method(args…) through client_invoke, its results encoded in `format`. JSON is written
+    /// straight from the MVS results (JSONReply.transcode) when it can be, else they are decoded and
+    /// encoded as usual.
+    private func invoke(_ method: String, args: [MonaValue], format: Int32) -> Invocation {
+        let api = host.api.pointee
+        let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
+        var results = mona_buffer()
+        var error = mona_error()
+        var method = method
+        let status = method.withUTF8 { name in
+            argBytes.withUnsafeBufferPointer { arguments in
+                api.client_invoke(api.ctx, client, UnsafeRawPointer(name.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                  name.count, arguments.baseAddress, arguments.count, &results, &error)
+            }
+        }
+        defer { api.buffer_free(api.ctx, &results) }
+        guard status == MONA_OK else {
+            let message = withUnsafeBytes(of: error.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return .failed(status: status, kind: error.kind, message: message)
+        }
+        let mvs = UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)
+        if mvs.isEmpty { return .results(nil) }
+        if format == MONA_FORMAT_JSON, let json = JSONReply.transcode(mvs: mvs) { return .results(json) }
+        let values = (try? MVSReader.decode(Array(mvs))) ?? []
+        return .results(values.isEmpty ? nil : encode(values, format: format))
+    }
+
     /// The results of a call: an answer now, or (none) the request waits for a push.
-    private func answer(_ head: HTTPRequestHead, values: [MonaValue], format: Int32) {
-        if values.isEmpty {
+    private func answer(_ head: HTTPRequestHead, body: [UInt8]?, format: Int32) {
+        guard current != nil else {
+            // The method already answered through its writer: what it returned waits for the next request.
+            if let body { keep(.encoded(body, type: Self.contentType(format))) }
+            return
+        }
+        guard let body else {
             if !pushes.isEmpty {
                 reply(head, pushes.removeFirst())
             } else {
@@ -317,7 +404,6 @@ final class HTTPSession {
             }
             return
         }
-        let body = host.encode(values, format: format) ?? []
         respond(head, status: 200, extra: [("Content-Type", Self.contentType(format))], body: body)
     }
 
@@ -325,10 +411,18 @@ final class HTTPSession {
         switch reply {
         case .values(let values):
             respond(head, status: 200, extra: [("Content-Type", "application/json")],
-                    body: host.encode(values, format: MONA_FORMAT_JSON) ?? [])
+                    body: encode(values, format: MONA_FORMAT_JSON))
         case .raw(let bytes):
             respond(head, status: 200, extra: [("Content-Type", "text/plain; charset=utf-8")], body: bytes)
+        case .encoded(let bytes, let type):
+            respond(head, status: 200, extra: [("Content-Type", type)], body: bytes)
         }
+    }
+
+    /// Values in a wire format: JSON in the plugin when it can (JSONReply), else by the host.
+    private func encode(_ values: [MonaValue], format: Int32) -> [UInt8] {
+        if format == MONA_FORMAT_JSON, let bytes = JSONReply.encode(values) { return bytes }
+        return host.encode(values, format: format) ?? []
     }
 
     static func contentType(_ format: Int32) -> String {
@@ -370,13 +464,18 @@ final class HTTPSession {
             current = nil
             self.reply(head, reply)
         } else {
-            if pushes.count == Self.maxPushes {
-                pushes.removeFirst()
-                host.log(MONA_LOG_WARN, "an HTTP client has more than \(Self.maxPushes) pushes waiting for requests, the oldest is dropped")
-            }
-            pushes.append(reply)
+            keep(reply)
         }
         return MONA_OK
+    }
+
+    /// An answer with no request to carry it: kept for the next request (bounded).
+    private func keep(_ reply: Reply) {
+        if pushes.count == Self.maxPushes {
+            pushes.removeFirst()
+            host.log(MONA_LOG_WARN, "an HTTP client has more than \(Self.maxPushes) pushes waiting for requests, the oldest is dropped")
+        }
+        pushes.append(reply)
     }
 
     func closeByApplication(code: Int) {

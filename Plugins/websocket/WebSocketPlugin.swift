@@ -18,8 +18,11 @@ final class WebSocketPlugin: MonaPluginInstance {
     let maxQueuedBytes: Int64 = 32 << 20
     /// How long a close frame we sent waits for the peer's answer.
     static let closeWaitMs: UInt64 = 5000
-    /// The open sessions, to close them politely when the server stops.
+    /// The open sessions, to close them politely when the server stops and for the keep-alive tick.
     private var sessions: [mona_handle: WebSocketSession] = [:]
+    /// The keep-alive tick: pings and idle time-outs of all sessions, every `tickMs`.
+    private var tick: mona_handle?
+    static let tickMs: UInt64 = 500
 
     init(host: MonaHost, section: String) {
         self.host = host
@@ -36,6 +39,8 @@ final class WebSocketPlugin: MonaPluginInstance {
         if let text = host.config("\(section).protocols") {
             subprotocols = text.split(separator: ",").map { String(FileText.trim($0)) }.filter { !$0.isEmpty }
         }
+        // One timer for every session's keep-alive (a timer each would cost memory per idle socket).
+        tick = host.startTimer(delayMs: Self.tickMs, periodMs: Self.tickMs, context: nil)
         return MONA_OK
     }
 
@@ -66,7 +71,12 @@ final class WebSocketPlugin: MonaPluginInstance {
     }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
-        WebSocketSession.from(context)?.timerFired(timer)
+        if let session = WebSocketSession.from(context) {
+            session.timerFired(timer)
+        } else if timer == tick {
+            let now = host.timeMs
+            for session in Array(sessions.values) { session.tick(now: now) }
+        }
     }
 
     func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32 {

@@ -24,6 +24,9 @@ final class WebSocketSession {
     /// The last time anything arrived (ms, host clock), the idle limit (s) and the ping/idle timer.
     private var lastReceived: Int64
     private var idleSeconds: Int
+    /// When the next ping is due (ms, host clock).
+    private var nextPing: Int64 = 0
+    /// A timer of this session only while closing (the keep-alive is the plugin's tick).
     private var timer: mona_handle?
 
     init(plugin: WebSocketPlugin, connection: mona_handle) {
@@ -82,7 +85,8 @@ final class WebSocketSession {
             if !closeAfter { phase = .open }
             for frame in beforeSwitch { send(frame) }
             beforeSwitch = []
-            if closeAfter { finish() } else { armTimer() }
+            nextPing = host.timeMs + Int64(idleSeconds) * 500
+            if closeAfter { finish() }
         case .refused(_, let kind, let message):
             refuse(status: kind == MONA_ERR_APPLICATION ? 404 : 500, headers: [], message: message)
         }
@@ -289,15 +293,22 @@ final class WebSocketSession {
 
     // MARK: keep-alive
 
-    /// Pings every timeout/2 s; closes (1001) a client silent for the whole timeout.
-    private func armTimer(delayMs: UInt64? = nil) {
-        cancelTimer()
-        if let delayMs {
-            timer = host.startTimer(delayMs: delayMs, context: context)
-        } else if idleSeconds > 0 {
-            let period = UInt64(max(idleSeconds * 500, 1))
-            timer = host.startTimer(delayMs: period, periodMs: period, context: context)
+    /// The plugin's tick: a ping every timeout/2 s; a client silent for the whole timeout is closed (1001).
+    func tick(now: Int64) {
+        guard phase == .open, idleSeconds > 0 else { return }
+        if now - lastReceived >= Int64(idleSeconds) * 1000 {
+            host.log(MONA_LOG_DEBUG, "WebSocket client silent for \(idleSeconds) s: closed")
+            close(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
+        } else if now >= nextPing {
+            send(WebSocketFrame.encode(.ping, []))
+            nextPing = now + Int64(idleSeconds) * 500
         }
+    }
+
+    /// Waits `delayMs` for the peer (closing handshake) before giving up on it.
+    private func armTimer(delayMs: UInt64) {
+        cancelTimer()
+        timer = host.startTimer(delayMs: delayMs, context: context)
     }
 
     private func cancelTimer() {
@@ -307,21 +318,14 @@ final class WebSocketSession {
 
     func timerFired(_ fired: mona_handle) {
         guard fired == timer else { return }
+        timer = nil
         switch phase {
         case .closing:
             finish() // the peer did not answer our close frame in time
-        case .open:
-            if host.timeMs - lastReceived >= Int64(idleSeconds) * 1000 {
-                host.log(MONA_LOG_DEBUG, "WebSocket client silent for \(idleSeconds) s: closed")
-                close(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
-            } else {
-                send(WebSocketFrame.encode(.ping, []))
-            }
         case .closed:
-            timer = nil
             host.close(connection, how: MONA_CLOSE_ABORT) // the peer never closed its side
-        case .opening:
-            cancelTimer()
+        case .open, .opening:
+            break
         }
     }
 }

@@ -22,6 +22,8 @@ struct HTTPIntegrationTests {
             return client.properties("session"), client.properties("bad name", "x"), client.properties(1, "x")
         end
         function client:whoami() return client.session, client["X-Custom"] end
+        function client:pushOnly() client.writer:writeMessage("pushed") end
+        function client:pushAndReturn() client.writer:writeMessage("first") return "second" end
         function client:onRead(file)
             if file == "secret.txt" then return nil end
             if file == "page.html" then return "page.html", { name = "World" } end
@@ -156,6 +158,18 @@ struct HTTPIntegrationTests {
         #expect(preflight.contains("Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n"))
         #expect(preflight.contains("Access-Control-Allow-Headers: Content-Type\r\n"))
         #expect(preflight.contains("Access-Control-Allow-Origin: http://example.org\r\n"))
+    }
+
+    @Test func aMethodAnsweringThroughItsWriterAnswersOnce() throws {
+        let (server, port, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let base = "http://127.0.0.1:\(port)"
+        let started = Date()
+        let both = try Self.curl(["\(base)/pushOnly", "\(base)/hello.txt"])
+        #expect(both == #"["pushed"]hello world"#, "the next request on the connection is not held")
+        #expect(Date().timeIntervalSince(started) < 3)
+        // What the method returns after its writer answered is kept for the next waiting request.
+        #expect(try Self.curl(["\(base)/pushAndReturn", "\(base)/pushOnly", "\(base)/wait"]) == #"["first"]["pushed"]["second"]"#)
     }
 
     @Test func malformedRequestsGetTheirStatusAndAClosedConnection() throws {

@@ -1,6 +1,10 @@
 // The values the HTTP/1.1 request parser produces, and the syntax checks of a complete request head
 // (request line, header fields, request target). Framing (body length) is decided in HTTPRequestParser.swift.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One parsed request head.
 struct HTTPRequestHead: Equatable, Sendable {
     /// The method as sent, e.g. "GET" (case-sensitive, token characters only).
@@ -191,20 +195,31 @@ enum HTTPHeadParser {
 
     /// `METHOD SP target SP HTTP/1.x`; the returned head has no headers yet.
     static func requestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) throws(HTTPParseError) -> HTTPRequestHead {
-        let parts = line.split(separator: HTTPSyntax.space, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+        // Exactly two spaces: method, target, version (found without allocating).
+        guard let first = line.firstIndex(of: HTTPSyntax.space),
+              let second = line[(first + 1)...].firstIndex(of: HTTPSyntax.space),
+              !line[(second + 1)...].contains(HTTPSyntax.space),
+              first > line.startIndex, second > first + 1 else {
             throw .badRequest("malformed request line")
         }
-        let minor = try version(parts[2])
-        guard parts[0].allSatisfy(HTTPSyntax.isToken) else { throw .badRequest("invalid method") }
-        let method = String(decoding: parts[0], as: UTF8.self)
-        let rawTarget = parts[1]
+        let minor = try version(line[(second + 1)...])
+        let methodBytes = line[line.startIndex..<first]
+        guard methodBytes.allSatisfy(HTTPSyntax.isToken) else { throw .badRequest("invalid method") }
+        let method = Self.knownMethod(methodBytes) ?? String(decoding: methodBytes, as: UTF8.self)
+        let rawTarget = line[(first + 1)..<second]
         guard rawTarget.count <= limits.maxTargetLength else { throw .uriTooLong }
         guard !rawTarget.contains(where: HTTPSyntax.isControl) else {
             throw .badRequest("control character in request target")
         }
-        guard let target = String(validating: rawTarget, as: UTF8.self) else {
-            throw .badRequest("request target is not UTF-8")
+        // ASCII (the usual target) is valid UTF-8: decoded without the generic validation.
+        let target: String
+        if rawTarget.allSatisfy({ $0 < 0x80 }) {
+            target = rawTarget.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+        } else {
+            guard let valid = String(validating: rawTarget, as: UTF8.self) else {
+                throw .badRequest("request target is not UTF-8")
+            }
+            target = valid
         }
         guard !rawTarget.contains(UInt8(ascii: "#")) else { throw .badRequest("fragment in request target") }
         let (path, query) = try pathAndQuery(rawTarget, method: method)
@@ -214,16 +229,43 @@ enum HTTPHeadParser {
 
     /// The minor version of `HTTP/1.x`; other well-formed versions are not supported (505).
     static func version(_ text: ArraySlice<UInt8>) throws(HTTPParseError) -> Int {
-        let bytes = Array(text)
-        guard bytes.count > 5, bytes[0..<5].elementsEqual("HTTP/".utf8) else { throw .badRequest("invalid HTTP version") }
-        let numbers = bytes[5...].split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard numbers.count <= 2, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(HTTPSyntax.isDigit) }) else {
-            throw .badRequest("invalid HTTP version")
+        let start = text.startIndex
+        guard text.count > 5, text[start] == UInt8(ascii: "H"), text[start + 1] == UInt8(ascii: "T"),
+              text[start + 2] == UInt8(ascii: "T"), text[start + 3] == UInt8(ascii: "P"), text[start + 4] == UInt8(ascii: "/")
+        else { throw .badRequest("invalid HTTP version") }
+        // "major[.minor]", each a non-empty run of digits, at most one dot.
+        let numbers = text.dropFirst(5)
+        let dot = numbers.firstIndex(of: UInt8(ascii: "."))
+        let major = numbers[numbers.startIndex..<(dot ?? numbers.endIndex)]
+        let minorDigits = dot.map { numbers[($0 + 1)...] }
+        guard !major.isEmpty, major.allSatisfy(HTTPSyntax.isDigit) else { throw .badRequest("invalid HTTP version") }
+        if let minorDigits {
+            guard !minorDigits.isEmpty, minorDigits.allSatisfy(HTTPSyntax.isDigit) else {
+                throw .badRequest("invalid HTTP version")
+            }
         }
-        guard numbers[0].elementsEqual([UInt8(ascii: "1")]) else { throw .versionNotSupported }
-        guard numbers.count == 2, numbers[1].count == 1, let minor = HTTPSyntax.hexValue(numbers[1][numbers[1].startIndex])
+        guard major.count == 1, major[major.startIndex] == UInt8(ascii: "1") else { throw .versionNotSupported }
+        guard let minorDigits, minorDigits.count == 1, let minor = HTTPSyntax.hexValue(minorDigits[minorDigits.startIndex])
         else { throw .badRequest("invalid HTTP version") }
         return min(minor, 1)
+    }
+
+    /// The common methods as constant strings (no allocation, and fast comparisons later).
+    static func knownMethod(_ bytes: ArraySlice<UInt8>) -> String? {
+        func equals(_ name: StaticString) -> Bool {
+            guard bytes.count == name.utf8CodeUnitCount else { return false }
+            return bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, name.utf8Start, $0.count) == 0 }
+        }
+        switch bytes.first {
+        case UInt8(ascii: "G"): if equals("GET") { return "GET" }
+        case UInt8(ascii: "P"):
+            if equals("POST") { return "POST" }
+            if equals("PUT") { return "PUT" }
+        case UInt8(ascii: "H"): if equals("HEAD") { return "HEAD" }
+        case UInt8(ascii: "O"): if equals("OPTIONS") { return "OPTIONS" }
+        default: break
+        }
+        return nil
     }
 
     /// The decoded path and raw query of an origin-form, absolute-form or asterisk-form target.

@@ -55,7 +55,10 @@ clientMeta.__index = function(client, key)
 		end
 		return state.writer
 	end
-	if key == state.protocol then return state.protocolCollection end
+	if key == state.protocol then
+		state.protocolCollection = state.protocolCollection or M.newCollection(state.protocol)
+		return state.protocolCollection
+	end
 	return state.properties[key]
 end
 clientMeta.__tostring = function(client) return "Client_" .. (rawget(states, client) and states[client].id or "?") end
@@ -93,7 +96,7 @@ function M.connect(handle, info, ...)
 		handle = handle, id = hex(info.rawId), rawId = info.rawId, protocol = info.protocol, path = info.path,
 		query = info.query or "", address = info.address, serverAddress = info.serverAddress, service = service,
 		properties = M.newCollection("properties", setProperty), parameters = M.newCollection("parameters"),
-		protocolCollection = M.newCollection(info.protocol), writer = M.newWriter(info.writer),
+		writer = M.newWriter(info.writer),
 	}
 	for key, value in pairs(info.properties or {}) do M.collectionSet(state.properties, key, M.convert(value)) end
 	for key, value in pairs(info.parameters or {}) do M.collectionSet(state.parameters, key, M.convert(value)) end
@@ -192,7 +195,7 @@ function M.readFile(handle, name, ...)
 			if type(results[3]) == "table" then properties = results[3] end
 		end
 	end
-	if file:find("%z") then return "DENY", "NOTFOUND", "File " .. name .. " doesn't exist" end
+	if file:find("\0", 1, true) then return "DENY", "NOTFOUND", "File " .. name .. " doesn't exist" end
 	return "ALLOW", state.service.folder .. "/" .. file, properties
 end
 

@@ -48,25 +48,42 @@ FATAL, CRITIC, ERROR, WARN, NOTE, INFO, DEBUG, TRACE =
 local collections = setmetatable({}, { __mode = "k" })
 M.collections = collections
 
---- Makes a collection; `call(key, ...)` answers coll(key, ...) when given.
-function M.newCollection(name, call, weak)
-	local proxy = newproxy(true)
-	local state = { items = weak and setmetatable({}, { __mode = "v" }) or {}, subs = {}, extra = {}, count = 0, name = name }
-	collections[proxy] = state
-	local meta = getmetatable(proxy)
-	meta.__index = function(_, key)
+-- One metatable serves every collection (each client has several: memory per connection counts);
+-- the state of a proxy is found in `collections`. `subs` and `extra` are made when first needed.
+local template = newproxy(true)
+do
+	local meta = getmetatable(template)
+	meta.__index = function(proxy, key)
+		local state = collections[proxy]
 		local value = state.items[key]
 		if value ~= nil then return value end
-		value = state.subs[key]
-		if value ~= nil then return value end
+		local subs = state.subs
+		if subs then
+			value = subs[key]
+			if value ~= nil then return value end
+		end
 		if key == "count" then return state.count end
-		return state.extra[key]
+		local extra = state.extra
+		return extra and extra[key]
 	end
-	meta.__newindex = function(_, key, value) state.extra[key] = value end
-	meta.__len = function() return state.count end
-	meta.__tostring = function() return "Collection_" .. (tostring(state):match("0x%x+") or "?") end
-	meta.__call = function(_, ...) if call then return call(...) end end
+	meta.__newindex = function(proxy, key, value)
+		local state = collections[proxy]
+		if not state.extra then state.extra = {} end
+		state.extra[key] = value
+	end
+	meta.__len = function(proxy) return collections[proxy].count end
+	meta.__tostring = function(proxy) return "Collection_" .. (tostring(collections[proxy]):match("0x%x+") or "?") end
+	meta.__call = function(proxy, ...)
+		local call = collections[proxy].call
+		if call then return call(...) end
+	end
 	meta.__metatable = "change metatable of collection is prohibited"
+end
+
+--- Makes a collection; `call(key, ...)` answers coll(key, ...) when given.
+function M.newCollection(name, call, weak)
+	local proxy = newproxy(template)
+	collections[proxy] = { items = weak and setmetatable({}, { __mode = "v" }) or {}, count = 0, name = name, call = call }
 	return proxy
 end
 
@@ -80,10 +97,11 @@ function M.collectionSet(proxy, key, value)
 	if type(key) == "string" then
 		local head, tail = key:match("^([^.]+)%.(.+)$")
 		if head then
-			local sub = state.subs[head]
+			local sub = state.subs and state.subs[head]
 			if not sub then
 				if value == nil then return end
 				sub = M.newCollection(head)
+				state.subs = state.subs or {}
 				state.subs[head] = sub
 			end
 			M.collectionSet(sub, tail, value)

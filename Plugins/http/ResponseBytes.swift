@@ -1,0 +1,76 @@
+import MonaPluginKit
+import PluginABI
+
+// The bytes of a response head, appended straight into one buffer (head and body go out in a single
+// tcp_send), with what repeats between responses computed once: status lines, and the Date header,
+// which changes once a second.
+
+extension Array where Element == UInt8 {
+    /// Appends the UTF-8 bytes of `text`.
+    @inline(__always)
+    mutating func append(text: String) {
+        var text = text
+        text.withUTF8 { append(contentsOf: $0) }
+    }
+
+    /// Appends the bytes of a literal.
+    @inline(__always)
+    mutating func append(literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends a non-negative integer in decimal (negative ones as Swift prints them).
+    mutating func append(decimal value: Int) {
+        guard value >= 0 else { return append(text: String(value)) }
+        if value < 10 { return append(UInt8(truncatingIfNeeded: 0x30 + value)) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.max
+        Swift.withUnsafeMutableBytes(of: &digits) { raw in
+            var rest = value
+            var index = raw.count
+            while rest > 0 {
+                index -= 1
+                raw[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+                rest /= 10
+            }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[index...]))
+        }
+    }
+}
+
+/// What responses share: status lines by code, and the Date and Server lines of the current second.
+/// Used on the loop thread only.
+final class ResponseHeads {
+    private var statusLines: [Int: [UInt8]] = [:]
+    private var dateSecond = Int.min
+    private var dateLines: [UInt8] = []
+
+    /// "HTTP/1.1 <status> <reason>\r\n".
+    func statusLine(_ status: Int) -> [UInt8] {
+        if let line = statusLines[status] { return line }
+        var line: [UInt8] = []
+        line.append(literal: "HTTP/1.1 ")
+        line.append(decimal: status)
+        line.append(0x20)
+        line.append(text: ErrorPage.reason(status))
+        line.append(literal: "\r\n")
+        if statusLines.count < 64 { statusLines[status] = line }
+        return line
+    }
+
+    /// "Date: <IMF-fixdate>\r\nServer: Mona\r\n" for `second` (since 1970), formatted once per second.
+    func dateAndServer(_ second: Int) -> [UInt8] {
+        if second != dateSecond {
+            dateSecond = second
+            dateLines.removeAll(keepingCapacity: true)
+            dateLines.append(literal: "Date: ")
+            dateLines.append(text: HTTPDate.format(second))
+            dateLines.append(literal: "\r\nServer: Mona\r\n")
+        }
+        return dateLines
+    }
+}
+
+extension MonaHost {
+    /// The host's monotonic clock in milliseconds.
+    var monotonicMs: Int64 { Int64(api.pointee.monotonic_ns(api.pointee.ctx) / 1_000_000) }
+}
