@@ -362,31 +362,12 @@ final class HTTPSession {
         case failed(status: Int32, kind: Int32, message: String)
     }
 
-    /// client:method(args…) through client_invoke, its results encoded in `format`. JSON is written
-    /// straight from the MVS results (JSONReply.transcode) when it can be, else they are decoded and
-    /// encoded as usual.
+    /// client:method(args…), its results encoded in `format` (JSON written in the plugin when it can be).
     private func invoke(_ method: String, args: [MonaValue], format: Int32) -> Invocation {
-        let api = host.api.pointee
-        let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
-        var results = mona_buffer()
-        var error = mona_error()
-        var method = method
-        let status = method.withUTF8 { name in
-            argBytes.withUnsafeBufferPointer { arguments in
-                api.client_invoke(api.ctx, client, UnsafeRawPointer(name.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                                  name.count, arguments.baseAddress, arguments.count, &results, &error)
-            }
+        switch host.invoke(client: client, method: method, args: args, format: format) {
+        case .encoded(let body): return .results(body)
+        case .failed(let status, let kind, let message): return .failed(status: status, kind: kind, message: message)
         }
-        defer { api.buffer_free(api.ctx, &results) }
-        guard status == MONA_OK else {
-            let message = withUnsafeBytes(of: error.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            return .failed(status: status, kind: error.kind, message: message)
-        }
-        let mvs = UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)
-        if mvs.isEmpty { return .results(nil) }
-        if format == MONA_FORMAT_JSON, let json = JSONReply.transcode(mvs: mvs) { return .results(json) }
-        let values = (try? MVSReader.decode(Array(mvs))) ?? []
-        return .results(values.isEmpty ? nil : encode(values, format: format))
     }
 
     /// The results of a call: an answer now, or (none) the request waits for a push.

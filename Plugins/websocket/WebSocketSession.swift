@@ -166,10 +166,18 @@ final class WebSocketSession {
     }
 
     private func call(_ method: String, _ arguments: [MonaValue], json: Bool) {
+        if json {
+            switch host.invoke(client: client, method: method, args: arguments, format: MONA_FORMAT_JSON) {
+            case .encoded(let text):
+                if let text { write(WebSocketFrame.encode(.text, text)) } // nothing returned, or an answer that comes later
+            case .failed(_, _, let message):
+                sendJSON([.string("__error"), .string(method), .string(message)])
+            }
+            return
+        }
         switch host.invoke(client: client, method: method, args: arguments) {
         case .results(let results):
-            guard !results.isEmpty else { return } // nothing returned, or an answer that comes later
-            if json { sendJSON(results) } else { sendRaw(results) }
+            if !results.isEmpty { sendRaw(results) }
         case .failed(_, _, let message):
             sendJSON([.string("__error"), .string(method), .string(message)])
         }
@@ -178,7 +186,7 @@ final class WebSocketSession {
     // MARK: frames out
 
     func sendJSON(_ values: [MonaValue]) {
-        guard let text = host.encode(values, format: MONA_FORMAT_JSON) else { return }
+        guard let text = JSONReply.encode(values) ?? host.encode(values, format: MONA_FORMAT_JSON) else { return }
         write(WebSocketFrame.encode(.text, text))
     }
 
@@ -224,12 +232,13 @@ final class WebSocketSession {
     // MARK: writer (Lua)
 
     func push(invocation name: String, _ arguments: [MonaValue]) -> Int32 {
-        guard let text = host.encode([.string(name)] + arguments, format: MONA_FORMAT_JSON) else { return MONA_E_INVAL }
+        guard let text = JSONReply.encode([.string(name)] + arguments) ?? host.encode([.string(name)] + arguments, format: MONA_FORMAT_JSON)
+        else { return MONA_E_INVAL }
         return write(WebSocketFrame.encode(.text, text))
     }
 
     func push(message arguments: [MonaValue]) -> Int32 {
-        guard let text = host.encode(arguments, format: MONA_FORMAT_JSON) else { return MONA_E_INVAL }
+        guard let text = JSONReply.encode(arguments) ?? host.encode(arguments, format: MONA_FORMAT_JSON) else { return MONA_E_INVAL }
         return write(WebSocketFrame.encode(.text, text))
     }
 

@@ -91,6 +91,36 @@ extension MonaHost {
         return .results((try? MVSReader.decode(bytes)) ?? [])
     }
 
+    /// What `invoke(client:method:args:format:)` gives: the results encoded (nil when the method
+    /// returned nothing), or why the call failed.
+    public enum EncodedOutcome {
+        case encoded([UInt8]?)
+        case failed(status: Int32, kind: Int32, message: String)
+    }
+
+    /// client:method(args…) with its results encoded in `format`: JSON is written here straight from the
+    /// MVS results when it can be (JSONReply), anything else by the host's value_encode.
+    public func invoke(client: mona_handle, method: String, args: [MonaValue], format: Int32) -> EncodedOutcome {
+        let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
+        var results = mona_buffer()
+        var error = mona_error()
+        var method = method
+        let status = method.withUTF8 { name in
+            argBytes.withUnsafeBufferPointer { arguments in
+                api.pointee.client_invoke(ctx, client, UnsafeRawPointer(name.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                          name.count, arguments.baseAddress, arguments.count, &results, &error)
+            }
+        }
+        defer { _ = api.pointee.buffer_free(ctx, &results) }
+        guard status == MONA_OK else { return .failed(status: status, kind: error.kind, message: Self.message(error)) }
+        let mvs = UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)
+        if mvs.isEmpty { return .encoded(nil) }
+        if format == MONA_FORMAT_JSON, let json = JSONReply.transcode(mvs: mvs) { return .encoded(json) }
+        let values = (try? MVSReader.decode(Array(mvs))) ?? []
+        if values.isEmpty { return .encoded(nil) }
+        return .encoded(format == MONA_FORMAT_JSON ? JSONReply.encode(values) ?? encode(values, format: format) : encode(values, format: format))
+    }
+
     /// client_close: onDisconnection.
     public func closeClient(_ client: mona_handle) {
         _ = api.pointee.client_close(ctx, client)

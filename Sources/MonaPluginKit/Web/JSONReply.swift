@@ -1,4 +1,3 @@
-import MonaPluginKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,12 +8,12 @@ import Glibc
 /// a typed object's type as `"__type"`). Anything else (bytes, dates, mixed tables, maps,
 /// references, deep nesting) gives nil, and the host's value_encode writes it, warnings and all.
 /// Encoding here saves an MVS round trip through the host per answer.
-enum JSONReply {
+public enum JSONReply {
     /// Nesting deeper than this goes to the host (which has its own limit and warning).
     static let maxDepth = 64
 
     /// `values` as one JSON array, or nil when the host must write them.
-    static func encode(_ values: [MonaValue]) -> [UInt8]? {
+    public static func encode(_ values: [MonaValue]) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         out.append(0x5B) // [
@@ -69,7 +68,7 @@ enum JSONReply {
     /// without decoding it into values: the same text as `encode(MVSReader.decode(mvs))`, or nil
     /// for what `encode` leaves to the host and for anything malformed (the caller then decodes the
     /// stream the usual way, which reports it).
-    static func transcode(mvs: UnsafeRawBufferPointer) -> [UInt8]? {
+    public static func transcode(mvs: UnsafeRawBufferPointer) -> [UInt8]? {
         var transcoder = MVSTranscoder(bytes: mvs)
         transcoder.out.reserveCapacity(mvs.count + 16)
         transcoder.out.append(0x5B)
