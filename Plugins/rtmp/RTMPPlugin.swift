@@ -103,12 +103,13 @@ final class RTMPPlugin: MonaPluginInstance {
         media(sink, typeID: 9, csid: RTMPStream.videoCSID, time: time, bytes: bytes, flags: flags)
     }
 
-    /// A frame for a player; a player too far behind (bytes piling up in the host) gets no more
-    /// droppable frames until it catches up: the host then restarts it on a key frame.
+    /// A frame for a player; a player too far behind (bytes piling up in the host) gets no frame but
+    /// codec configurations until its queue drains: the host then restarts its video on a key frame.
+    /// Its memory stays bounded whatever it does, and the other players are not slowed.
     private func media(_ sink: UnsafeMutableRawPointer?, typeID: UInt8, csid: UInt32, time: UInt32,
                        bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
         guard let stream = RTMPStream.from(sink), !stream.session.closing else { return MONA_E_CLOSED }
-        if flags & MONA_MEDIA_RELIABLE == 0, stream.session.queued > Self.congestion { return MONA_E_AGAIN }
+        if flags & MONA_MEDIA_CONFIG == 0, stream.session.queued > Self.congestion { return MONA_E_AGAIN }
         if stream.holding {
             stream.send(RTMPMessage(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: Array(bytes)))
         } else {

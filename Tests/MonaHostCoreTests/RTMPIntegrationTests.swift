@@ -114,6 +114,34 @@ struct RTMPIntegrationTests {
         #expect(source.wait(timeout: 15).status == 0)
     }
 
+    @Test func aPlayerThatDoesNotReadCostsBoundedMemoryAndSlowsNobody() throws {
+        let (server, port, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let url = "rtmp://127.0.0.1:\(port)/live/fast"
+        // Noise does not compress: ~60 Mbit/s, ~45 MB in 6 s, mostly key frames (one every 5 frames).
+        let publisher = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+                                                             "nullsrc=s=640x360:r=25,geq=lum='random(1)*255':cb=128:cr=128",
+                                                             "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "10",
+                                                             "-g", "5", "-f", "flv", url])
+        #expect(server.waitFor("publishing fast"))
+        // A player that plays and never reads what it is sent.
+        let stalled = try RTMPTestClient(port: port)
+        #expect(try stalled.connect(app: "live", port: port).first == .string("_result"))
+        try stalled.command([.string("createStream"), .number(2), .nil])
+        _ = try stalled.readCommand()
+        try stalled.command([.string("play"), .number(0), .nil, .string("fast")], stream: 1)
+        let before = server.residentKiB()
+        // Meanwhile a normal player gets the stream.
+        let copy = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", url, "-c", "copy",
+                                                        "-f", "flv", "\(folder)/copy.flv"])
+        #expect(publisher.wait(timeout: 25).status == 0)
+        #expect(copy.wait(timeout: 10).status == 0)
+        #expect(try Self.codecs("\(folder)/copy.flv") == ["h264"])
+        let grown = server.residentKiB() - before
+        #expect(grown < 8 * 1024, "~45 MB were published to a player that reads nothing; the server grew \(grown) KiB")
+        #expect(server.output.contains("publishing fast"))
+    }
+
     @Test func aClientCallsLuaMethods() throws {
         let (server, port, folder) = try Self.server()
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
