@@ -14,6 +14,7 @@ struct MediaModelTests {
             if publication.name == "forbidden" then return false end
             if publication.name == "broken" then error("no way", 0) end
             function publication:onVideo(time, packet) client.lastVideo = time end
+            function publication:onData(name, value) client.dataSeen = tostring(name) .. "=" .. tostring(value) end
         end
         function client:onUnpublish(publication) NOTE("unpublished ", publication.name) end
         function client:onSubscribe(listener)
@@ -42,6 +43,15 @@ struct MediaModelTests {
             return publication.name, publication.running
         end
         function client:serverClose() client.serverPublication:close() return client.serverPublication.running end
+        function client:serverData()
+            local publication = client.serverPublication
+            publication:pushJSONData('["chat","hi"]')
+            publication:pushAMF0Data("score", 3)
+            publication:pushData("raw text")
+            publication:flush()
+            return true
+        end
+        function client:lastData() return client.dataSeen end
     end
     """
 
@@ -73,6 +83,9 @@ struct MediaModelTests {
         try player.expectLine("video 20 17010d 6")
         try player.expectLine("flush")
         try publisher.expect("call info live", "ok true 1120 1 640 1120", "running, lastTime, listeners, properties, onVideo hook")
+        try publisher.send(#"data ["greeting",42]"#)
+        try player.expectLine(#"data 3 ["greeting",42]"#)
+        try publisher.expect("call lastData", #"ok "greeting=42""#, "publication:onData gets the message's values")
         // The publisher leaves: the subscriber is told and waits; a new publisher continues its timeline.
         try publisher.expect("unpublish", "unpublished")
         try player.expectLine("stop live")
@@ -84,8 +97,8 @@ struct MediaModelTests {
         try player.expectLine("video 21 17010e 6", "the timeline goes on after the last time sent")
         try player.expect("unsubscribe", "released")
         try player.expectLine("unsubscribed")
-        #expect(harness.server.output.contains("unsubscribed live"))
-        #expect(harness.server.output.contains("unpublished live"))
+        #expect(harness.server.waitFor("unsubscribed live"))
+        #expect(harness.server.waitFor("unpublished live"))
     }
 
     @Test func refusalsOneOwnerAndMutes() throws {
@@ -136,6 +149,12 @@ struct MediaModelTests {
         try player.expectLine("audio 0 af001210 5")
         try player.expectLine("video 0 170001 7", "the timeline starts at the first frame delivered")
         try player.expectLine("video 0 170102 6")
+        try player.expectLine("flush")
+        try scripter.expect("call serverData", "ok true")
+        try player.expectLine(#"data 3 ["chat","hi"]"#, "JSON data as it was pushed")
+        let amf = try player.readLine()
+        #expect(amf.hasPrefix("data 1 ") && amf.contains("score"), "AMF0 data: \(amf)")
+        try player.expectLine("data 6 raw text")
         try player.expectLine("flush")
         try scripter.expect("call serverPublish lua", #"ok "taken""#)
         try scripter.expect("call serverClose", "ok false")

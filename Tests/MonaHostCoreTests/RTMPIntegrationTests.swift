@@ -93,7 +93,7 @@ struct RTMPIntegrationTests {
                                                                     "-show_entries", "frame=key_frame", "-of", "csv=p=0", "\(folder)/\(file).flv"])
             #expect(first.output.split(separator: "\n").first == "1", "\(file): \(first.output)")
         }
-        #expect(server.output.contains("connected over RTMPE"))
+        #expect(server.waitFor("connected over RTMPE"))
     }
 
     @Test func refusalsReachFFmpegAndLuaPublicationsArePlayable() throws {
@@ -237,7 +237,7 @@ struct RTMPIntegrationTests {
             }
             #expect(socket.waitForEOF(), "\(bad.name) closes the session")
         }
-        #expect(server.output.contains("WARN"), "a log line says why")
+        #expect(server.waitFor("WARN"), "a log line says why")
         try bystander.command([.string("add"), .number(2), .nil, .number(1), .number(1)])
         #expect(try bystander.readCommand() == [.string("_result"), .number(2), .nil, .number(2)], "the other sessions go on")
     }
