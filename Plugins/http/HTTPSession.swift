@@ -195,7 +195,8 @@ final class HTTPSession {
         }
         let location = self.location(of: head.path)
         guard location.isValid else {
-            fail(head, status: 400, message: "Invalid path")
+            // After an upgrade request the parser takes nothing more as HTTP: such a connection ends.
+            fail(head, status: 400, message: "Invalid path", close: head.isWebSocketUpgrade)
             return
         }
         if head.isWebSocketUpgrade {
@@ -480,6 +481,9 @@ final class HTTPSession {
         ])
         if host.handoff(connection, to: "WebSocket", bytes: tunnel, request: request) == MONA_OK {
             closing = true // the connection belongs to the WebSocket plugin now
+            tunnel = []
+            if let timer { host.cancelTimer(timer) }
+            timer = nil
             if client != 0 { host.closeClient(client) }
             client = 0
             return

@@ -38,7 +38,3 @@ final class ResponseHeads {
     }
 }
 
-extension MonaHost {
-    /// The host's monotonic clock in milliseconds.
-    var monotonicMs: Int64 { Int64(api.pointee.monotonic_ns(api.pointee.ctx) / 1_000_000) }
-}

@@ -30,6 +30,9 @@ final class RTMPSession {
 
     /// Gathered output is written past this size even inside a batch.
     static let outputLimit = 64 * 1024
+    /// A client with more than this queued towards it (it does not read) is dropped: media stop well
+    /// before (RTMPPlugin.congestion), this bounds what else piles up (configurations, data, answers).
+    static let queueLimit: Int64 = 32 << 20
 
     init(plugin: RTMPPlugin, connection: mona_handle, peer: mona_addr, local: mona_addr) {
         self.plugin = plugin
@@ -37,7 +40,7 @@ final class RTMPSession {
         self.peer = peer
         self.local = local
         handshake = RTMPHandshake(time: UInt32(truncatingIfNeeded: plugin.host.timeMs))
-        lastReceived = plugin.host.timeMs
+        lastReceived = plugin.host.monotonicMs
         if plugin.timeout > 0 {
             let period = UInt64(min(plugin.timeout, 30)) * 1000
             timer = host.startTimer(delayMs: period, periodMs: period, context: context)
@@ -54,7 +57,7 @@ final class RTMPSession {
 
     func receive(_ bytes: UnsafeRawBufferPointer) {
         guard !closing else { return }
-        lastReceived = host.timeMs
+        lastReceived = host.monotonicMs
         var rest = bytes
         if !handshake.isComplete {
             let outcome: (consumed: Int, reply: [UInt8])
@@ -172,6 +175,11 @@ final class RTMPSession {
         var bytes = bytes
         if encrypted, handshake.isComplete { encryptor?.apply(&bytes) }
         queued = bytes.withUnsafeBytes { host.send(connection, $0) }
+        if queued > Self.queueLimit {
+            host.log(MONA_LOG_WARN, "RTMP client \(peer) reads too slowly (\(queued) bytes waiting): closed")
+            closing = true
+            host.close(connection, how: MONA_CLOSE_ABORT)
+        }
     }
 
     /// The host's queue drained.
@@ -206,7 +214,7 @@ final class RTMPSession {
     /// Idle check (RTMP.timeout) and a ping to the client.
     func timerFired() {
         guard !closing else { return }
-        if host.timeMs - lastReceived >= Int64(plugin.timeout) * 1000 {
+        if host.monotonicMs - lastReceived >= Int64(plugin.timeout) * 1000 {
             host.log(MONA_LOG_DEBUG, "RTMP client \(peer) idle for \(plugin.timeout) s: closed")
             close()
             return

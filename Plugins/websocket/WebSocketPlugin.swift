@@ -74,7 +74,7 @@ final class WebSocketPlugin: MonaPluginInstance {
         if let session = WebSocketSession.from(context) {
             session.timerFired(timer)
         } else if timer == tick {
-            let now = host.timeMs
+            let now = host.monotonicMs
             for session in Array(sessions.values) { session.tick(now: now) }
         }
     }

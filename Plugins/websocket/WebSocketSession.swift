@@ -33,7 +33,7 @@ final class WebSocketSession {
         self.plugin = plugin
         self.connection = connection
         parser = WebSocketFrameParser(maxMessageSize: plugin.maxMessageSize)
-        lastReceived = plugin.host.timeMs
+        lastReceived = plugin.host.monotonicMs
         idleSeconds = plugin.timeout
     }
 
@@ -85,7 +85,7 @@ final class WebSocketSession {
             if !closeAfter { phase = .open }
             for frame in beforeSwitch { send(frame) }
             beforeSwitch = []
-            nextPing = host.timeMs + Int64(idleSeconds) * 500
+            nextPing = host.monotonicMs + Int64(idleSeconds) * 500
             if closeAfter { finish() }
         case .refused(_, let kind, let message):
             refuse(status: kind == MONA_ERR_APPLICATION ? 404 : 500, headers: [], message: message)
@@ -102,7 +102,7 @@ final class WebSocketSession {
 
     func receive(_ bytes: UnsafeRawBufferPointer) {
         guard phase == .open || phase == .closing else { return }
-        lastReceived = host.timeMs
+        lastReceived = host.monotonicMs
         let events: [WebSocketEvent]
         do throws(WebSocketFailure) {
             events = try parser.feed(bytes)
@@ -120,7 +120,7 @@ final class WebSocketSession {
     private func handle(_ event: WebSocketEvent) {
         switch event {
         case .ping(let payload):
-            send(WebSocketFrame.encode(.pong, payload))
+            write(WebSocketFrame.encode(.pong, payload)) // bounded like any output
         case .pong:
             break // lastReceived is updated: the peer is alive
         case .close(let code, _):
@@ -248,6 +248,7 @@ final class WebSocketSession {
     func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
         guard phase == .opening else { return MONA_E_UNSUPPORTED }
         guard let cookie = Cookies.setCookie(name, args: args, now: Int(host.timeMs / 1000)) else { return MONA_E_INVAL }
+        guard cookies.count < 32 else { return MONA_E_NOMEM } // as HTTP: a bounded 101
         cookies.append(cookie)
         return MONA_OK
     }

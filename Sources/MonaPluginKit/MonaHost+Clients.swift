@@ -183,11 +183,14 @@ extension MonaHost {
     /// tcp_handoff: gives a connection to another plugin.
     public func handoff(_ connection: mona_handle, to section: String, bytes: [UInt8], request: MonaValue?) -> Int32 {
         let requestBytes = request.map { MVSWriter.encode([$0]) } ?? []
-        return bytes.withUnsafeBufferPointer { raw in
+        let status = bytes.withUnsafeBufferPointer { raw in
             requestBytes.withUnsafeBufferPointer { req in
                 api.pointee.tcp_handoff(ctx, connection, section, raw.baseAddress, raw.count, req.baseAddress, req.count)
             }
         }
+        // The connection is the other plugin's now: no tcp_closed comes for it here, forget its session.
+        if status == MONA_OK, let ctx { PluginBox.byContext[ctx]?.takeUnretainedValue().sessions[connection] = nil }
+        return status
     }
 
     /// tcp_addresses.

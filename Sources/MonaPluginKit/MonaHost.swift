@@ -104,6 +104,9 @@ public struct MonaHost: @unchecked Sendable {
         _ = api.pointee.timer_cancel(ctx, timer)
     }
 
+    /// The host's monotonic clock in milliseconds (for time-outs: never jumps with the wall clock).
+    public var monotonicMs: Int64 { Int64(api.pointee.monotonic_ns(ctx) / 1_000_000) }
+
     // MARK: crypto
 
     /// SHA-1 of `bytes` (20 bytes).

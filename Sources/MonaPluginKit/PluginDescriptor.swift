@@ -16,6 +16,10 @@ final class PluginBox {
         Unmanaged<PluginBox>.fromOpaque(pointer!).takeUnretainedValue()
     }
 
+    /// The live boxes by their host context (on the loop thread only): a handoff makes its box forget
+    /// the connection, since no tcp_closed follows for the plugin that gave it away.
+    nonisolated(unsafe) static var byContext: [OpaquePointer: Unmanaged<PluginBox>] = [:]
+
     /// The non-NULL session context handed to the host for a connection of this plugin.
     var sessionToken: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
 }
@@ -25,7 +29,9 @@ public func monaAccepts(hostABI: UInt32) -> Bool { hostABI >> 16 == MONA_ABI_VER
 
 /// Wraps a plugin instance as the context `create` returns (retained until `destroy`).
 public func monaBox(_ instance: any MonaPluginInstance, host: MonaHost) -> UnsafeMutableRawPointer {
-    Unmanaged.passRetained(PluginBox(instance, host: host)).toOpaque()
+    let box = Unmanaged.passRetained(PluginBox(instance, host: host))
+    if let ctx = host.api.pointee.ctx { PluginBox.byContext[ctx] = box }
+    return box.toOpaque()
 }
 
 /// Builds the static `mona_plugin` table of a Swift plugin. `create` is the plugin's own C-compatible
@@ -43,7 +49,11 @@ public func monaMakeDescriptor(
     table.create = create
     table.start = { PluginBox.from($0).instance.start() }
     table.stop = { PluginBox.from($0).instance.stop() }
-    table.destroy = { Unmanaged<PluginBox>.fromOpaque($0!).release() }
+    table.destroy = { pointer in
+        let box = Unmanaged<PluginBox>.fromOpaque(pointer!)
+        if let ctx = box.takeUnretainedValue().host.api.pointee.ctx { PluginBox.byContext[ctx] = nil }
+        box.release()
+    }
     table.tcp_accepted = { plugin, listener, connection, peer, local in
         let box = PluginBox.from(plugin)
         guard let session = box.instance.accepted(connection: connection, listener: listener, peer: peer!.pointee,

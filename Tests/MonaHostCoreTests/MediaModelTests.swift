@@ -19,6 +19,7 @@ struct MediaModelTests {
         function client:onUnpublish(publication) NOTE("unpublished ", publication.name) end
         function client:onSubscribe(listener)
             if listener.publication.name == "secret" then return false end
+            if listener.publication.name == "audioonly" then listener.receiveVideo = false end
             client.listener = listener
         end
         function client:onUnsubscribe(listener) NOTE("unsubscribed ", listener.publication.name) end
@@ -52,6 +53,14 @@ struct MediaModelTests {
             return true
         end
         function client:lastData() return client.dataSeen end
+        function client:publications() return mona.publications.count, rawequal(mona.publications.k, nil) end
+        function client:badTime()
+            local publication = mona:publish("odd")
+            publication:pushVideo(0 / 0, "\\x17\\x01")
+            publication:pushVideo(1e300, "\\x17\\x01")
+            publication:close()
+            return "alive"
+        end
     end
     """
 
@@ -135,6 +144,28 @@ struct MediaModelTests {
         // The publisher disconnects: onUnpublish, the subscriber hears it.
         try a.expect("close", "closed")
         try b.expectLine("stop one")
+    }
+
+    @Test func namesOptionsSetInOnSubscribeAndOddTimes() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let a = try harness.connect()
+        try a.expect("open /", "opened {}")
+        // A dotted name leaves nothing behind in mona.publications once its last listener goes.
+        try a.expect("subscribe k.x", "subscribed")
+        try a.expect("unsubscribe", "released")
+        try a.expectLine("unsubscribed")
+        try a.expect("call publications", "ok 0 true")
+        // listener.receiveVideo = false in onSubscribe is honoured.
+        try a.expect("subscribe audioonly", "subscribed")
+        let b = try harness.connect()
+        try b.expect("open /", "opened {}")
+        try b.expect("publish audioonly", "published")
+        try a.expectLine("start audioonly")
+        try b.send("video 0 17010d")
+        try b.send("audio 0 af01aa")
+        try a.expectLine("audio 0 af01aa 0", "no video for this listener")
+        // Push times that are not numbers a frame can carry do not bring the server down.
+        try b.expect("call badTime", #"ok "alive""#)
     }
 
     @Test func aPublicationOfTheServerFromLua() throws {

@@ -36,7 +36,8 @@ extension LuaNatives {
     /// mediaPush(handle, video, time, bytes) → false when the publication is not running.
     static let mediaPush: lua_CFunction = { L in
         let bytes = LuaBridge(L: L!).bytes(at: 4)
-        let time = UInt32(truncatingIfNeeded: Int64(lua_tonumber(L, 3)))
+        let number = lua_tonumber(L, 3)
+        let time = number.isFinite ? UInt32(truncatingIfNeeded: Int64(max(min(number, 9e18), -9e18))) : 0
         let status = bytes.withUnsafeBytes { media(L).push(handle(L, 1), video: lua_toboolean(L, 2) != 0, time: time, data: $0) }
         lua_pushboolean(L, status == MONA_OK ? 1 : 0)
         return 1

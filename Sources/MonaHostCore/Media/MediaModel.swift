@@ -64,6 +64,9 @@ final class MediaModel {
             collect(publication)
             throw Refusal(status: MONA_E_REJECTED, kind: MONA_ERR_SCRIPT, message: refusal)
         }
+        guard !publication.running else { // onPublish published the name itself
+            throw Refusal(status: MONA_E_EXISTS, kind: MONA_ERR_PERMISSION, message: "\(name) is already publishing")
+        }
         publication.reset()
         publication.publisher = client
         for subscription in publication.subscriptions { start(subscription) }
@@ -74,13 +77,14 @@ final class MediaModel {
     func unpublish(_ handle: UInt64) -> Int32 {
         guard let publication = byHandle[handle], let client = publication.publisher else { return MONA_E_INVAL }
         publication.publisher = nil
-        if client != 0 { lua?.mediaUnpublish(client: client, publication) }
         for subscription in publication.subscriptions {
             if subscription.started { _ = sink(subscription) { $0.sink_stop?($1, $2, publication.name, publication.name.utf8.count) } }
             subscription.restart()
         }
         publication.reset()
-        lua?.mediaProperties(publication)
+        // Lua last: onUnpublish may publish the name again (a fallback stream) on a consistent state.
+        if client != 0 { lua?.mediaUnpublish(client: client, publication) }
+        if !publication.running { lua?.mediaProperties(publication) }
         collect(publication)
         return MONA_OK
     }
@@ -195,11 +199,15 @@ final class MediaModel {
         }
         let subscription = Subscription(handle: host.reactor.makeHandle(), client: client, plugin: plugin, sink: sink,
                                         publication: publication)
+        // Known before onSubscribe, which may set listener.receiveAudio/receiveVideo; no frame reaches it
+        // until it joins the publication's subscribers below.
+        subscriptions[subscription.handle] = subscription
         if let refusal = lua.mediaSubscribe(subscription, query: query) {
+            subscriptions[subscription.handle] = nil
+            subscription.released = true
             collect(publication)
             throw Refusal(status: MONA_E_REJECTED, kind: MONA_ERR_SCRIPT, message: refusal)
         }
-        subscriptions[subscription.handle] = subscription
         publication.subscriptions.append(subscription)
         if publication.running { start(subscription) }
         return subscription.handle
@@ -210,6 +218,7 @@ final class MediaModel {
         guard let subscription = subscriptions.removeValue(forKey: handle) else { return MONA_E_INVAL }
         let publication = subscription.publication
         publication.subscriptions.removeAll { $0 === subscription }
+        subscription.released = true // a delivery loop still holding it must not call its sink again
         lua?.mediaUnsubscribe(subscription)
         if subscription.plugin.isLive { subscription.plugin.entry.sink_released?(subscription.plugin.instance, subscription.sink) }
         collect(publication)
@@ -240,7 +249,7 @@ final class MediaModel {
     /// Calls a sink entry of the subscription's plugin with (entry, instance, sink context).
     private func sink(_ subscription: Subscription,
                       _ call: (mona_plugin, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32?) -> Int32 {
-        guard subscription.plugin.isLive else { return MONA_E_CLOSED }
+        guard !subscription.released, subscription.plugin.isLive else { return MONA_E_CLOSED }
         return call(subscription.plugin.entry, subscription.plugin.instance, subscription.sink) ?? MONA_E_UNSUPPORTED
     }
 

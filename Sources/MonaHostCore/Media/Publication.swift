@@ -48,6 +48,8 @@ final class Subscription {
     unowned let publication: Publication
     var receiveAudio = true
     var receiveVideo = true
+    /// The subscription ended (sink_released went out): nothing may reach its sink any more.
+    var released = false
     var bufferTime = 0.0
     /// sink_start was sent for the current run of the publication.
     var started = false

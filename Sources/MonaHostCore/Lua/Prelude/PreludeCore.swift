@@ -87,14 +87,15 @@ function M.newCollection(name, call, weak)
 	return proxy
 end
 
---- Sets (value ~= nil) or removes an item; dotted keys also fill sub-collections ("A.b" → A.b).
-function M.collectionSet(proxy, key, value)
+--- Sets (value ~= nil) or removes an item; dotted keys also fill sub-collections ("A.b" → A.b),
+--- unless `flat` (names that clients choose, such as publication names, must not grow those).
+function M.collectionSet(proxy, key, value, flat)
 	local state = collections[proxy]
 	local old = state.items[key]
 	if old == nil and value ~= nil then state.count = state.count + 1
 	elseif old ~= nil and value == nil then state.count = state.count - 1 end
 	state.items[key] = value
-	if type(key) == "string" then
+	if not flat and type(key) == "string" then
 		local head, tail = key:match("^([^.]+)%.(.+)$")
 		if head then
 			local sub = state.subs and state.subs[head]

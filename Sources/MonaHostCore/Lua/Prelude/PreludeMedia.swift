@@ -99,7 +99,7 @@ function M.mediaCreated(handle, name)
 	state.dataQOS = qos(function() return native.mediaRates(handle, "data") end)
 	pubStates[publication] = state
 	publications[handle] = publication
-	M.collectionSet(M.publications, name, publication)
+	M.collectionSet(M.publications, name, publication, true)
 end
 
 --- The publication has neither publisher nor listeners any more.
@@ -107,7 +107,7 @@ function M.mediaGone(handle)
 	local publication = publications[handle]
 	if not publication then return end
 	publications[handle] = nil
-	M.collectionSet(M.publications, pubStates[publication].name, nil)
+	M.collectionSet(M.publications, pubStates[publication].name, nil, true)
 end
 
 --- The metadata changed (nil: cleared): publication.properties, then onProperties.
