@@ -14,6 +14,7 @@
 #                                     accepts (default 100 x 0.05 s); fails
 #                                     early if PID dies
 #   bench_cpu_ticks PID               utime+stime of PID (all threads), in ticks
+#   bench_family PID                  PID and its direct children (nginx master + worker)
 #   bench_clk_tck                     ticks per second (getconf CLK_TCK)
 #   bench_kv KEY LINE                 value of KEY=value in a line of key=value
 #   bench_ratio A B                   A/B with 2 decimals, "n/a" if not numeric
@@ -154,4 +155,18 @@ bench_check_idle() {
     if ((busy > 10)); then
         echo "bench: WARNING: the machine is already ${busy}% busy; figures will be noisy" >&2
     fi
+}
+
+# bench_family PID: PID, then its direct children (e.g. an nginx master and its worker).
+bench_family() {
+    local parent=$1 stat pid rest f
+    echo "$parent"
+    for stat in /proc/[0-9]*/stat; do
+        { rest=$(<"$stat"); } 2>/dev/null || continue
+        pid=${stat#/proc/}
+        pid=${pid%/stat}
+        rest=${rest##*) }
+        read -r -a f <<<"$rest"
+        [[ ${f[1]} == "$parent" ]] && echo "$pid"
+    done
 }

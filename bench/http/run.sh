@@ -254,18 +254,7 @@ EOF
 }
 
 # The master and its children (the worker).
-server_pids_nginx() {
-    local stat pid rest f
-    echo "$SERVER_PID"
-    for stat in /proc/[0-9]*/stat; do
-        { rest=$(<"$stat"); } 2>/dev/null || continue
-        pid=${stat#/proc/}
-        pid=${pid%/stat}
-        rest=${rest##*) }
-        read -r -a f <<<"$rest"
-        [[ ${f[1]} == "$SERVER_PID" ]] && echo "$pid"
-    done
-}
+server_pids_nginx() { bench_family "$SERVER_PID"; }
 
 # Sum of bench_cpu_ticks over PIDS...
 ticks_of() {

@@ -211,18 +211,7 @@ EOF
 }
 
 # The master and its children (the worker).
-server_pids_nginx() {
-    local stat pid rest f
-    echo "$SERVER_PID"
-    for stat in /proc/[0-9]*/stat; do
-        { rest=$(<"$stat"); } 2>/dev/null || continue
-        pid=${stat#/proc/}
-        pid=${pid%/stat}
-        rest=${rest##*) }
-        read -r -a f <<<"$rest"
-        [[ ${f[1]} == "$SERVER_PID" ]] && echo "$pid"
-    done
-}
+server_pids_nginx() { bench_family "$SERVER_PID"; }
 
 # stop_server KEY LABEL PIDS...: SIGTERM the server (nginx: the master, then any worker left).
 stop_server() {
