@@ -65,13 +65,13 @@ extension HTTPSession {
     /// An error page; `close` also ends the connection.
     func fail(_ head: HTTPRequestHead, status: Int, message: String, close: Bool = false) {
         respond(head, status: status, extra: [("Content-Type", "text/html; charset=utf-8")],
-                body: ErrorPage.html(status: status, reason: ErrorPage.reason(status), message: message), close: close)
+                body: ErrorPage.html(status: status, reason: HTTPStatus.reason(status), message: message), close: close)
     }
 
     /// An error before any request head could be read: answer it and close.
     func fail(status: Int, message: String) {
-        let body = ErrorPage.html(status: status, reason: ErrorPage.reason(status), message: message)
-        var lines = "HTTP/1.1 \(status) \(ErrorPage.reason(status))\r\nServer: Mona\r\nConnection: close\r\n"
+        let body = ErrorPage.html(status: status, reason: HTTPStatus.reason(status), message: message)
+        var lines = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nServer: Mona\r\nConnection: close\r\n"
         lines += "Content-Type: text/html; charset=utf-8\r\nContent-Length: \(body.count)\r\n\r\n"
         send(Array(lines.utf8) + body)
         finish()
@@ -90,23 +90,28 @@ extension HTTPSession {
     // MARK: files
 
     /// Serves a file: 304/412 by its validators, 206/416 by Range, a template when values are given.
-    /// A small file is read on the loop (or found in the plugin's FileCache, revalidated by stat); a
-    /// larger one is read on the host's blocking pool (FileRead) and streamed.
+    /// Only metadata is read on the loop: a small file comes from the plugin's FileCache or is read on the
+    /// host's blocking pool once (then kept); a larger one is read on the pool and streamed.
     func serve(_ head: HTTPRequestHead, path: String, templateValues: [String: String]) {
-        let facts: FileCache.Facts
-        var content: [UInt8]?
-        var fd: Int32 = -1
-        switch plugin.files.open(path, nowMs: host.timeMs) {
+        switch plugin.files.open(path) {
         case .failed(let code):
             fail(head, status: code == EACCES ? 403 : 404, message: "File \(head.path) doesn't exist")
-            return
-        case .small(let found, let bytes):
-            facts = found
-            content = bytes
-        case .large(let found, let opened):
-            facts = found
-            fd = opened
+        case .cached(let facts, let content):
+            serve(head, facts: facts, content: content, fd: -1, templateValues: templateValues)
+        case .small(let facts, let fd):
+            read(fd, from: 0, count: facts.validators.size) { session, content in
+                Glibc.close(fd)
+                session.plugin.files.keep(path, facts, content, nowMs: session.host.timeMs)
+                session.serve(head, facts: facts, content: content, fd: -1, templateValues: templateValues)
+            }
+        case .large(let facts, let fd):
+            serve(head, facts: facts, content: nil, fd: fd, templateValues: templateValues)
         }
+    }
+
+    /// Serves a file version from its content in memory, or from `fd` (closed here) when `content` is nil.
+    private func serve(_ head: HTTPRequestHead, facts: FileCache.Facts, content: [UInt8]?, fd: Int32,
+                       templateValues: [String: String]) {
         let validators = facts.validators
         let type = facts.type
         if !templateValues.isEmpty, MIMETypes.isText(type) {

@@ -190,7 +190,7 @@ final class HTTPSession {
         case "GET", "HEAD", "POST", "OPTIONS": break
         default:
             respond(head, status: 405, extra: [("Allow", "GET, HEAD, POST, OPTIONS")],
-                    body: ErrorPage.html(status: 405, reason: ErrorPage.reason(405), message: "\(head.method) is not allowed"))
+                    body: ErrorPage.html(status: 405, reason: HTTPStatus.reason(405), message: "\(head.method) is not allowed"))
             return
         }
         let location = self.location(of: head.path)

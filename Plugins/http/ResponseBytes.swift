@@ -19,7 +19,7 @@ final class ResponseHeads {
         line.append(literal: "HTTP/1.1 ")
         line.append(decimal: status)
         line.append(0x20)
-        line.append(text: ErrorPage.reason(status))
+        line.append(text: HTTPStatus.reason(status))
         line.append(literal: "\r\n")
         if statusLines.count < 64 { statusLines[status] = line }
         return line

@@ -101,7 +101,7 @@ final class RTMPSession {
         }
         switch message.typeID {
         case RTMPMessageType.setChunkSize, RTMPMessageType.abort, RTMPMessageType.acknowledgement, RTMPMessageType.windowAckSize:
-            break // the chunk decoder applied them
+            break // the chunk decoder applied chunk size, abort and window; acknowledgements need nothing
         case RTMPMessageType.setPeerBandwidth:
             if message.payload.count >= 4 { send(RTMPControl.windowAckSize(RTMPControl.uint32(message.payload[0...]))) }
         case RTMPMessageType.userControl:
@@ -117,8 +117,10 @@ final class RTMPSession {
             }
         case 15, 18:
             guard let stream = streams[message.streamID], let publication = stream.publication else { return }
+            // Type 18 is AMF0 (relayed as is to RTMP players); type 15 is a 0 byte, then AMF0 switching to AMF3.
             let payload = message.typeID == 15 ? Array(message.payload.dropFirst()) : message.payload
-            payload.withUnsafeBytes { host.pushData(publication, format: MONA_FORMAT_AMF3, $0) }
+            let format = message.typeID == 15 ? MONA_FORMAT_AMF3 : MONA_FORMAT_AMF0
+            payload.withUnsafeBytes { host.pushData(publication, format: format, $0) }
         case 17, 20:
             let payload = message.typeID == 17 ? Array(message.payload.dropFirst()) : message.payload
             guard let values = payload.withUnsafeBytes({ host.decode($0, format: MONA_FORMAT_AMF3) }) else {

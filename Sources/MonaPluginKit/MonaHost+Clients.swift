@@ -76,19 +76,10 @@ extension MonaHost {
 
     /// client_invoke: client:method(args…).
     public func invoke(client: mona_handle, method: String, args: [MonaValue]) -> CallOutcome {
-        let argBytes = MVSWriter.encode(args)
-        var results = mona_buffer()
-        var error = mona_error()
-        var method = method
-        let status = method.withUTF8 { name in
-            argBytes.withUnsafeBufferPointer { arguments in
-                api.pointee.client_invoke(ctx, client, UnsafeRawPointer(name.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                                          name.count, arguments.baseAddress, arguments.count, &results, &error)
-            }
+        switch callMethod(client, method, args, results: { (try? MVSReader.decode(Array($0))) ?? [] }) {
+        case .success(let values): return .results(values)
+        case .failure(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
         }
-        let bytes = take(&results)
-        guard status == MONA_OK else { return .failed(status: status, kind: error.kind, message: Self.message(error)) }
-        return .results((try? MVSReader.decode(bytes)) ?? [])
     }
 
     /// What `invoke(client:method:args:format:)` gives: the results encoded (nil when the method
@@ -101,6 +92,22 @@ extension MonaHost {
     /// client:method(args…) with its results encoded in `format`: JSON is written here straight from the
     /// MVS results when it can be (JSONReply), anything else by the host's value_encode.
     public func invoke(client: mona_handle, method: String, args: [MonaValue], format: Int32) -> EncodedOutcome {
+        let outcome = callMethod(client, method, args) { mvs -> [UInt8]? in
+            if mvs.isEmpty { return nil }
+            if format == MONA_FORMAT_JSON, let json = JSONReply.transcode(mvs: mvs) { return json }
+            let values = (try? MVSReader.decode(Array(mvs))) ?? []
+            if values.isEmpty { return nil }
+            return format == MONA_FORMAT_JSON ? JSONReply.encode(values) ?? encode(values, format: format) : encode(values, format: format)
+        }
+        switch outcome {
+        case .success(let body): return .encoded(body)
+        case .failure(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
+        }
+    }
+
+    /// Calls client_invoke; `read` gets the MVS results (borrowed for the call).
+    private func callMethod<Value>(_ client: mona_handle, _ method: String, _ args: [MonaValue],
+                                   results read: (UnsafeRawBufferPointer) -> Value) -> Result<Value, Refusal> {
         let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
         var results = mona_buffer()
         var error = mona_error()
@@ -112,13 +119,8 @@ extension MonaHost {
             }
         }
         defer { _ = api.pointee.buffer_free(ctx, &results) }
-        guard status == MONA_OK else { return .failed(status: status, kind: error.kind, message: Self.message(error)) }
-        let mvs = UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)
-        if mvs.isEmpty { return .encoded(nil) }
-        if format == MONA_FORMAT_JSON, let json = JSONReply.transcode(mvs: mvs) { return .encoded(json) }
-        let values = (try? MVSReader.decode(Array(mvs))) ?? []
-        if values.isEmpty { return .encoded(nil) }
-        return .encoded(format == MONA_FORMAT_JSON ? JSONReply.encode(values) ?? encode(values, format: format) : encode(values, format: format))
+        guard status == MONA_OK else { return .failure(Refusal(status: status, kind: error.kind, message: Self.message(error))) }
+        return .success(read(UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)))
     }
 
     /// client_close: onDisconnection.

@@ -5,7 +5,8 @@ import PluginABI
 extension MonaHost {
     private var ctx: OpaquePointer? { api.pointee.ctx }
 
-    /// A publication or a subscription the host refused: its status, kind (MONA_ERR_*) and message.
+    /// A call the host refused (a publication, a subscription, a method call): its status, kind
+    /// (MONA_ERR_*) and message.
     public struct Refusal: Error {
         public let status: Int32
         public let kind: Int32

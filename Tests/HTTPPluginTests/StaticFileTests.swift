@@ -329,9 +329,9 @@ private func template(_ text: String, _ values: [String: String]) -> String {
                         431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
                         503: "Service Unavailable", 505: "HTTP Version Not Supported"]
         for (status, reason) in expected {
-            #expect(ErrorPage.reason(status) == reason, "\(status)")
+            #expect(HTTPStatus.reason(status) == reason, "\(status)")
         }
-        #expect(ErrorPage.reason(299) == "Unknown")
+        #expect(HTTPStatus.reason(299) == "Unknown")
     }
 
     @Test func parseCookies() {

@@ -164,10 +164,9 @@ struct HTTPIntegrationTests {
         let (server, port, folder) = try Self.server()
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
         let base = "http://127.0.0.1:\(port)"
-        let started = Date()
+        // Held, the second request would get the 204 meant for a request left waiting, not the file.
         let both = try Self.curl(["\(base)/pushOnly", "\(base)/hello.txt"])
         #expect(both == #"["pushed"]hello world"#, "the next request on the connection is not held")
-        #expect(Date().timeIntervalSince(started) < 3)
         // What the method returns after its writer answered is kept for the next waiting request.
         #expect(try Self.curl(["\(base)/pushAndReturn", "\(base)/pushOnly", "\(base)/wait"]) == #"["first"]["pushed"]["second"]"#)
     }

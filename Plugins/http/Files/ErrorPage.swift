@@ -1,8 +1,8 @@
-// Error responses' bodies and the reason phrases of the status line (protocols.md §4.10).
+// Error responses' bodies (protocols.md §4.10).
 
 import MonaPluginKit
 
-/// The small HTML page of an error response, and reason phrases.
+/// The small HTML page of an error response.
 enum ErrorPage {
     /// "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1><p>message</p></body></html>"
     /// with the reason and the message HTML-escaped.
@@ -11,51 +11,5 @@ enum ErrorPage {
         let page = "<html><head><title>\(title)</title></head><body><h1>\(title)</h1><p>"
             + "\(FileText.escapeHTML(message))</p></body></html>"
         return Array(page.utf8)
-    }
-
-    /// The standard reason phrase of `status` (RFC 9110 §15), "Unknown" for an unlisted code.
-    static func reason(_ status: Int) -> String {
-        switch status {
-        case 100: "Continue"
-        case 101: "Switching Protocols"
-        case 200: "OK"
-        case 201: "Created"
-        case 202: "Accepted"
-        case 204: "No Content"
-        case 206: "Partial Content"
-        case 301: "Moved Permanently"
-        case 302: "Found"
-        case 303: "See Other"
-        case 304: "Not Modified"
-        case 307: "Temporary Redirect"
-        case 308: "Permanent Redirect"
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 406: "Not Acceptable"
-        case 408: "Request Timeout"
-        case 409: "Conflict"
-        case 410: "Gone"
-        case 411: "Length Required"
-        case 412: "Precondition Failed"
-        case 413: "Content Too Large"
-        case 414: "URI Too Long"
-        case 415: "Unsupported Media Type"
-        case 416: "Range Not Satisfiable"
-        case 417: "Expectation Failed"
-        case 423: "Locked"
-        case 426: "Upgrade Required"
-        case 429: "Too Many Requests"
-        case 431: "Request Header Fields Too Large"
-        case 500: "Internal Server Error"
-        case 501: "Not Implemented"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        case 505: "HTTP Version Not Supported"
-        default: "Unknown"
-        }
     }
 }

@@ -1,11 +1,12 @@
-// Small static files, read on the loop and kept in memory, revalidated by stat on every request.
+// Small static files kept in memory, revalidated by stat on every request.
 //
 // Reading a small file on the host's blocking pool costs two thread hops per request, more than the
-// read itself (nginx reads small files synchronously too). A file of at most `maxFileBytes` is read
-// at once, on the loop; its content is kept while its identity (device, inode, size, modification
-// and change times, to the nanosecond) stays the same, so one stat(2) per request serves it. A file
-// changed less than `settleMs` ago is never kept: a second change within the file system's timestamp
-// granularity could leave the same times and size. At most `maxTotalBytes` are kept in all.
+// read itself. So a file of at most `maxFileBytes` is read on the pool once (the loop only reads
+// metadata, as the ABI asks) and its content kept while its identity (device, inode, size,
+// modification and change times, to the nanosecond) stays the same: then one stat(2) per request
+// serves it. A file changed less than `settleMs` ago is never kept: a second change within the file
+// system's timestamp granularity could leave the same times and size. At most `maxTotalBytes` are
+// kept in all.
 
 import MonaPluginKit
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ import Glibc
 
 /// The small-file cache of the HTTP plugin (loop thread only).
 final class FileCache {
-    /// Files up to this size are read on the loop (and kept); larger ones are streamed.
+    /// Files up to this size are kept once read; larger ones are streamed.
     static let maxFileBytes = 64 * 1024
     /// Most content bytes kept in all.
     static let maxTotalBytes = 16 << 20
@@ -79,8 +80,10 @@ final class FileCache {
 
     /// An opened file.
     enum Opened {
-        /// A small file and its whole content (shorter than its size only if it shrank while read).
-        case small(Facts, [UInt8])
+        /// A small file from the cache: its whole content.
+        case cached(Facts, [UInt8])
+        /// A small file not in the cache, open: the caller reads it on the pool, `keep`s it and closes `fd`.
+        case small(Facts, fd: Int32)
         /// A larger file, open for streaming (the caller closes `fd`).
         case large(Facts, fd: Int32)
         /// Cannot be served: `errno` of the failure (EACCES → 403, anything else → 404).
@@ -96,8 +99,8 @@ final class FileCache {
     /// Content bytes kept.
     private(set) var totalBytes = 0
 
-    /// The file at `path` (a regular file), from the cache when it did not change. `nowMs`: the wall clock.
-    func open(_ path: String, nowMs: Int64) -> Opened {
+    /// The file at `path` (a regular file), from the cache when it did not change; metadata only.
+    func open(_ path: String) -> Opened {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let code = errno
@@ -110,7 +113,7 @@ final class FileCache {
         }
         let seen = Identity(info)
         if let entry = entries[path] {
-            if entry.facts.identity == seen { return .small(entry.facts, entry.content) }
+            if entry.facts.identity == seen { return .cached(entry.facts, entry.content) }
             forget(path)
         }
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
@@ -121,36 +124,14 @@ final class FileCache {
         }
         let identity = Identity(info)
         let facts = Facts(identity, path: path)
-        guard identity.size <= Self.maxFileBytes else { return .large(facts, fd: fd) }
-        let content = Self.read(fd, count: identity.size)
-        Glibc.close(fd)
-        if content.count == identity.size, identity.changedMs <= nowMs - Self.settleMs {
-            keep(path, Entry(facts: facts, content: content))
-        }
-        return .small(facts, content)
+        return identity.size <= Self.maxFileBytes ? .small(facts, fd: fd) : .large(facts, fd: fd)
     }
 
-    /// Up to `count` bytes from the start of `fd` (fewer at the end of the file or on an error).
-    static func read(_ fd: Int32, count: Int) -> [UInt8] {
-        guard count > 0 else { return [] }
-        var done = 0
-        let content = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            while done < count {
-                let got = pread(fd, buffer.baseAddress! + done, count - done, off_t(done))
-                if got > 0 {
-                    done += got
-                } else if got < 0, errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            initialized = done
-        }
-        return content
-    }
-
-    private func keep(_ path: String, _ entry: Entry) {
+    /// Keeps the content read of a small file, unless it changed too recently (`nowMs`: the wall clock)
+    /// or was not read whole.
+    func keep(_ path: String, _ facts: Facts, _ content: [UInt8], nowMs: Int64) {
+        guard content.count == facts.identity.size, facts.identity.changedMs <= nowMs - Self.settleMs else { return }
+        let entry = Entry(facts: facts, content: content)
         let size = entry.content.count
         guard size <= Self.maxTotalBytes else { return }
         while totalBytes + size > Self.maxTotalBytes, let victim = entries.keys.first { forget(victim) }

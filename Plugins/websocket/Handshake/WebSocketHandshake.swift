@@ -104,21 +104,9 @@ enum WebSocketHandshake {
     /// An HTTP error answer (the connection closes after it).
     static func refusal(status: Int, headers: [String], message: String) -> [UInt8] {
         let body = Array((message + "\n").utf8)
-        var lines = "HTTP/1.1 \(status) \(reason(status))\r\nServer: Mona\r\nConnection: close\r\n"
+        var lines = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nServer: Mona\r\nConnection: close\r\n"
         for header in headers { lines += header + "\r\n" }
         lines += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\n\r\n"
         return Array(lines.utf8) + body
-    }
-
-    static func reason(_ status: Int) -> String {
-        switch status {
-        case 400: return "Bad Request"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 405: return "Method Not Allowed"
-        case 426: return "Upgrade Required"
-        case 503: return "Service Unavailable"
-        default: return "Internal Server Error"
-        }
     }
 }

@@ -271,7 +271,7 @@ final class MediaModel {
     private func bootstrap(_ subscription: Subscription, time: UInt32) {
         subscription.begin(at: time)
         if let config = subscription.publication.audioConfig, subscription.receiveAudio {
-            sendAudio(subscription, time: time, bytes: config, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_RELIABLE)
+            _ = config.withUnsafeBytes { send(subscription, video: false, time: time, data: $0, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_RELIABLE) }
         }
     }
 
@@ -279,10 +279,7 @@ final class MediaModel {
         if isConfig && !subscription.bootstrapped { return } // sent by the bootstrap
         guard subscription.receiveAudio || isConfig else { return }
         if !subscription.bootstrapped { bootstrap(subscription, time: time) }
-        let status = sink(subscription) { entry, instance, sink in
-            entry.sink_audio?(instance, sink, subscription.rebase(time), data.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                              data.count, FLVTag.audioFlags(data))
-        }
+        let status = send(subscription, video: false, time: time, data: data, flags: FLVTag.audioFlags(data))
         if status == MONA_E_AGAIN { subscription.publication.droppedFrames += 1 } else { subscription.audioQoS.count(data.count, now: now) }
     }
 
@@ -296,20 +293,14 @@ final class MediaModel {
             }
             if !subscription.bootstrapped { bootstrap(subscription, time: time) }
             if let config = subscription.publication.videoConfig {
-                config.withUnsafeBytes { bytes in
-                    _ = sink(subscription) { entry, instance, sink in
-                        entry.sink_video?(instance, sink, subscription.rebase(time), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                          bytes.count, MONA_MEDIA_CONFIG | MONA_MEDIA_KEY | MONA_MEDIA_RELIABLE)
-                    }
+                _ = config.withUnsafeBytes {
+                    send(subscription, video: true, time: time, data: $0, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_KEY | MONA_MEDIA_RELIABLE)
                 }
             }
             subscription.waitingKeyFrame = false
         }
-        if !subscription.bootstrapped { bootstrap(subscription, time: time) }
-        let status = sink(subscription) { entry, instance, sink in
-            entry.sink_video?(instance, sink, subscription.rebase(time), data.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                              data.count, FLVTag.videoFlags(data))
-        }
+        // (Bootstrapped by now: a run starts waiting for a key frame.)
+        let status = send(subscription, video: true, time: time, data: data, flags: FLVTag.videoFlags(data))
         if status == MONA_E_AGAIN {
             subscription.waitingKeyFrame = true
             subscription.publication.droppedFrames += 1
@@ -318,12 +309,13 @@ final class MediaModel {
         }
     }
 
-    private func sendAudio(_ subscription: Subscription, time: UInt32, bytes: [UInt8], flags: UInt32) {
-        bytes.withUnsafeBytes { data in
-            _ = sink(subscription) { entry, instance, sink in
-                entry.sink_audio?(instance, sink, subscription.rebase(time), data.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                  data.count, flags)
-            }
+    /// One frame to a subscriber's sink at the subscriber's time of `time`.
+    @discardableResult
+    private func send(_ subscription: Subscription, video: Bool, time: UInt32, data: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        sink(subscription) { entry, instance, sink in
+            let frame = data.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            return video ? entry.sink_video?(instance, sink, subscription.rebase(time), frame, data.count, flags)
+                : entry.sink_audio?(instance, sink, subscription.rebase(time), frame, data.count, flags)
         }
     }
 }
