@@ -64,6 +64,8 @@ let package = Package(
         .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
         .testTarget(name: "RTMPPluginTests", dependencies: ["RTMPPlugin", "CMonaCrypto"], path: "Tests/RTMPPluginTests"),
         .testTarget(name: "WebSocketPluginTests", dependencies: ["WebSocketPlugin", "CMonaCrypto"], path: "Tests/WebSocketPluginTests"),
+        .testTarget(name: "MonaPluginKitTests", dependencies: ["MonaPluginKit", "MonaCodecs", "MonaValues"],
+                    path: "Tests/MonaPluginKitTests"),
         .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {

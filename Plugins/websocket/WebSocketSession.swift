@@ -133,48 +133,53 @@ final class WebSocketSession {
             text(bytes)
         case .binary(let bytes):
             guard phase == .open else { return }
-            call("onMessage", [.bytes(bytes)], json: false)
+            call("onMessage", [.bytes(bytes)])
         }
     }
 
     /// A text message: `["method", args…]` calls the method; other JSON calls onMessage with the values;
     /// text that is not JSON calls onMessage with the text (and gets its answer in a binary frame).
     private func text(_ bytes: [UInt8]) {
-        guard let values = bytes.withUnsafeBytes({ host.decode($0, format: MONA_FORMAT_JSON) }) else {
-            call("onMessage", [.string(String(decoding: bytes, as: UTF8.self))], json: false)
+        // JSON read in the plugin when it can be (JSONArguments), else by the host.
+        guard let stream = bytes.withUnsafeBytes({ JSONArguments.transcode($0) ?? host.decodeMVS($0, format: MONA_FORMAT_JSON) })
+        else {
+            call("onMessage", [.string(String(decoding: bytes, as: UTF8.self))])
             return
         }
         let isArray = bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D } == UInt8(ascii: "[")
-        guard isArray, case .string(let name)? = values.first else {
-            call("onMessage", values, json: true)
+        guard isArray, let (name, arguments) = MVSReader.leadingString(of: stream) else {
+            stream.withUnsafeBytes { call("onMessage", mvs: $0) }
             return
         }
+        // The arguments follow the name (a string opens no complex value: references stay valid).
         switch name {
         case "__close":
             close(code: WebSocketCloseCode.normal, reason: "")
         case "__publish", "__play", "__closePublish", "__closePlay":
-            media(name, Array(values.dropFirst()))
+            media(name, (try? MVSReader.decode(Array(stream[arguments...]))) ?? [])
         default:
             if let publication {
                 // While publishing, every other JSON array is data for the publication.
                 bytes.withUnsafeBytes { host.pushData(publication, format: MONA_FORMAT_JSON, $0) }
                 host.flush(publication: publication)
             } else {
-                call(name, Array(values.dropFirst()), json: true)
+                stream.withUnsafeBytes { call(name, mvs: UnsafeRawBufferPointer(rebasing: $0[arguments...])) }
             }
         }
     }
 
-    private func call(_ method: String, _ arguments: [MonaValue], json: Bool) {
-        if json {
-            switch host.invoke(client: client, method: method, args: arguments, format: MONA_FORMAT_JSON) {
-            case .encoded(let text):
-                if let text { write(WebSocketFrame.encode(.text, text)) } // nothing returned, or an answer that comes later
-            case .failed(_, _, let message):
-                sendJSON([.string("__error"), .string(method), .string(message)])
-            }
-            return
+    /// A JSON message's call: the results go back as JSON text, a failure as `["__error", method, message]`.
+    private func call(_ method: String, mvs arguments: UnsafeRawBufferPointer) {
+        switch host.invoke(client: client, method: method, mvs: arguments, format: MONA_FORMAT_JSON) {
+        case .encoded(let text):
+            if let text { write(WebSocketFrame.encode(.text, text)) } // nothing returned, or an answer that comes later
+        case .failed(_, _, let message):
+            sendJSON([.string("__error"), .string(method), .string(message)])
         }
+    }
+
+    /// A message that is not JSON (text or binary): the results go back in a binary frame.
+    private func call(_ method: String, _ arguments: [MonaValue]) {
         switch host.invoke(client: client, method: method, args: arguments) {
         case .results(let results):
             if !results.isEmpty { sendRaw(results) }

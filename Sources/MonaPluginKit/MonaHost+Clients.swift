@@ -76,7 +76,11 @@ extension MonaHost {
 
     /// client_invoke: client:method(args…).
     public func invoke(client: mona_handle, method: String, args: [MonaValue]) -> CallOutcome {
-        switch callMethod(client, method, args, results: { (try? MVSReader.decode(Array($0))) ?? [] }) {
+        let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
+        let outcome = argBytes.withUnsafeBytes { arguments in
+            callMethod(client, method, arguments, results: { (try? MVSReader.decode(Array($0))) ?? [] })
+        }
+        switch outcome {
         case .success(let values): return .results(values)
         case .failure(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
         }
@@ -92,6 +96,13 @@ extension MonaHost {
     /// client:method(args…) with its results encoded in `format`: JSON is written here straight from the
     /// MVS results when it can be (JSONReply), anything else by the host's value_encode.
     public func invoke(client: mona_handle, method: String, args: [MonaValue], format: Int32) -> EncodedOutcome {
+        let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
+        return argBytes.withUnsafeBytes { invoke(client: client, method: method, mvs: $0, format: format) }
+    }
+
+    /// `invoke(client:method:args:format:)` with the arguments already an MVS stream (e.g. from
+    /// `JSONArguments.transcode`), borrowed for the call.
+    public func invoke(client: mona_handle, method: String, mvs args: UnsafeRawBufferPointer, format: Int32) -> EncodedOutcome {
         let outcome = callMethod(client, method, args) { mvs -> [UInt8]? in
             if mvs.isEmpty { return nil }
             if format == MONA_FORMAT_JSON, let json = JSONReply.transcode(mvs: mvs) { return json }
@@ -106,17 +117,15 @@ extension MonaHost {
     }
 
     /// Calls client_invoke; `read` gets the MVS results (borrowed for the call).
-    private func callMethod<Value>(_ client: mona_handle, _ method: String, _ args: [MonaValue],
+    private func callMethod<Value>(_ client: mona_handle, _ method: String, _ args: UnsafeRawBufferPointer,
                                    results read: (UnsafeRawBufferPointer) -> Value) -> Result<Value, Refusal> {
-        let argBytes = args.isEmpty ? [] : MVSWriter.encode(args)
         var results = mona_buffer()
         var error = mona_error()
         var method = method
         let status = method.withUTF8 { name in
-            argBytes.withUnsafeBufferPointer { arguments in
-                api.pointee.client_invoke(ctx, client, UnsafeRawPointer(name.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                                          name.count, arguments.baseAddress, arguments.count, &results, &error)
-            }
+            api.pointee.client_invoke(ctx, client, UnsafeRawPointer(name.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                      name.count, args.baseAddress?.assumingMemoryBound(to: UInt8.self), args.count,
+                                      &results, &error)
         }
         defer { _ = api.pointee.buffer_free(ctx, &results) }
         guard status == MONA_OK else { return .failure(Refusal(status: status, kind: error.kind, message: Self.message(error))) }
@@ -175,11 +184,16 @@ extension MonaHost {
 
     /// value_decode: a wire format into values, nil when malformed or unsupported.
     public func decode(_ bytes: UnsafeRawBufferPointer, format: Int32) -> [MonaValue]? {
+        guard let stream = decodeMVS(bytes, format: format) else { return nil }
+        return try? MVSReader.decode(stream)
+    }
+
+    /// value_decode: a wire format into an MVS stream, nil when malformed or unsupported.
+    public func decodeMVS(_ bytes: UnsafeRawBufferPointer, format: Int32) -> [UInt8]? {
         var out = mona_buffer()
         let status = api.pointee.value_decode(ctx, format, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, &out)
         let result = take(&out)
-        guard status == MONA_OK else { return nil }
-        return try? MVSReader.decode(result)
+        return status == MONA_OK ? result : nil
     }
 
     /// tcp_handoff: gives a connection to another plugin.

@@ -39,6 +39,16 @@ public struct MVSReader: Sendable {
         return values
     }
 
+    /// The string that starts a stream (an RPC's method name, say) and the offset of the value after
+    /// it; nil when the stream does not start with a valid string.
+    public static func leadingString(of bytes: [UInt8]) -> (text: String, end: Int)? {
+        guard bytes.first == MVSTag.string.rawValue else { return nil }
+        var reader = MVSReader(bytes)
+        reader.offset = 1
+        guard let text = try? reader.readString() else { return nil }
+        return (text, reader.offset)
+    }
+
     /// Reads the next top-level value, or returns nil at the end of the stream.
     public mutating func next() throws(MVSError) -> MonaValue? {
         if let failure { throw failure }
@@ -190,9 +200,10 @@ public struct MVSReader: Sendable {
     private mutating func readString() throws(MVSError) -> String {
         let range = try readRun()
         if range.isEmpty { return "" }
-        guard let text = String(validating: bytes[range], as: UTF8.self) else {
-            throw .invalidUTF8(offset: range.lowerBound)
+        let text = bytes.withUnsafeBufferPointer { all in
+            String(validating: UnsafeBufferPointer(rebasing: all[range]), as: UTF8.self)
         }
+        guard let text else { throw .invalidUTF8(offset: range.lowerBound) }
         return text
     }
 

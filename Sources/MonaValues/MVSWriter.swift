@@ -104,10 +104,7 @@ public struct MVSWriter: Sendable {
 
     /// Appends an IEEE-754 binary64 in little-endian byte order (8 bytes).
     public mutating func writeDouble(_ value: Double) {
-        let bits = value.bitPattern
-        for shift in stride(from: 0, to: 64, by: 8) {
-            bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
-        }
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Appends a varuint byte length then the UTF-8 bytes of `text` (no tag).
@@ -115,6 +112,47 @@ public struct MVSWriter: Sendable {
         let utf8 = text.utf8
         writeVarUInt(UInt64(utf8.count))
         bytes.append(contentsOf: utf8)
+    }
+
+    /// Appends a varuint byte length then `utf8` (no tag): a string or a key from bytes the caller
+    /// has checked to be UTF-8.
+    public mutating func writeString(utf8: UnsafeRawBufferPointer) {
+        writeVarUInt(UInt64(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    /// Appends bytes as they are (the body of a BYTES value after its length, for instance).
+    public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw)
+    }
+
+    /// Counts a complex value (ARRAY/OBJECT/MIXED/MAP) written with the primitives, so that
+    /// `complexCount` stays the index the next one takes.
+    public mutating func countComplex() {
+        complexCount += 1
+    }
+
+    /// Appends a one-byte placeholder for a count not known yet; returns where it is, for `patchCount`.
+    public mutating func reserveCount() -> Int {
+        bytes.append(0)
+        return bytes.count - 1
+    }
+
+    /// Writes `count` as the varuint at the placeholder `reserveCount` gave (moving what follows
+    /// when it needs more than one byte).
+    public mutating func patchCount(_ count: Int, at position: Int) {
+        if count < 0x80 {
+            bytes[position] = UInt8(count)
+            return
+        }
+        var encoded: [UInt8] = []
+        var rest = count
+        while rest >= 0x80 {
+            encoded.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        encoded.append(UInt8(truncatingIfNeeded: rest))
+        bytes.replaceSubrange(position..<(position + 1), with: encoded)
     }
 
     /// Appends a varuint count then the keyed pairs (key: varuint length + UTF-8; an empty key

@@ -16,6 +16,12 @@ struct LuaApplicationTests {
             function client:echoArgs() return self.args end
             function client:push() self.writer:writeInvocation("pushed", 1, "a") self.writer:writeMessage("msg", 2) end
             function client:shape() return { list = {1, 2}, typed = {__type = "T", k = "v"}, raw = {__raw = "ab"}, date = {__time = 0} } end
+            function client:graph()
+                local shared = {1}
+                local list = {shared, shared}
+                list[3] = list
+                return list, {1, 2, k = "v"}, {[2.5] = true, __size = 1}, {}, {[1] = "a", [3] = "c"}
+            end
             function client:properties() return client.agent, client.protocol, client.path, client.query, #client.id end
             return { timeout = 12, greeting = "hi" }
         end
@@ -34,10 +40,12 @@ struct LuaApplicationTests {
         #expect(try session.readLine() == #"message "msg" 2"#)
         #expect(try session.readLine() == "ok ")
         try session.expect("call shape", #"ok {date=date(0),list=[1,2],raw=bytes(6162),typed=T{k="v"}}"#)
+        try session.expect("call graph", #"ok [[1],ref(1),ref(0)] [1,2|k="v"] map{2.5=>true} [] ["a"|3="c"]"#,
+                           "shared tables and cycles become references; mixed tables, maps, sparse keys")
         try session.expect("badcall add", "error PROTOCOL malformed MVS arguments (-1)", "a plugin's bad value stream is refused")
         try session.expect("call properties", #"ok "crpc" "TEST" "" "x=1" 64"#, "the path / is normalised to the root's \"\"")
         try session.expect("close", "closed")
-        #expect(harness.server.output.contains("kaboom"), "a Lua error is logged")
+        #expect(harness.server.waitFor("kaboom"), "a Lua error is logged")
     }
 
     @Test func rejectionsAndMissingApplications() throws {
@@ -83,7 +91,7 @@ struct LuaApplicationTests {
         try child.expect("call where", #"ok "" "" false "table" "root value" nil"#)
         try session.expect("call started", #"ok ";/child""#, "onStart is inherited with the child path; a folder without main.lua has no onStart")
         try session.expect("call children", "ok 1 1")
-        #expect(harness.server.output.contains("Application www/child loaded"))
+        #expect(harness.server.waitFor("Application www/child loaded"))
     }
 
     @Test func aChangedMainLuaReloadsAndConnectedClientsKeepWorking() throws {

@@ -103,7 +103,7 @@ static uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t
 
 // --- /proc ------------------------------------------------------------------
 
-static long long proc_ticks(pid_t pid) {
+static long long proc_ticks(pid_t pid, int user_only) {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
@@ -116,13 +116,13 @@ static long long proc_ticks(pid_t pid) {
     // fields from "state" (3): utime is 14, stime 15
     unsigned long long ut = 0, st = 0;
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
-    return (long long)(ut + st);
+    return (long long)(user_only ? ut : ut + st);
 }
 
-static long long servers_ticks(void) {
+static long long servers_ticks(int user_only) {
     long long sum = 0;
     for (int i = 0; i < npids; i++) {
-        long long t = proc_ticks(pids[i]);
+        long long t = proc_ticks(pids[i], user_only);
         if (t < 0) return -1;
         sum += t;
     }
@@ -756,11 +756,11 @@ int main(int argc, char **argv) {
         v0[i] = conns[i].video;
         m0[i] = conns[i].media_bytes;
     }
-    long long ns0 = servers_ns(), tk0 = servers_ticks(), busy0 = busy_ticks(), pw0 = pub ? publisher_bytes(pub) : -1;
+    long long ns0 = servers_ns(), tk0 = servers_ticks(0), ut0 = servers_ticks(1), busy0 = busy_ticks(), pw0 = pub ? publisher_bytes(pub) : -1;
     double cpu0 = own_cpu_s(), w0 = now_s();
     run(w0 + window, nconns, 0);
     double w1 = now_s(), cpu1 = own_cpu_s();
-    long long ns1 = servers_ns(), tk1 = servers_ticks(), busy1 = busy_ticks(), pw1 = pub ? publisher_bytes(pub) : -1;
+    long long ns1 = servers_ns(), tk1 = servers_ticks(0), ut1 = servers_ticks(1), busy1 = busy_ticks(), pw1 = pub ? publisher_bytes(pub) : -1;
     long long rss = servers_rss_kb();
     double secs = w1 - w0;
 
@@ -780,11 +780,11 @@ int main(int argc, char **argv) {
     double pub_bps = pw0 >= 0 && pw1 >= pw0 ? (pw1 - pw0) / secs : -1;
     printf("players=%d seconds=%.2f bytes=%llu bytes_per_s=%.0f mbit_per_s=%.1f player_kbps_min=%.0f "
            "player_kbps_max=%.0f pub_kbps=%.0f delivered_pct=%.1f media_bytes=%llu video_msgs=%llu audio_msgs=%llu "
-           "srv_ticks=%lld srv_ns=%lld srv_rss_kb=%lld load_cpu_pct=%.0f busy_ticks=%lld setup_s=%.2f\n",
+           "srv_ticks=%lld srv_user_ticks=%lld srv_ns=%lld srv_rss_kb=%lld load_cpu_pct=%.0f busy_ticks=%lld setup_s=%.2f\n",
            nconns, secs, (unsigned long long)bytes, bytes / secs, bytes * 8 / secs / 1e6, minb * 8 / secs / 1e3,
            maxb * 8 / secs / 1e3, pub_bps >= 0 ? pub_bps * 8 / 1e3 : -1,
            pub_bps > 0 ? 100.0 * bytes / secs / (pub_bps * nconns) : -1, (unsigned long long)media,
-           (unsigned long long)video, (unsigned long long)audio, tk0 >= 0 && tk1 >= 0 ? tk1 - tk0 : -1,
+           (unsigned long long)video, (unsigned long long)audio, tk0 >= 0 && tk1 >= 0 ? tk1 - tk0 : -1, ut0 >= 0 && ut1 >= 0 ? ut1 - ut0 : -1,
            ns0 >= 0 && ns1 >= 0 ? ns1 - ns0 : -1, rss,
            100 * (cpu1 - cpu0) / secs, busy0 >= 0 && busy1 >= 0 ? busy1 - busy0 : -1, setup);
     return 0;

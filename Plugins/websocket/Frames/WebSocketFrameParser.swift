@@ -155,13 +155,12 @@ struct WebSocketFrameParser {
     private mutating func readPayload(_ bytes: UnsafeRawBufferPointer, from start: Int, header: Header, offset: Int,
                                       into events: inout [WebSocketEvent]) throws(WebSocketFailure) -> Int {
         let count = min(header.length - offset, bytes.count - start)
-        let mask = [header.mask.0, header.mask.1, header.mask.2, header.mask.3]
         let firstNew = header.opcode.isControl ? control.count : message.count
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)])
         if header.opcode.isControl {
-            for index in 0..<count { control.append(bytes[start + index] ^ mask[(offset + index) & 3]) }
+            Self.appendUnmasked(payload, mask: header.mask, phase: offset, to: &control)
         } else {
-            message.reserveCapacity(message.count + count)
-            for index in 0..<count { message.append(bytes[start + index] ^ mask[(offset + index) & 3]) }
+            Self.appendUnmasked(payload, mask: header.mask, phase: offset, to: &message)
             let opcode = header.opcode == .continuation ? messageOpcode : header.opcode
             if opcode == .text {
                 let valid = message.withUnsafeBytes { validator.feed(UnsafeRawBufferPointer(rebasing: $0[firstNew...])) }
@@ -174,6 +173,18 @@ struct WebSocketFrameParser {
             state = .payload(header, offset: offset + count)
         }
         return start + count
+    }
+
+    /// Appends `payload` XORed with the mask, whose byte `phase & 3` applies to the first byte.
+    private static func appendUnmasked(_ payload: UnsafeRawBufferPointer, mask: (UInt8, UInt8, UInt8, UInt8), phase: Int,
+                                       to out: inout [UInt8]) {
+        let first = out.count
+        out.append(contentsOf: payload)
+        withUnsafeBytes(of: mask) { key in
+            out.withUnsafeMutableBytes { bytes in
+                for index in 0..<payload.count { bytes[first + index] ^= key[(phase + index) & 3] }
+            }
+        }
     }
 
     /// A frame's payload is complete: emit a control event, or end a fragment or a message.

@@ -5,51 +5,38 @@ import MonaValues
 import Glibc
 #endif
 
-/// Converts between Lua values and `MonaValue`, MonaServer's way (lua-api.md §3.1-3.2): tables with
-/// `__raw` are bytes, `__time` dates, `__size` maps, `__type` typed objects; sequences are arrays,
-/// sequences with string keys are mixed, the rest objects. A table met twice (shared or cyclic)
-/// becomes a `.reference` to its first occurrence.
+/// Converts between Lua values and Mona Value Streams, MonaServer's way (lua-api.md §3.1-3.2):
+/// tables with `__raw` are bytes, `__time` dates, `__size` maps, `__type` typed objects; sequences
+/// are arrays, sequences with string keys are mixed, the rest objects. A table met twice (shared or
+/// cyclic) becomes a `.reference` to its first occurrence. Both directions go between the Lua stack
+/// and MVS bytes directly (an RPC's arguments and results never become `MonaValue` trees);
+/// `values(from:to:)` and `push(_:)` are the same conversions for callers holding values.
 struct LuaBridge {
     let L: OpaquePointer
 
     /// A value that cannot be serialized (function, thread, userdata).
     struct Unsupported: Error { let type: String }
 
-    // MARK: Lua → MonaValue
+    /// Tables nested deeper than this are written as nil.
+    static let maxDepth = 256
+
+    // MARK: Lua → MVS
+
+    /// The values at stack positions first...last as one MVS stream.
+    func encode(from first: Int32, to last: Int32) throws(Unsupported) -> [UInt8] {
+        var encoder = Encoder(L: L)
+        var index = first
+        while index <= last {
+            try encoder.value(at: index, depth: 0)
+            index += 1
+        }
+        return encoder.out.bytes
+    }
 
     /// The values at stack positions first...last.
     func values(from first: Int32, to last: Int32) throws(Unsupported) -> [MonaValue] {
-        var seen: [UnsafeRawPointer: Int] = [:]
-        var complexCount = 0
-        var result: [MonaValue] = []
-        var index = first
-        while index <= last {
-            result.append(try value(at: index, seen: &seen, complexCount: &complexCount, depth: 0))
-            index += 1
-        }
-        return result
-    }
-
-    private func value(at index: Int32, seen: inout [UnsafeRawPointer: Int], complexCount: inout Int,
-                       depth: Int) throws(Unsupported) -> MonaValue {
-        switch lua_type(L, index) {
-        case LUA_TNIL, LUA_TNONE: return .nil
-        case LUA_TBOOLEAN: return .boolean(lua_toboolean(L, index) != 0)
-        case LUA_TNUMBER: return .number(lua_tonumber(L, index))
-        case LUA_TSTRING: return .string(string(at: index))
-        case LUA_TTABLE: return try table(at: index, seen: &seen, complexCount: &complexCount, depth: depth)
-        case LUA_TUSERDATA:
-            // A collection or data table: serialized as a plain copy of its items.
-            lua_getfield(L, mona_lua_registryindex(), "mona.snapshot")
-            lua_pushvalue(L, index < 0 ? index - 1 : index)
-            if lua_pcall(L, 1, 1, 0) == 0, lua_type(L, -1) == LUA_TTABLE {
-                defer { mona_lua_pop(L, 1) }
-                return try table(at: -1, seen: &seen, complexCount: &complexCount, depth: depth)
-            }
-            mona_lua_pop(L, 1)
-            throw Unsupported(type: "userdata")
-        default: throw Unsupported(type: String(cString: lua_typename(L, lua_type(L, index))))
-        }
+        let stream = try encode(from: first, to: last)
+        return (try? MVSReader.decode(stream)) ?? []
     }
 
     func string(at index: Int32) -> String {
@@ -64,181 +51,414 @@ struct LuaBridge {
         return Array(UnsafeRawBufferPointer(start: pointer, count: length))
     }
 
-    /// The raw field `key` of the table at `index`, pushed (caller pops).
-    private func rawField(_ index: Int32, _ key: String) {
-        lua_pushstring(L, key)
-        lua_rawget(L, index)
-    }
+    /// Writes Lua values as MVS: the tables seen so far (for references) and the stream.
+    private struct Encoder {
+        let L: OpaquePointer
+        var seen: [UnsafeRawPointer: Int] = [:]
+        var out = MVSWriter(reservingCapacity: 64)
 
-    private func table(at relative: Int32, seen: inout [UnsafeRawPointer: Int], complexCount: inout Int,
-                       depth: Int) throws(Unsupported) -> MonaValue {
-        let index = relative < 0 ? lua_gettop(L) + relative + 1 : relative
-        rawField(index, "__raw")
-        if lua_type(L, -1) == LUA_TSTRING {
-            defer { mona_lua_pop(L, 1) }
-            return .bytes(bytes(at: -1))
-        }
-        mona_lua_pop(L, 1)
-        rawField(index, "__time")
-        if lua_type(L, -1) == LUA_TNUMBER {
-            defer { mona_lua_pop(L, 1) }
-            return .date(lua_tonumber(L, -1))
-        }
-        mona_lua_pop(L, 1)
-        let pointer = lua_topointer(L, index)!
-        if let reference = seen[pointer] { return .reference(reference) }
-        guard depth < 256 else { return .nil }
-        seen[pointer] = complexCount
-        complexCount += 1
-        lua_checkstack(L, 8)
+        init(L: OpaquePointer) { self.L = L }
 
-        rawField(index, "__size")
-        let isMap = lua_type(L, -1) == LUA_TNUMBER
-        mona_lua_pop(L, 1)
-        if isMap {
-            var entries: [MonaMapEntry] = []
+        mutating func value(at index: Int32, depth: Int) throws(Unsupported) {
+            switch lua_type(L, index) {
+            case LUA_TNIL, LUA_TNONE: out.writeTag(.nil)
+            case LUA_TBOOLEAN: out.writeTag(lua_toboolean(L, index) != 0 ? .true : .false)
+            case LUA_TNUMBER:
+                out.writeTag(.number)
+                out.writeDouble(lua_tonumber(L, index))
+            case LUA_TSTRING:
+                out.writeTag(.string)
+                text(at: index)
+            case LUA_TTABLE: try table(at: index, depth: depth)
+            case LUA_TUSERDATA:
+                // A collection or data table: serialized as a plain copy of its items.
+                lua_getfield(L, mona_lua_registryindex(), "mona.snapshot")
+                lua_pushvalue(L, index < 0 ? index - 1 : index)
+                if lua_pcall(L, 1, 1, 0) == 0, lua_type(L, -1) == LUA_TTABLE {
+                    defer { mona_lua_pop(L, 1) }
+                    try table(at: -1, depth: depth)
+                    return
+                }
+                mona_lua_pop(L, 1)
+                throw Unsupported(type: "userdata")
+            default: throw Unsupported(type: String(cString: lua_typename(L, lua_type(L, index))))
+            }
+        }
+
+        /// The Lua string at `index` as an MVS string body (length + UTF-8; invalid UTF-8 repaired
+        /// with U+FFFD, as a Swift String would).
+        mutating func text(at index: Int32) {
+            var length = 0
+            guard let pointer = mona_lua_tolstring(L, index, &length) else {
+                out.writeVarUInt(0)
+                return
+            }
+            let raw = UnsafeRawBufferPointer(start: pointer, count: length)
+            if raw.contains(where: { $0 >= 0x80 }), String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self) == nil {
+                out.writeString(String(decoding: raw, as: UTF8.self))
+            } else {
+                out.writeString(utf8: raw)
+            }
+        }
+
+        /// A number key of a table, as text: integers without a fraction.
+        mutating func numberKey(_ number: Double) {
+            if number.rounded() == number, abs(number) < 1e15 {
+                out.writeString(String(Int64(number)))
+            } else {
+                out.writeString("\(number)")
+            }
+        }
+
+        private func rawField(_ index: Int32, _ key: StaticString) -> Int32 {
+            lua_pushlstring(L, UnsafeRawPointer(key.utf8Start).assumingMemoryBound(to: CChar.self), key.utf8CodeUnitCount)
+            lua_rawget(L, index)
+            return lua_type(L, -1)
+        }
+
+        mutating func table(at relative: Int32, depth: Int) throws(Unsupported) {
+            let index = relative < 0 ? lua_gettop(L) + relative + 1 : relative
+            lua_checkstack(L, 8)
+            if rawField(index, "__raw") == LUA_TSTRING {
+                var length = 0
+                let pointer = mona_lua_tolstring(L, -1, &length)
+                out.writeTag(.bytes)
+                out.writeVarUInt(UInt64(length))
+                if let pointer { out.writeRaw(UnsafeRawBufferPointer(start: pointer, count: length)) }
+                mona_lua_pop(L, 1)
+                return
+            }
+            mona_lua_pop(L, 1)
+            if rawField(index, "__time") == LUA_TNUMBER {
+                out.writeTag(.date)
+                out.writeDouble(lua_tonumber(L, -1))
+                mona_lua_pop(L, 1)
+                return
+            }
+            mona_lua_pop(L, 1)
+            let pointer = lua_topointer(L, index)!
+            if let reference = seen[pointer] {
+                out.writeTag(.reference)
+                out.writeVarUInt(UInt64(reference))
+                return
+            }
+            guard depth < LuaBridge.maxDepth else {
+                out.writeTag(.nil)
+                return
+            }
+            seen[pointer] = out.complexCount
+            out.countComplex()
+
+            let isMap = rawField(index, "__size") == LUA_TNUMBER
+            mona_lua_pop(L, 1)
+            if isMap {
+                out.writeTag(.map)
+                let flags: UInt8 = weakKeys(index) ? 0x01 : 0x00
+                withUnsafeBytes(of: flags) { out.writeRaw($0) }
+                let countAt = out.reserveCount()
+                var count = 0
+                lua_pushnil(L)
+                while lua_next(L, index) != 0 {
+                    if !(lua_type(L, -2) == LUA_TSTRING && isKey(-2, "__size")) {
+                        try value(at: -2, depth: depth + 1)
+                        try value(at: -1, depth: depth + 1)
+                        count += 1
+                    }
+                    mona_lua_pop(L, 1)
+                }
+                out.patchCount(count, at: countAt)
+                return
+            }
+
+            let typed = rawField(index, "__type") == LUA_TSTRING
+            let count = typed ? 0 : Int(lua_objlen(L, index))
+            if typed {
+                out.writeTag(.object)
+                text(at: -1)
+            }
+            mona_lua_pop(L, 1)
+            if !typed {
+                // The tag depends on whether there are keys besides 1...count.
+                let hasFields = hasKeys(index, besidesSequenceOf: count)
+                out.writeTag(!hasFields ? .array : count == 0 ? .object : .mixed)
+                if hasFields && count == 0 { out.writeVarUInt(0) } // no type name
+                if count > 0 {
+                    out.writeVarUInt(UInt64(count))
+                    for position in 1...count {
+                        lua_rawgeti(L, index, Int32(position))
+                        try value(at: -1, depth: depth + 1)
+                        mona_lua_pop(L, 1)
+                    }
+                } else if !hasFields {
+                    out.writeVarUInt(0) // an empty array
+                }
+                guard hasFields else { return }
+            }
+            let countAt = out.reserveCount()
+            var fields = 0
             lua_pushnil(L)
             while lua_next(L, index) != 0 {
-                if !(lua_type(L, -2) == LUA_TSTRING && string(at: -2) == "__size") {
-                    let key = try value(at: -2, seen: &seen, complexCount: &complexCount, depth: depth + 1)
-                    let item = try value(at: -1, seen: &seen, complexCount: &complexCount, depth: depth + 1)
-                    entries.append(MonaMapEntry(key: key, value: item))
+                defer { mona_lua_pop(L, 1) }
+                switch lua_type(L, -2) {
+                case LUA_TSTRING:
+                    if isKey(-2, "__type") { continue }
+                    text(at: -2)
+                case LUA_TNUMBER:
+                    let number = lua_tonumber(L, -2)
+                    if !typed, number >= 1, number <= Double(count), number.rounded() == number { continue }
+                    numberKey(number)
+                default:
+                    continue
+                }
+                try value(at: -1, depth: depth + 1)
+                fields += 1
+            }
+            out.patchCount(fields, at: countAt)
+        }
+
+        /// True when the table has a string key or a number key outside 1...count.
+        private func hasKeys(_ index: Int32, besidesSequenceOf count: Int) -> Bool {
+            lua_pushnil(L)
+            while lua_next(L, index) != 0 {
+                let keyType = lua_type(L, -2)
+                let field: Bool
+                if keyType == LUA_TSTRING {
+                    field = !isKey(-2, "__type")
+                } else if keyType == LUA_TNUMBER {
+                    let number = lua_tonumber(L, -2)
+                    field = !(number >= 1 && number <= Double(count) && number.rounded() == number)
+                } else {
+                    field = false
+                }
+                if field {
+                    mona_lua_pop(L, 2)
+                    return true
                 }
                 mona_lua_pop(L, 1)
             }
-            return .map(weakKeys: weakKeys(index), entries: entries)
+            return false
         }
 
-        rawField(index, "__type")
-        let typeName: String? = lua_type(L, -1) == LUA_TSTRING ? string(at: -1) : nil
-        mona_lua_pop(L, 1)
-        let count = Int(lua_objlen(L, index))
-        var dense: [MonaValue] = []
-        var fields: [MonaField] = []
-        if count > 0 && typeName == nil {
-            for position in 1...count {
-                lua_rawgeti(L, index, Int32(position))
-                dense.append(try value(at: -1, seen: &seen, complexCount: &complexCount, depth: depth + 1))
-                mona_lua_pop(L, 1)
-            }
+        /// True when the string at `index` is `key`.
+        private func isKey(_ index: Int32, _ key: StaticString) -> Bool {
+            var length = 0
+            guard let pointer = mona_lua_tolstring(L, index, &length), length == key.utf8CodeUnitCount else { return false }
+            return memcmp(pointer, key.utf8Start, length) == 0
         }
-        lua_pushnil(L)
-        while lua_next(L, index) != 0 {
+
+        private func weakKeys(_ index: Int32) -> Bool {
+            guard lua_getmetatable(L, index) != 0 else { return false }
             defer { mona_lua_pop(L, 1) }
-            let key: String
-            switch lua_type(L, -2) {
-            case LUA_TSTRING:
-                key = string(at: -2)
-                if key == "__type" { continue }
-            case LUA_TNUMBER:
-                let number = lua_tonumber(L, -2)
-                if typeName == nil, number >= 1, number <= Double(count), number.rounded() == number { continue }
-                key = formatNumber(number)
-            default:
-                continue
-            }
-            fields.append(MonaField(key, try value(at: -1, seen: &seen, complexCount: &complexCount, depth: depth + 1)))
+            lua_pushstring(L, "__mode")
+            lua_rawget(L, -2)
+            defer { mona_lua_pop(L, 1) }
+            var length = 0
+            guard lua_type(L, -1) == LUA_TSTRING, let pointer = mona_lua_tolstring(L, -1, &length) else { return false }
+            return UnsafeRawBufferPointer(start: pointer, count: length).contains(UInt8(ascii: "k"))
         }
-        if let typeName { return .object(type: typeName, fields: fields) }
-        if fields.isEmpty { return .array(dense) }
-        if dense.isEmpty { return .object(type: "", fields: fields) }
-        return .mixed(dense: dense, fields: fields)
     }
 
-    private func weakKeys(_ index: Int32) -> Bool {
-        guard lua_getmetatable(L, index) != 0 else { return false }
-        defer { mona_lua_pop(L, 1) }
-        lua_pushstring(L, "__mode")
-        lua_rawget(L, -2)
-        defer { mona_lua_pop(L, 1) }
-        return lua_type(L, -1) == LUA_TSTRING && string(at: -1).contains("k")
+    // MARK: MVS → Lua
+
+    /// Pushes the values of an MVS stream; shared tables (references) become the same Lua table.
+    /// Returns how many were pushed, or nil (nothing pushed) when the stream is malformed.
+    func push(mvs: UnsafeRawBufferPointer) -> Int32? {
+        let base = lua_gettop(L)
+        lua_checkstack(L, 16)
+        lua_pushnil(L) // becomes the table of the tables opened so far when one opens (references)
+        var decoder = Decoder(L: L, bytes: mvs, tables: base + 1)
+        var count: Int32 = 0
+        while decoder.offset < mvs.count {
+            guard lua_checkstack(L, 8) != 0, decoder.value(depth: 0) else {
+                lua_settop(L, base)
+                return nil
+            }
+            count += 1
+        }
+        lua_remove(L, base + 1)
+        return count
     }
 
-    private func formatNumber(_ number: Double) -> String {
-        if number.rounded() == number, abs(number) < 1e15 { return String(Int64(number)) }
-        return "\(number)"
-    }
-
-    // MARK: MonaValue → Lua
-
-    /// Pushes values; shared tables (references) become the same Lua table. Returns how many were pushed.
+    /// Pushes values (the same conversion as `push(mvs:)`). Returns how many were pushed.
     @discardableResult
     func push(_ values: [MonaValue]) -> Int32 {
-        lua_checkstack(L, Int32(values.count) + 8)
-        mona_lua_newtable(L) // the tables opened so far, for references
-        let tables = lua_gettop(L)
-        var opened: Int32 = 0
-        for value in values { push(value, tables: tables, opened: &opened) }
-        lua_remove(L, tables)
-        return Int32(values.count)
+        MVSWriter.encode(values).withUnsafeBytes { push(mvs: $0) } ?? 0
     }
 
-    private func push(_ value: MonaValue, tables: Int32, opened: inout Int32) {
-        lua_checkstack(L, 6)
-        switch value {
-        case .nil: lua_pushnil(L)
-        case .boolean(let flag): lua_pushboolean(L, flag ? 1 : 0)
-        case .number(let number): lua_pushnumber(L, number)
-        case .string(let text):
-            var text = text
-            text.withUTF8 { lua_pushlstring(L, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count) }
-        case .bytes(let bytes):
-            lua_createtable(L, 0, 1)
-            lua_pushstring(L, "__raw")
-            bytes.withUnsafeBytes { lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
-            lua_rawset(L, -3)
-        case .date(let ms):
-            pushDate(ms)
-        case .array(let items):
-            lua_createtable(L, Int32(items.count), 0)
-            remember(tables: tables, opened: &opened)
-            for (position, item) in items.enumerated() {
-                push(item, tables: tables, opened: &opened)
-                lua_rawseti(L, -2, Int32(position + 1))
+    /// Reads MVS and pushes Lua values; every check MVSReader makes, without building values.
+    private struct Decoder {
+        let L: OpaquePointer
+        let bytes: UnsafeRawBufferPointer
+        let tables: Int32
+        var offset = 0
+        var opened: Int32 = 0
+
+        init(L: OpaquePointer, bytes: UnsafeRawBufferPointer, tables: Int32) {
+            self.L = L
+            self.bytes = bytes
+            self.tables = tables
+        }
+
+        /// One value pushed; false when malformed (the caller resets the stack).
+        mutating func value(depth: Int) -> Bool {
+            guard offset < bytes.count, lua_checkstack(L, 6) != 0 else { return false }
+            let tag = bytes[offset]
+            offset += 1
+            switch MVSTag(rawValue: tag) {
+            case .nil?: lua_pushnil(L)
+            case .false?: lua_pushboolean(L, 0)
+            case .true?: lua_pushboolean(L, 1)
+            case .number?:
+                guard let number = double() else { return false }
+                lua_pushnumber(L, number)
+            case .string?:
+                guard let text = string() else { return false }
+                pushText(text)
+            case .bytes?:
+                guard let raw = run() else { return false }
+                lua_createtable(L, 0, 1)
+                lua_pushstring(L, "__raw")
+                pushText(raw)
+                lua_rawset(L, -3)
+            case .date?:
+                guard let milliseconds = double() else { return false }
+                LuaBridge(L: L).pushDate(milliseconds)
+            case .array?:
+                guard depth < MVSReader.maxDepth, let count = count(bytesPerItem: 1) else { return false }
+                lua_createtable(L, Int32(clamping: min(count, 1024)), 0)
+                remember()
+                guard items(count, depth: depth + 1) else { return false }
+            case .object?:
+                guard depth < MVSReader.maxDepth, let type = string() else { return false }
+                guard let count = count(bytesPerItem: 2) else { return false }
+                lua_createtable(L, 0, Int32(clamping: min(count + 1, 1024)))
+                remember()
+                if type.count > 0 {
+                    lua_pushstring(L, "__type")
+                    pushText(type)
+                    lua_rawset(L, -3)
+                }
+                guard fields(count, depth: depth + 1) else { return false }
+            case .mixed?:
+                guard depth < MVSReader.maxDepth, let count = count(bytesPerItem: 1) else { return false }
+                lua_createtable(L, Int32(clamping: min(count, 1024)), 0)
+                remember()
+                guard items(count, depth: depth + 1), let fieldCount = self.count(bytesPerItem: 2),
+                      fields(fieldCount, depth: depth + 1) else { return false }
+            case .map?:
+                guard depth < MVSReader.maxDepth, offset < bytes.count, bytes[offset] & ~0x01 == 0 else { return false }
+                let weak = bytes[offset] & 0x01 != 0
+                offset += 1
+                guard let count = count(bytesPerItem: 2) else { return false }
+                lua_createtable(L, 0, Int32(clamping: min(count + 1, 1024)))
+                remember()
+                for _ in 0..<count {
+                    guard value(depth: depth + 1), value(depth: depth + 1) else { return false }
+                    let keyType = lua_type(L, -2)
+                    if keyType == LUA_TNIL || (keyType == LUA_TNUMBER && lua_tonumber(L, -2).isNaN) {
+                        mona_lua_pop(L, 2) // not a valid Lua key
+                        continue
+                    }
+                    lua_rawset(L, -3)
+                }
+                lua_pushstring(L, "__size")
+                lua_pushnumber(L, Double(count))
+                lua_rawset(L, -3)
+                if weak {
+                    mona_lua_newtable(L)
+                    lua_pushstring(L, "__mode")
+                    lua_pushstring(L, "k")
+                    lua_rawset(L, -3)
+                    lua_setmetatable(L, -2)
+                }
+            case .reference?:
+                guard let index = varuint(), index < UInt64(opened) else { return false }
+                lua_rawgeti(L, tables, Int32(index + 1))
+            case nil:
+                return false
             }
-        case .object(let type, let fields):
-            lua_createtable(L, 0, Int32(fields.count + 1))
-            remember(tables: tables, opened: &opened)
-            if !type.isEmpty { setField("__type") { lua_pushstring(L, type) } }
-            for field in fields { setField(field.key) { push(field.value, tables: tables, opened: &opened) } }
-        case .mixed(let dense, let fields):
-            lua_createtable(L, Int32(dense.count), Int32(fields.count))
-            remember(tables: tables, opened: &opened)
-            for (position, item) in dense.enumerated() {
-                push(item, tables: tables, opened: &opened)
-                lua_rawseti(L, -2, Int32(position + 1))
+            return true
+        }
+
+        /// `count` values into the table on top, at 1...count.
+        private mutating func items(_ count: Int, depth: Int) -> Bool {
+            for position in 0..<count {
+                guard value(depth: depth) else { return false }
+                lua_rawseti(L, -2, Int32(clamping: position + 1))
             }
-            for field in fields { setField(field.key) { push(field.value, tables: tables, opened: &opened) } }
-        case .map(let weakKeys, let entries):
-            lua_createtable(L, 0, Int32(entries.count + 1))
-            remember(tables: tables, opened: &opened)
-            for entry in entries {
-                push(entry.key, tables: tables, opened: &opened)
-                push(entry.value, tables: tables, opened: &opened)
-                if lua_type(L, -2) == LUA_TNIL { mona_lua_pop(L, 2); continue }
+            return true
+        }
+
+        /// `count` keyed pairs into the table on top.
+        private mutating func fields(_ count: Int, depth: Int) -> Bool {
+            for _ in 0..<count {
+                guard let key = string() else { return false }
+                pushText(key)
+                guard value(depth: depth) else { return false }
                 lua_rawset(L, -3)
             }
-            setField("__size") { lua_pushnumber(L, Double(entries.count)) }
-            if weakKeys {
-                mona_lua_newtable(L)
-                setField("__mode") { lua_pushstring(L, "k") }
-                lua_setmetatable(L, -2)
-            }
-        case .reference(let index):
-            lua_rawgeti(L, tables, Int32(index + 1))
+            return true
         }
-    }
 
-    private func remember(tables: Int32, opened: inout Int32) {
-        opened += 1
-        lua_pushvalue(L, -1)
-        lua_rawseti(L, tables, opened)
-    }
+        /// Numbers the table on top for references (the table of tables is made on first use).
+        private mutating func remember() {
+            if opened == 0 {
+                mona_lua_newtable(L)
+                lua_replace(L, tables)
+            }
+            opened += 1
+            lua_pushvalue(L, -1)
+            lua_rawseti(L, tables, opened)
+        }
 
-    private func setField(_ key: String, _ pushValue: () -> Void) {
-        lua_pushstring(L, key)
-        pushValue()
-        lua_rawset(L, -3)
+        private func pushText(_ text: UnsafeRawBufferPointer) {
+            lua_pushlstring(L, text.baseAddress?.assumingMemoryBound(to: CChar.self), text.count)
+        }
+
+        private mutating func varuint() -> UInt64? {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                offset += 1
+                if shift == 63 { return byte <= 0x01 ? result | (UInt64(byte) << 63) : nil }
+                result |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return result }
+                shift += 7
+            }
+            return nil
+        }
+
+        /// A count of items of at least `bytesPerItem` bytes each that fits in the bytes left.
+        private mutating func count(bytesPerItem: Int) -> Int? {
+            guard let count = varuint(), count <= UInt64((bytes.count - offset) / bytesPerItem) else { return nil }
+            return Int(count)
+        }
+
+        /// A varuint length and that many bytes.
+        private mutating func run() -> UnsafeRawBufferPointer? {
+            guard let length = varuint(), length <= UInt64(bytes.count - offset) else { return nil }
+            let range = offset..<(offset + Int(length))
+            offset = range.upperBound
+            return UnsafeRawBufferPointer(rebasing: bytes[range])
+        }
+
+        /// A run of valid UTF-8.
+        private mutating func string() -> UnsafeRawBufferPointer? {
+            guard let text = run() else { return nil }
+            if text.contains(where: { $0 >= 0x80 }), String(validating: text.bindMemory(to: UInt8.self), as: UTF8.self) == nil {
+                return nil
+            }
+            return text
+        }
+
+        private mutating func double() -> Double? {
+            guard bytes.count - offset >= 8 else { return nil }
+            var bits: UInt64 = 0
+            withUnsafeMutableBytes(of: &bits) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 8)])) }
+            offset += 8
+            return Double(bitPattern: UInt64(littleEndian: bits))
+        }
     }
 
     /// A date: `{__time = ms, year, month (1-12), day, yday, wday, hour, min, sec, msec, isdst}` in local time.
@@ -256,5 +476,11 @@ struct LuaBridge {
         for (key, value) in fields { setField(key) { lua_pushnumber(L, Double(value)) } }
         setField("msec") { lua_pushnumber(L, ms - Double(seconds) * 1000) }
         setField("isdst") { lua_pushboolean(L, parts.tm_isdst > 0 ? 1 : 0) }
+    }
+
+    private func setField(_ key: String, _ pushValue: () -> Void) {
+        lua_pushstring(L, key)
+        pushValue()
+        lua_rawset(L, -3)
     }
 }

@@ -95,10 +95,13 @@ final class LuaRuntime {
     /// Calls an entry point with arguments pushed by `arguments`; returns the results as a slice of
     /// the stack (first index, count) that the caller pops. A Lua error is logged and gives nil.
     @discardableResult
-    func call(_ name: String, _ arguments: () -> Int32, results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
+    func call(_ name: String, _ arguments: () -> Int32?, results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
         let base = lua_gettop(L)
         pushEntry(name)
-        let count = arguments()
+        guard let count = arguments() else { // arguments that could not be pushed: no call
+            lua_settop(L, base)
+            return false
+        }
         guard mona_lua_pcall(L, count, LUA_MULTRET) == 0 else {
             host.log(.error, "Lua \(name): \(popError())")
             lua_settop(L, base)
@@ -216,20 +219,26 @@ final class LuaRuntime {
         return outcome
     }
 
-    /// Calls client:method(args…). Returns MONA_OK with the results, or NOTFOUND / SCRIPT with a message.
-    func invoke(client: UInt64, method: String, args: [MonaValue]) -> (status: Int32, results: [MonaValue], error: (Int32, String)?) {
+    /// Calls client:method(args…) with its arguments as an MVS stream. Returns MONA_OK with the results
+    /// as an MVS stream, or NOTFOUND / SCRIPT with a message (INVAL for a malformed stream).
+    func invoke(client: UInt64, method: String, args: UnsafeRawBufferPointer) -> (status: Int32, results: [UInt8], error: (Int32, String)?) {
         guard clients[client] != nil else { return (MONA_E_INVAL, [], (MONA_ERR_OTHER, "unknown client")) }
         let bridge = LuaBridge(L: L)
-        var outcome: (status: Int32, results: [MonaValue], error: (Int32, String)?) = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "Lua failure"))
+        var outcome: (status: Int32, results: [UInt8], error: (Int32, String)?) = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "Lua failure"))
+        var malformed = false
         call("invoke", {
             lua_pushnumber(L, Double(client))
             lua_pushstring(L, method)
-            return 2 + bridge.push(args)
+            guard let count = bridge.push(mvs: args) else {
+                malformed = true
+                return nil
+            }
+            return 2 + count
         }, results: { first, count in
             switch bridge.string(at: first) {
             case "OK":
                 do throws(LuaBridge.Unsupported) {
-                    outcome = (MONA_OK, try bridge.values(from: first + 1, to: first + count - 1), nil)
+                    outcome = (MONA_OK, count > 1 ? try bridge.encode(from: first + 1, to: first + count - 1) : [], nil)
                 } catch {
                     host.log(.error, "\(method) returned a \(error.type), which cannot be sent")
                     outcome = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "\(method) returned a \(error.type), which cannot be sent"))
@@ -240,6 +249,7 @@ final class LuaRuntime {
                 outcome = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, bridge.string(at: first + 1)))
             }
         })
+        if malformed { return (MONA_E_INVAL, [], (MONA_ERR_PROTOCOL, "malformed MVS arguments")) }
         return outcome
     }
 

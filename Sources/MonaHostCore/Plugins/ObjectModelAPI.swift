@@ -32,14 +32,14 @@ enum ObjectModelAPI {
         api.client_invoke = { ctx, client, method, methodSize, args, argsSize, results, err in
             results?.pointee = mona_buffer()
             guard let lua = LoadedPlugin.from(ctx).runtime.lua else { return MONA_E_CLOSED }
-            guard let method, let values = ObjectModelAPI.values(args, argsSize) else {
+            guard let method, args != nil || argsSize == 0 else {
                 ObjectModelAPI.explain(err, MONA_ERR_PROTOCOL, "malformed MVS arguments")
                 return MONA_E_INVAL
             }
             let name = String(decoding: UnsafeRawBufferPointer(start: method, count: methodSize), as: UTF8.self)
-            let outcome = lua.invoke(client: client, method: name, args: values)
+            let outcome = lua.invoke(client: client, method: name, args: UnsafeRawBufferPointer(start: args, count: args == nil ? 0 : argsSize))
             if let (kind, message) = outcome.error { ObjectModelAPI.explain(err, kind, message) }
-            if !outcome.results.isEmpty { HostAPITable.fill(results, MVSWriter.encode(outcome.results)) }
+            if !outcome.results.isEmpty { HostAPITable.fill(results, outcome.results) }
             return outcome.status
         }
         api.client_parameter = { ctx, client, key, buffer, capacity in

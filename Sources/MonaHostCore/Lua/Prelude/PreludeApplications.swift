@@ -45,6 +45,14 @@ end
 
 --- Calls onTypedObject(type, table) of the app for every typed object among the values, then returns them.
 function M.typed(service, ...)
+	local count = select("#", ...)
+	if count <= 8 then -- a few arguments without tables (most calls): nothing to walk, no allocation
+		local tables = false
+		for i = 1, count do
+			if rawtype((select(i, ...))) == "table" then tables = true break end
+		end
+		if not tables then return ... end
+	end
 	local seen = {}
 	local function walk(value)
 		if rawtype(value) ~= "table" or seen[value] then return end
@@ -69,15 +77,16 @@ end
 
 --- Calls an event of an app env (inherited from the parents through the env's metatable); errors are logged.
 --- The event runs in a host coroutine: if it waits for the host (DNS), it finishes later.
+local function reportEvent(event, ok, message)
+	if not ok then ERROR("Error in ", event.name, " of application www", event.service.path, ": ", message) end
+end
+
 function M.event(service, name, ...)
 	local handler = service.env[name]
 	if type(handler) ~= "function" then return false end
-	local function report(ok, message)
-		if not ok then ERROR("Error in ", name, " of application www", service.path, ": ", message) end
-	end
-	local results = M.run(true, report, handler, ...)
+	local results = M.run(true, reportEvent, { service = service, name = name }, handler, ...)
 	if not results then return false end
-	report(results[1], results[2])
+	if not results[1] then ERROR("Error in ", name, " of application www", service.path, ": ", results[2]) end
 	if not results[1] then return false, results[2] end
 	return true, table.unpack(results, 2, results.n)
 end

@@ -105,7 +105,7 @@ function M.connect(handle, info, ...)
 	local response = {}
 	local handler = service.env.onConnection
 	if type(handler) == "function" then
-		local results = M.run(false, nil, handler, client, M.typed(service, ...))
+		local results = M.run(false, nil, nil, handler, client, M.typed(service, ...))
 		if not results[1] then
 			byHandle[handle], state.closed = nil, true
 			local reason = results[2]
@@ -133,6 +133,22 @@ function M.connect(handle, info, ...)
 end
 
 --- A client method called by the remote side: "OK", results… — or "NOTFOUND"/"SCRIPT", message.
+local function respondLater(writer, ok, ...)
+	if not ok then ERROR((...)) return end
+	if select("#", ...) > 0 then native.write(writer, "response", nil, ...) end
+end
+
+-- What M.invoke answers the host from M.runv's results.
+local function answer(finished, ok, ...)
+	if not finished then return "OK" end
+	if not ok then
+		local message = ...
+		ERROR(message)
+		return "SCRIPT", tostring(message)
+	end
+	return "OK", ...
+end
+
 function M.invoke(handle, method, ...)
 	local client = byHandle[handle]
 	if not client then return "NOTFOUND", "client closed" end
@@ -144,17 +160,7 @@ function M.invoke(handle, method, ...)
 		return "NOTFOUND", message
 	end
 	-- A method that waits for the host (DNS) answers later, as a response through its writer.
-	local writer = rawget(state.writer, "handle")
-	local results = M.run(true, function(ok, ...)
-		if not ok then ERROR((...)) return end
-		if select("#", ...) > 0 then native.write(writer, "response", nil, ...) end
-	end, handler, client, M.typed(state.service, ...))
-	if not results then return "OK" end
-	if not results[1] then
-		ERROR(results[2])
-		return "SCRIPT", tostring(results[2])
-	end
-	return "OK", table.unpack(results, 2, results.n)
+	return answer(M.runv(true, respondLater, rawget(state.writer, "handle"), handler, client, M.typed(state.service, ...)))
 end
 
 --- The protocol closed a client: it leaves the collections, then onDisconnection runs.
@@ -180,7 +186,7 @@ function M.readFile(handle, name, ...)
 	if type(handler) == "function" then
 		local writer = rawget(state.writer, "handle")
 		local uses = native.writerUses(writer)
-		local results = M.run(false, nil, handler, client, name, ...)
+		local results = M.run(false, nil, nil, handler, client, name, ...)
 		if not results[1] then
 			ERROR(results[2])
 			return "DENY", "SCRIPT", tostring(results[2])

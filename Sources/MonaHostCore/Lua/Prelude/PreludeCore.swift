@@ -171,23 +171,58 @@ local function serveNow(request)
 	end
 end
 
-local function step(co, allowSuspend, onDone, ok, ...)
-	if not ok then return table.pack(false, ...) end
-	if coroutine.status(co) == "dead" then return table.pack(true, ...) end
-	local request = ...
-	if not allowSuspend then return step(co, allowSuspend, onDone, coroutine.resume(co, serveNow(request))) end
-	lastContinuation = lastContinuation + 1
-	continuations[lastContinuation] = { co = co, onDone = onDone }
-	native.async(lastContinuation, request.dns)
-	return nil
+-- Host coroutines are reused: each runs `body`, which calls a function and yields DONE with its
+-- results, then waits for the next function. A coroutine that failed is dead and dropped.
+local DONE = {}
+local idle, idleCount = {}, 0
+local function body(fn, ...)
+	return body(coroutine.yield(DONE, fn(...)))
 end
 
---- Runs fn(...) in a host coroutine. Returns table.pack(ok, results…) when it finished, or nil when it
---- is waiting for the host: `onDone(ok, results…)` is called when it finishes later.
-function M.run(allowSuspend, onDone, fn, ...)
-	local co = coroutine.create(fn)
-	hostCoroutines[co] = true
-	return step(co, allowSuspend, onDone, coroutine.resume(co, ...))
+-- Returns true, ok, results… when the coroutine finished; false when it waits for the host.
+local function step(co, allowSuspend, onDone, context, ok, first, ...)
+	if not ok then return true, false, first, ... end
+	if first == DONE then
+		if idleCount < 32 then
+			idleCount = idleCount + 1
+			idle[idleCount] = co
+		end
+		return true, true, ...
+	end
+	local request = first
+	if not allowSuspend then return step(co, allowSuspend, onDone, context, coroutine.resume(co, serveNow(request))) end
+	lastContinuation = lastContinuation + 1
+	continuations[lastContinuation] = { co = co, onDone = onDone, context = context }
+	native.async(lastContinuation, request.dns)
+	return false
+end
+
+--- Runs fn(...) in a host coroutine. Returns true, ok, results… when it finished, or false when it is
+--- waiting for the host: `onDone(context, ok, results…)` is called when it finishes later.
+function M.runv(allowSuspend, onDone, context, fn, ...)
+	local co
+	if idleCount > 0 then
+		co = idle[idleCount]
+		idle[idleCount] = nil
+		idleCount = idleCount - 1
+	else
+		co = coroutine.create(body)
+		hostCoroutines[co] = true
+	end
+	return step(co, allowSuspend, onDone, context, coroutine.resume(co, fn, ...))
+end
+
+local function packed(finished, ...)
+	if finished then return table.pack(...) end
+end
+
+--- M.runv with table.pack(ok, results…) when it finished, nil when it is waiting for the host.
+function M.run(...)
+	return packed(M.runv(...))
+end
+
+local function resumed(continuation, finished, ...)
+	if finished and continuation.onDone then continuation.onDone(continuation.context, ...) end
 end
 
 --- The host finished a request: the waiting coroutine goes on with its answer.
@@ -195,8 +230,8 @@ function M.resume(id, ...)
 	local continuation = continuations[id]
 	if not continuation then return end
 	continuations[id] = nil
-	local results = step(continuation.co, true, continuation.onDone, coroutine.resume(continuation.co, ...))
-	if results and continuation.onDone then continuation.onDone(table.unpack(results, 1, results.n)) end
+	resumed(continuation, step(continuation.co, true, continuation.onDone, continuation.context,
+		coroutine.resume(continuation.co, ...)))
 end
 
 --- Asks the host for something: waits (yields) inside a host coroutine, else is served at once.

@@ -123,7 +123,7 @@ function M.mediaProperties(handle, properties)
 	end
 	local handler = state.fields.onProperties
 	if type(handler) == "function" then
-		local results = M.run(false, nil, handler, publication, state.properties)
+		local results = M.run(false, nil, nil, handler, publication, state.properties)
 		if not results[1] then ERROR(results[2]) end
 	end
 end
@@ -133,7 +133,7 @@ function M.mediaHook(handle, name, ...)
 	local publication = publications[handle]
 	local handler = publication and pubStates[publication].fields[name]
 	if type(handler) ~= "function" then return end
-	local results = M.run(false, nil, handler, publication, ...)
+	local results = M.run(false, nil, nil, handler, publication, ...)
 	if not results[1] then ERROR(results[2]) end
 end
 
@@ -141,7 +141,7 @@ end
 local function ask(client, event, object, refusal)
 	local handler = client and client[event]
 	if type(handler) ~= "function" then return true end
-	local results = M.run(false, nil, handler, client, object)
+	local results = M.run(false, nil, nil, handler, client, object)
 	if not results[1] then
 		local reason = results[2]
 		ERROR(reason)
@@ -163,7 +163,7 @@ function M.mediaUnpublish(clientHandle, handle)
 	local client, publication = M.clientsByHandle[clientHandle], publications[handle]
 	local handler = client and client.onUnpublish
 	if type(handler) == "function" and publication then
-		local results = M.run(false, nil, handler, client, publication)
+		local results = M.run(false, nil, nil, handler, client, publication)
 		if not results[1] then ERROR(results[2]) end
 	end
 end
@@ -228,7 +228,7 @@ function M.mediaUnsubscribe(handle)
 	if state.client and publication then M.collectionSet(pubStates[publication].listeners, state.client, nil) end
 	local handler = state.client and state.client.onUnsubscribe
 	if type(handler) == "function" then
-		local results = M.run(false, nil, handler, state.client, listener)
+		local results = M.run(false, nil, nil, handler, state.client, listener)
 		if not results[1] then ERROR(results[2]) end
 	end
 end
