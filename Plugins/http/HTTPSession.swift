@@ -333,23 +333,32 @@ final class HTTPSession {
         let type = (head.header("Content-Type") ?? "").lowercased()
         let format: Int32? = type.contains("json") ? MONA_FORMAT_JSON : type.contains("xml") ? MONA_FORMAT_XMLRPC
             : type.contains("amf") ? MONA_FORMAT_AMF3 : type.contains("x-www-form-urlencoded") ? MONA_FORMAT_QUERY : nil
-        var values: [MonaValue]
+        // The body as MVS: JSON read here when it can be (JSONArguments), anything else by the host.
+        let stream: [UInt8]
         if let format {
-            guard let decoded = request.body.withUnsafeBytes({ host.decode($0, format: format) }) else {
+            guard let decoded = request.body.withUnsafeBytes({ body in
+                (format == MONA_FORMAT_JSON ? JSONArguments.transcode(body) : nil) ?? host.decodeMVS(body, format: format)
+            }) else {
                 fail(head, status: 400, message: "The body is not valid \(type)")
                 return
             }
-            values = decoded
+            stream = decoded
         } else {
-            values = [.string(String(decoding: request.body, as: UTF8.self))]
+            stream = MVSWriter.encode(.string(String(decoding: request.body, as: UTF8.self)))
         }
+        // A leading string names the method; the arguments follow it (references stay valid).
         var method = "onMessage"
-        if format != nil, case .string(let name)? = values.first {
+        var arguments = 0
+        if format != nil, let (name, end) = MVSReader.leadingString(of: stream) {
             method = name
-            values.removeFirst()
+            arguments = end
         }
-        switch invoke(method, args: values, format: format ?? MONA_FORMAT_JSON) {
-        case .results(let body):
+        let outcome = stream.withUnsafeBytes {
+            host.invoke(client: client, method: method, mvs: UnsafeRawBufferPointer(rebasing: $0[arguments...]),
+                        format: format ?? MONA_FORMAT_JSON)
+        }
+        switch outcome {
+        case .encoded(let body):
             answer(head, body: body, format: format ?? MONA_FORMAT_JSON)
         case .failed(let status, _, let message):
             fail(head, status: status == MONA_E_NOTFOUND ? 503 : 500, message: message)

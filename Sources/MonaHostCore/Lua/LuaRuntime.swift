@@ -271,26 +271,34 @@ final class LuaRuntime {
 
     /// What client_read_file answers.
     enum FileDecision {
-        case allow(path: String, properties: MonaValue?)
+        /// The file, and the template properties (one MVS value) when onRead returned a table.
+        case allow(path: String, properties: [UInt8]?)
         case deny(kind: Int32, message: String)
         case handled
+        /// The parameters were not a valid MVS stream.
+        case malformed
     }
 
-    /// client:onRead(name, parameters…), then confinement to www/: scripts, missing files and paths
-    /// leaving www/ are not found. Nil for an unknown client.
-    func readFile(client: UInt64, name: String, parameters: [MonaValue]) -> FileDecision? {
+    /// client:onRead(name, parameters…) with the parameters as an MVS stream, then confinement to
+    /// www/: scripts, missing files and paths leaving www/ are not found. Nil for an unknown client.
+    func readFile(client: UInt64, name: String, parameters: UnsafeRawBufferPointer) -> FileDecision? {
         guard clients[client] != nil else { return nil }
         let bridge = LuaBridge(L: L)
         var decision: FileDecision = .deny(kind: MONA_ERR_OTHER, message: "Lua failure")
+        var malformed = false
         call("readFile", {
             lua_pushnumber(L, Double(client))
             lua_pushstring(L, name)
-            return 2 + bridge.push(parameters)
+            guard let count = bridge.push(mvs: parameters) else {
+                malformed = true
+                return nil
+            }
+            return 2 + count
         }, results: { first, count in
             switch bridge.string(at: first) {
             case "ALLOW":
                 let properties = count > 2 && lua_type(L, first + 2) == LUA_TTABLE
-                    ? (try? bridge.values(from: first + 2, to: first + 2))?.first : nil
+                    ? try? bridge.encode(from: first + 2, to: first + 2) : nil
                 decision = .allow(path: bridge.string(at: first + 1), properties: properties)
             case "HANDLED":
                 decision = .handled
@@ -303,6 +311,7 @@ final class LuaRuntime {
                 decision = .deny(kind: kind, message: bridge.string(at: first + 2))
             }
         })
+        if malformed { return .malformed }
         guard case .allow(let path, let properties) = decision else { return decision }
         return confine(path, asked: name).map { .allow(path: $0, properties: properties) }
             ?? .deny(kind: MONA_ERR_NOTFOUND, message: "File \(name) doesn't exist")

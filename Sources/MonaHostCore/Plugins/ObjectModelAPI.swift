@@ -76,18 +76,22 @@ enum ObjectModelAPI {
             path?.pointee = mona_buffer()
             properties?.pointee = mona_buffer()
             guard let lua = LoadedPlugin.from(ctx).runtime.lua else { return MONA_E_CLOSED }
-            guard let values = ObjectModelAPI.values(parameters, parametersSize) else {
+            guard parameters != nil || parametersSize == 0 else {
                 ObjectModelAPI.explain(err, MONA_ERR_PROTOCOL, "malformed MVS parameters")
                 return MONA_E_INVAL
             }
             let file = name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: nameSize), as: UTF8.self) } ?? ""
-            switch lua.readFile(client: client, name: file, parameters: values) {
+            let stream = UnsafeRawBufferPointer(start: parameters, count: parameters == nil ? 0 : parametersSize)
+            switch lua.readFile(client: client, name: file, parameters: stream) {
             case .none:
+                return MONA_E_INVAL
+            case .malformed?:
+                ObjectModelAPI.explain(err, MONA_ERR_PROTOCOL, "malformed MVS parameters")
                 return MONA_E_INVAL
             case .allow(let resolved, let templateValues)?:
                 decision?.pointee = MONA_FILE_ALLOW
                 HostAPITable.fill(path, Array(resolved.utf8))
-                if let templateValues { HostAPITable.fill(properties, MVSWriter.encode([templateValues])) }
+                if let templateValues { HostAPITable.fill(properties, templateValues) }
             case .deny(let kind, let message)?:
                 ObjectModelAPI.explain(err, kind, message)
             case .handled?:
