@@ -21,7 +21,8 @@ struct RTMPChunkEncoder {
         var streamID: UInt32
     }
 
-    private var streams: [UInt32: ChunkStream] = [:]
+    /// The chunk streams used so far (a session uses a handful: a linear search beats hashing).
+    private var streams: [(csid: UInt32, state: ChunkStream)] = []
     /// The largest chunk payload sent; the protocol's 128 until `changeChunkSize` announces another.
     private(set) var chunkSize = RTMPChunkDecoder.defaultChunkSize
 
@@ -52,7 +53,8 @@ struct RTMPChunkEncoder {
         let length = payload.count
         var format = 0
         var time = timestamp
-        if let previous = streams[csid], previous.streamID == streamID, timestamp >= previous.timestamp {
+        let known = streams.firstIndex { $0.csid == csid }
+        if let known, case let previous = streams[known].state, previous.streamID == streamID, timestamp >= previous.timestamp {
             time = timestamp - previous.timestamp
             if previous.typeID == typeID && previous.length == length {
                 format = time == previous.delta ? 3 : 2
@@ -60,45 +62,74 @@ struct RTMPChunkEncoder {
                 format = 1
             }
         }
-        streams[csid] = ChunkStream(timestamp: timestamp, delta: time, length: length, typeID: typeID, streamID: streamID)
+        let state = ChunkStream(timestamp: timestamp, delta: time, length: length, typeID: typeID, streamID: streamID)
+        if let known { streams[known].state = state } else { streams.append((csid, state)) }
         let extended = time >= 0xFFFFFF
         let continuations = length > 0 ? (length - 1) / chunkSize : 0
         bytes.reserveCapacity(bytes.count + 18 + length + continuations * 7)
-        Self.appendBasicHeader(format: format, csid: csid, to: &bytes)
-        if format < 3 { Self.append24(min(time, 0xFFFFFF), to: &bytes) }
-        if format < 2 {
-            Self.append24(UInt32(length), to: &bytes)
-            bytes.append(typeID)
+        // The first header (at most 3 + 11 + 4 bytes), written in place, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { header in
+            var count = Self.basicHeader(format: format, csid: csid, into: header)
+            func put(_ byte: UInt8) {
+                header[count] = byte
+                count += 1
+            }
+            func put24(_ value: UInt32) {
+                put(UInt8(truncatingIfNeeded: value >> 16))
+                put(UInt8(truncatingIfNeeded: value >> 8))
+                put(UInt8(truncatingIfNeeded: value))
+            }
+            if format < 3 { put24(min(time, 0xFFFFFF)) }
+            if format < 2 {
+                put24(UInt32(length))
+                put(typeID)
+            }
+            if format == 0 { // the message stream id, little-endian
+                for shift in stride(from: UInt32(0), through: 24, by: 8) { put(UInt8(truncatingIfNeeded: streamID >> shift)) }
+            }
+            if extended { for shift in stride(from: UInt32(24), through: 0, by: -8) { put(UInt8(truncatingIfNeeded: time >> shift)) } }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: header[0..<count]))
         }
-        if format == 0 {
-            bytes += [UInt8(streamID & 0xFF), UInt8(streamID >> 8 & 0xFF), UInt8(streamID >> 16 & 0xFF), UInt8(streamID >> 24)]
+        // Continuation chunks: a fmt-3 basic header (and the extended timestamp again) before each.
+        var continuation: (UInt64, UInt64) = (0, 0) // room for 3 + 4 bytes
+        let continuationCount = withUnsafeMutableBytes(of: &continuation) { raw in
+            let header = raw.bindMemory(to: UInt8.self)
+            var count = Self.basicHeader(format: 3, csid: csid, into: header)
+            if extended {
+                for shift in stride(from: UInt32(24), through: 0, by: -8) {
+                    header[count] = UInt8(truncatingIfNeeded: time >> shift)
+                    count += 1
+                }
+            }
+            return count
         }
-        if extended { bytes += RTMPControl.bigEndian(time) }
         var offset = 0
         while true {
             let count = min(chunkSize, length - offset)
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + count)]))
             offset += count
             guard offset < length else { break }
-            Self.appendBasicHeader(format: 3, csid: csid, to: &bytes)
-            if extended { bytes += RTMPControl.bigEndian(time) }
+            withUnsafeBytes(of: continuation) { bytes.append(contentsOf: $0.prefix(continuationCount)) }
         }
     }
 
-    /// The 1-, 2- or 3-byte basic header (the 3-byte form carries csid − 64 little-endian).
-    private static func appendBasicHeader(format: Int, csid: UInt32, to bytes: inout [UInt8]) {
+    /// Writes the 1-, 2- or 3-byte basic header (the 3-byte form carries csid − 64 little-endian) at the
+    /// start of `header`; returns its length.
+    private static func basicHeader(format: Int, csid: UInt32, into header: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let high = UInt8(format << 6)
         switch csid {
         case 2...63:
-            bytes.append(high | UInt8(csid))
+            header[0] = high | UInt8(csid)
+            return 1
         case 64...319:
-            bytes += [high, UInt8(csid - 64)]
+            header[0] = high
+            header[1] = UInt8(csid - 64)
+            return 2
         default:
-            bytes += [high | 1, UInt8((csid - 64) & 0xFF), UInt8((csid - 64) >> 8)]
+            header[0] = high | 1
+            header[1] = UInt8((csid - 64) & 0xFF)
+            header[2] = UInt8((csid - 64) >> 8)
+            return 3
         }
-    }
-
-    private static func append24(_ value: UInt32, to bytes: inout [UInt8]) {
-        bytes += [UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 }
