@@ -86,8 +86,10 @@ function M.event(service, name, ...)
 	if type(handler) ~= "function" then return false end
 	local results = M.run(true, reportEvent, { service = service, name = name }, handler, ...)
 	if not results then return false end
-	if not results[1] then ERROR("Error in ", name, " of application www", service.path, ": ", results[2]) end
-	if not results[1] then return false, results[2] end
+	if not results[1] then
+		reportEvent({ service = service, name = name }, false, results[2])
+		return false, results[2]
+	end
 	return true, table.unpack(results, 2, results.n)
 end
 

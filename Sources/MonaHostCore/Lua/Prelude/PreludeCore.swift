@@ -172,11 +172,17 @@ local function serveNow(request)
 end
 
 -- Host coroutines are reused: each runs `body`, which calls a function and yields DONE with its
--- results, then waits for the next function. A coroutine that failed is dead and dropped.
+-- results, then waits for the next function. A coroutine that failed is dead and dropped. `body`
+-- tail-calls `finish`, so an idle coroutine no longer holds the last call's function and arguments
+-- (only its results, until its next use).
 local DONE = {}
 local idle, idleCount = {}, 0
-local function body(fn, ...)
-	return body(coroutine.yield(DONE, fn(...)))
+local body
+local function finish(...)
+	return body(coroutine.yield(DONE, ...))
+end
+function body(fn, ...)
+	return finish(fn(...))
 end
 
 -- Returns true, ok, results… when the coroutine finished; false when it waits for the host.
