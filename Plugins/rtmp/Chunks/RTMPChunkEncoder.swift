@@ -109,7 +109,7 @@ struct RTMPChunkEncoder {
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + count)]))
             offset += count
             guard offset < length else { break }
-            withUnsafeBytes(of: continuation) { bytes.append(contentsOf: $0.prefix(continuationCount)) }
+            withUnsafeBytes(of: continuation) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<continuationCount])) }
         }
     }
 
