@@ -63,8 +63,10 @@ final class HTTPPlugin: MonaPluginInstance {
         HTTPSession.from(writer)?.push(values: [.string(name)] + args) ?? MONA_E_CLOSED
     }
 
-    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 {
-        HTTPSession.from(writer)?.push(values: args) ?? MONA_E_CLOSED
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
+        // A late answer without results is like a call that returned nothing: the request keeps waiting.
+        if response != 0 && args.isEmpty { return HTTPSession.from(writer) == nil ? MONA_E_CLOSED : MONA_OK }
+        return HTTPSession.from(writer)?.push(values: args) ?? MONA_E_CLOSED
     }
 
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {

@@ -360,6 +360,8 @@ final class HTTPSession {
         switch outcome {
         case .encoded(let body):
             answer(head, body: body, format: format ?? MONA_FORMAT_JSON)
+        case .pending:
+            answer(head, body: nil, format: format ?? MONA_FORMAT_JSON) // the answer comes later, as a push
         case .failed(let status, _, let message):
             fail(head, status: status == MONA_E_NOTFOUND ? 503 : 500, message: message)
         }
@@ -376,6 +378,7 @@ final class HTTPSession {
     private func invoke(_ method: String, args: [MonaValue], format: Int32) -> Invocation {
         switch host.invoke(client: client, method: method, args: args, format: format) {
         case .encoded(let body): return .results(body)
+        case .pending: return .results(nil) // the answer comes later, as a push
         case .failed(let status, let kind, let message): return .failed(status: status, kind: kind, message: message)
         }
     }

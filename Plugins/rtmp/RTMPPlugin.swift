@@ -50,9 +50,16 @@ final class RTMPPlugin: MonaPluginInstance {
         return MONA_OK
     }
 
-    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 {
+    /// writeMessage: a `_result` with transaction 0 (as 1.x: only an answer inside a call means
+    /// something to the client); a late answer: the `_result` of the call that waited.
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
         guard let session = RTMPSession.from(writer), !session.closing else { return MONA_E_CLOSED }
-        session.send(session.command("_result", transaction: 0, on: 3, stream: 0, [.nil] + args))
+        if response != 0 {
+            guard let call = session.pendingCalls.removeValue(forKey: response) else { return MONA_OK } // nobody waits
+            session.send(session.command("_result", transaction: call.transaction, on: call.csid, stream: call.stream, [.nil] + args))
+        } else {
+            session.send(session.command("_result", transaction: 0, on: 3, stream: 0, [.nil] + args))
+        }
         session.flush()
         return MONA_OK
     }

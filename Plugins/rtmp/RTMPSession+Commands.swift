@@ -82,6 +82,13 @@ extension RTMPSession {
         switch host.invoke(client: client, method: name, args: arguments) {
         case .results(let results):
             if transaction != 0 { reply("_result", to: message, transaction: transaction, [.nil] + results) }
+        case .pending(let token):
+            // The method waits for the host: its _result goes out when writerMessage brings the token back.
+            guard transaction != 0 else { return }
+            guard pendingCalls.count < Self.maxPendingCalls else {
+                return callFailed(message, transaction: transaction, "Too many calls waiting for an answer")
+            }
+            pendingCalls[token] = (transaction, message.csid, message.streamID)
         case .failed(_, _, let description):
             callFailed(message, transaction: transaction, description)
         }

@@ -21,6 +21,10 @@ final class RTMPSession {
     var client: mona_handle = 0
     var amf3 = false
     var streams: [UInt32: RTMPStream] = [:]
+    /// Calls whose method waits for the host (a DNS look-up), by token: where their _result goes.
+    var pendingCalls: [Int32: (transaction: Double, csid: UInt32, stream: UInt32)] = [:]
+    /// At most this many calls wait at once; another one is refused.
+    static let maxPendingCalls = 64
     var output: [UInt8] = []
     /// Bytes the host still had queued after the last send (reset when it drains).
     private(set) var queued: Int64 = 0

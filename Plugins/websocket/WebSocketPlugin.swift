@@ -83,8 +83,10 @@ final class WebSocketPlugin: MonaPluginInstance {
         WebSocketSession.from(writer)?.push(invocation: name, args) ?? MONA_E_CLOSED
     }
 
-    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 {
-        WebSocketSession.from(writer)?.push(message: args) ?? MONA_E_CLOSED
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
+        // A late answer without results is like a call that returned nothing: no message.
+        if response != 0 && args.isEmpty { return WebSocketSession.from(writer) == nil ? MONA_E_CLOSED : MONA_OK }
+        return WebSocketSession.from(writer)?.push(message: args) ?? MONA_E_CLOSED
     }
 
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {

@@ -172,7 +172,9 @@ final class WebSocketSession {
     private func call(_ method: String, mvs arguments: UnsafeRawBufferPointer) {
         switch host.invoke(client: client, method: method, mvs: arguments, format: MONA_FORMAT_JSON) {
         case .encoded(let text):
-            if let text { write(WebSocketFrame.encode(.text, text)) } // nothing returned, or an answer that comes later
+            if let text { write(WebSocketFrame.encode(.text, text)) } // nothing returned: nothing to send
+        case .pending:
+            break // the answer comes later through writerMessage
         case .failed(_, _, let message):
             sendJSON([.string("__error"), .string(method), .string(message)])
         }
@@ -183,6 +185,8 @@ final class WebSocketSession {
         switch host.invoke(client: client, method: method, args: arguments) {
         case .results(let results):
             if !results.isEmpty { sendRaw(results) }
+        case .pending:
+            break // the answer comes later through writerMessage
         case .failed(_, _, let message):
             sendJSON([.string("__error"), .string(method), .string(message)])
         }

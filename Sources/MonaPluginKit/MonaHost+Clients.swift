@@ -12,6 +12,8 @@ extension MonaHost {
     /// What a remote call gave.
     public enum CallOutcome {
         case results([MonaValue])
+        /// The method waits for the host: its results come later as writerMessage(response: token).
+        case pending(token: Int32)
         case failed(status: Int32, kind: Int32, message: String)
     }
 
@@ -81,8 +83,9 @@ extension MonaHost {
             callMethod(client, method, arguments, results: { (try? MVSReader.decode(Array($0))) ?? [] })
         }
         switch outcome {
-        case .success(let values): return .results(values)
-        case .failure(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
+        case .done(let values): return .results(values)
+        case .pending(let token): return .pending(token: token)
+        case .failed(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
         }
     }
 
@@ -90,6 +93,8 @@ extension MonaHost {
     /// returned nothing), or why the call failed.
     public enum EncodedOutcome {
         case encoded([UInt8]?)
+        /// The method waits for the host: its results come later as writerMessage(response: token).
+        case pending(token: Int32)
         case failed(status: Int32, kind: Int32, message: String)
     }
 
@@ -111,14 +116,22 @@ extension MonaHost {
             return format == MONA_FORMAT_JSON ? JSONReply.encode(values) ?? encode(values, format: format) : encode(values, format: format)
         }
         switch outcome {
-        case .success(let body): return .encoded(body)
-        case .failure(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
+        case .done(let body): return .encoded(body)
+        case .pending(let token): return .pending(token: token)
+        case .failed(let failure): return .failed(status: failure.status, kind: failure.kind, message: failure.message)
         }
+    }
+
+    /// What client_invoke answered.
+    private enum Called<Value> {
+        case done(Value)
+        case pending(Int32)
+        case failed(Refusal)
     }
 
     /// Calls client_invoke; `read` gets the MVS results (borrowed for the call).
     private func callMethod<Value>(_ client: mona_handle, _ method: String, _ args: UnsafeRawBufferPointer,
-                                   results read: (UnsafeRawBufferPointer) -> Value) -> Result<Value, Refusal> {
+                                   results read: (UnsafeRawBufferPointer) -> Value) -> Called<Value> {
         var results = mona_buffer()
         var error = mona_error()
         var method = method
@@ -128,8 +141,14 @@ extension MonaHost {
                                       &results, &error)
         }
         defer { _ = api.pointee.buffer_free(ctx, &results) }
-        guard status == MONA_OK else { return .failure(Refusal(status: status, kind: error.kind, message: Self.message(error))) }
-        return .success(read(UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)))
+        let stream = UnsafeRawBufferPointer(start: results.data, count: results.data == nil ? 0 : results.size)
+        if status == MONA_PENDING {
+            guard case .number(let token)? = try? MVSReader.decode(Array(stream)).first, token >= 1, token <= 0x7FFF_FFFF
+            else { return .pending(1) }
+            return .pending(Int32(token))
+        }
+        guard status == MONA_OK else { return .failed(Refusal(status: status, kind: error.kind, message: Self.message(error))) }
+        return .done(read(stream))
     }
 
     /// client_close: onDisconnection.

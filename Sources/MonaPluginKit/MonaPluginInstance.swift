@@ -27,8 +27,9 @@ public protocol MonaPluginInstance: AnyObject {
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle)
     /// Lua's writer:writeInvocation(name, …) on a writer of this plugin (args: MVS).
     func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32
-    /// Lua's writer:writeMessage(…), or the late response to an RPC (response = true).
-    func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32
+    /// Lua's writer:writeMessage(…) (response 0), or the late results of the RPC whose invoke gave
+    /// `.pending(token: response)` (args empty when the method returned nothing).
+    func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32
     /// Lua's writer:writeRaw(bytes).
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32
     /// Lua's writer:close(code).
@@ -65,7 +66,7 @@ extension MonaPluginInstance {
     public func datagram(socket: UnsafeMutableRawPointer?, udp: mona_handle, from: mona_addr, bytes: UnsafeRawBufferPointer) {}
     public func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {}
     public func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
-    public func writerMessage(writer: UnsafeMutableRawPointer?, response: Bool, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }

@@ -104,7 +104,7 @@ public func monaMakeDescriptor(
     }
     table.writer_message = { plugin, writer, response, args, size in
         let values = (try? MVSReader.decode(Array(UnsafeBufferPointer(start: args, count: args == nil ? 0 : size)))) ?? []
-        return PluginBox.from(plugin).instance.writerMessage(writer: writer, response: response != 0, args: values)
+        return PluginBox.from(plugin).instance.writerMessage(writer: writer, response: response, args: values)
     }
     table.writer_raw = { plugin, writer, data, size in
         PluginBox.from(plugin).instance.writerRaw(writer: writer, bytes: UnsafeRawBufferPointer(start: data, count: size))

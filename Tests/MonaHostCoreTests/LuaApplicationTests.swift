@@ -255,15 +255,28 @@ struct LuaApplicationTests {
         """])
         let session = try harness.connect()
         try session.expect("open /", "opened {}")
-        // The call returns at once (the loop is not blocked); its results come later as a response.
-        try session.expect("call dns", "ok ")
-        #expect(try session.readLine() == "response true 8080 true")
+        // The call returns at once (the loop is not blocked) with a token; its results come later as the
+        // response carrying that token (one token through both look-ups).
+        try session.expect("call dns", "pending 1")
+        #expect(try session.readLine() == "response 1 true 8080 true")
         try session.expect("call literal", #"ok "10.0.0.1""#, "a literal needs no look-up")
-        try session.expect("call unknown", "ok ")
+        try session.expect("call unknown", "pending 3")
         session.socket.setTimeout(20)
-        #expect(try session.readLine() == #"response nil "cannot resolve no-such-host.invalid""#,
+        #expect(try session.readLine() == #"response 3 nil "cannot resolve no-such-host.invalid""#,
                 "a failed look-up calls the error callback, then the method answers")
         try session.expect("call failure", #"ok "cannot resolve no-such-host.invalid""#)
         #expect(!harness.server.output.contains("blocks the server"))
+    }
+
+    @Test func aPluginOfABI11GetsOKForACallThatWaits() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": """
+        function onConnection(client)
+            function client:dns() return mona:createIPAddressWithDNS("localhost").isLoopback end
+        end
+        """], crpcDefines: ["CRPC_ABI_VERSION=0x00010001u"])
+        let session = try harness.connect()
+        try session.expect("open /", "opened {}")
+        try session.expect("call dns", "ok ", "MONA_PENDING is for plugins of ABI 1.2 and later")
+        #expect(try session.readLine() == "response 1 true", "the token reads as a true response flag")
     }
 }

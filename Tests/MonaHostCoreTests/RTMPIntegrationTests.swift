@@ -13,6 +13,7 @@ struct RTMPIntegrationTests {
         NOTE("connected over ", client.protocol)
         if first == "reject" then error("not welcome", 0) end
         function client:add(a, b) return a + b end
+        function client:resolve(name) return mona:createIPAddressWithDNS(name).isLoopback, "resolved" end
         function client:push() client.writer:writeInvocation("hello", "there", { n = 1 }) return "pushed" end
         function client:meta(name)
             local publication = mona:publish(name)
@@ -158,6 +159,13 @@ struct RTMPIntegrationTests {
             #expect(fields.first { $0.key == "level" }?.value == .string("error"))
             #expect(fields.first { $0.key == "description" }?.value == .string("Method client 'missing' not found in application /live"))
         }
+        // A method that waits for a DNS look-up answers later with its own call's transaction, whatever
+        // is answered meanwhile (which comes first depends on the look-up).
+        try client.command([.string("resolve"), .number(8), .nil, .string("localhost")])
+        try client.command([.string("add"), .number(9), .nil, .number(1), .number(1)])
+        let answers = [try client.readCommand(), try client.readCommand()]
+        #expect(answers.contains([.string("_result"), .number(9), .nil, .number(2)]), "\(answers)")
+        #expect(answers.contains([.string("_result"), .number(8), .nil, .boolean(true), .string("resolved")]), "\(answers)")
         // createStream, then publish on it: Publish.Start.
         try client.command([.string("createStream"), .number(4), .nil])
         #expect(try client.readCommand() == [.string("_result"), .number(4), .nil, .number(1)])

@@ -21,13 +21,12 @@ extension LuaNatives {
         var status = MONA_E_UNSUPPORTED
         switch string(L, 2) {
         case "invoke", "message", "response":
-            let values: [MonaValue]
+            let mvs: [UInt8]
             do throws(LuaBridge.Unsupported) {
-                values = top >= 4 ? try bridge.values(from: 4, to: top) : []
+                mvs = top >= 4 ? try bridge.encode(from: 4, to: top) : []
             } catch {
                 return fail(L, "a \(error.type) cannot be sent to a client")
             }
-            let mvs = MVSWriter.encode(values)
             if string(L, 2) == "invoke" {
                 var name = string(L, 3)
                 status = name.withUTF8 { text in
@@ -37,20 +36,24 @@ extension LuaNatives {
                     }
                 }
             } else {
-                let response: Int32 = string(L, 2) == "response" ? 1 : 0
+                // A late answer carries its call's token (1...0x7FFFFFFF); a push, 0.
+                var response: Int32 = 0
+                if string(L, 2) == "response" {
+                    let token = lua_tonumber(L, 3)
+                    response = token >= 1 && token <= 0x7FFF_FFFF ? Int32(token) : 1
+                }
                 status = mvs.withUnsafeBufferPointer {
                     entry.writer_message?(plugin.instance, writer.context, response, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED
                 }
             }
         case "property":
-            let values: [MonaValue]
+            let mvs: [UInt8]
             do throws(LuaBridge.Unsupported) {
-                values = top >= 4 ? try bridge.values(from: 4, to: top) : []
+                mvs = top >= 4 ? try bridge.encode(from: 4, to: top) : []
             } catch {
                 return fail(L, "a \(error.type) cannot be a client property")
             }
             guard let setProperty = entry.writer_set_property else { break }
-            let mvs = MVSWriter.encode(values)
             var key = string(L, 3)
             status = key.withUTF8 { text in
                 mvs.withUnsafeBufferPointer {

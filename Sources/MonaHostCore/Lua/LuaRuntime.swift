@@ -220,7 +220,8 @@ final class LuaRuntime {
     }
 
     /// Calls client:method(args…) with its arguments as an MVS stream. Returns MONA_OK with the results
-    /// as an MVS stream, or NOTFOUND / SCRIPT with a message (INVAL for a malformed stream).
+    /// as an MVS stream, MONA_PENDING with the call's token (one NUMBER) when the method waits for the
+    /// host, or NOTFOUND / SCRIPT with a message (INVAL for a malformed stream).
     func invoke(client: UInt64, method: String, args: UnsafeRawBufferPointer) -> (status: Int32, results: [UInt8], error: (Int32, String)?) {
         guard clients[client] != nil else { return (MONA_E_INVAL, [], (MONA_ERR_OTHER, "unknown client")) }
         let bridge = LuaBridge(L: L)
@@ -243,6 +244,8 @@ final class LuaRuntime {
                     host.log(.error, "\(method) returned a \(error.type), which cannot be sent")
                     outcome = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "\(method) returned a \(error.type), which cannot be sent"))
                 }
+            case "PENDING":
+                outcome = (MONA_PENDING, MVSWriter.encode(.number(lua_tonumber(L, first + 1))), nil)
             case "NOTFOUND":
                 outcome = (MONA_E_NOTFOUND, [], (MONA_ERR_NOTFOUND, bridge.string(at: first + 1)))
             default:

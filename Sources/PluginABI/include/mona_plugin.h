@@ -58,8 +58,9 @@
  *     A handle is never reused during the life of the process.
  *
  * STATUS
- *   Functions returning int32_t answer MONA_OK (0) or a negative MONA_E_* code. Functions that can fail
- *   for a reason a remote peer should see also fill an optional mona_error.
+ *   Functions returning int32_t answer MONA_OK (0) or a negative MONA_E_* code (client_invoke may also
+ *   answer MONA_PENDING to plugins of ABI 1.2 and later). Functions that can fail for a reason a remote
+ *   peer should see also fill an optional mona_error.
  * ---------------------------------------------------------------------------------------------------
  */
 #ifndef MONA_PLUGIN_H
@@ -77,14 +78,17 @@ extern "C" {
 /* History:
  *   1.0  first release.
  *   1.1  mona_plugin.writer_set_property (client.properties(key, value, options): HTTP/WebSocket cookies);
- *        MONA_PLUGIN_SIZE_1_0. */
+ *        MONA_PLUGIN_SIZE_1_0.
+ *   1.2  MONA_PENDING: to a plugin of 1.2 or later, client_invoke says when the method waits for the
+ *        host, with a token that the later writer_message(response = token) carries back (a plugin of
+ *        1.0/1.1 still gets MONA_OK without results there). No table changed. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 1
+#define MONA_ABI_MINOR 2
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010001u
+#define MONA_ABI_VERSION 0x00010002u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -104,6 +108,7 @@ typedef uint64_t mona_handle;
 
 /** Status codes. */
 #define MONA_OK 0
+#define MONA_PENDING 1          /* client_invoke only (ABI >= 1.2): done, the answer comes later */
 #define MONA_E_INVAL (-1)       /* a bad argument (unknown handle, wrong size, ...) */
 #define MONA_E_NOTFOUND (-2)    /* no such plugin, application, method, publication, key */
 #define MONA_E_REJECTED (-3)    /* refused by the application (Lua) or by policy (blacklist) */
@@ -421,10 +426,12 @@ typedef struct mona_host_api {
      *  host then calls plugin->writer_released for each of its writers. */
     int32_t (*client_close)(mona_host_ctx *ctx, mona_handle client);
     /** Calls the Lua method client:<method>(args...). On MONA_OK, *results receives the returned values
-     *  as MVS (possibly none). A method that waits for the host (a DNS look-up) returns MONA_OK with no
-     *  results at once; its results arrive later as plugin->writer_message(response = 1) on the client's
-     *  main writer. MONA_E_NOTFOUND (err: "Method client 'm' not found in application /p") or
-     *  MONA_E_SCRIPT (err: the Lua message). */
+     *  as MVS (possibly none). A method that waits for the host (a DNS look-up) returns at once:
+     *  MONA_PENDING with *results holding one NUMBER, the call's token (1...0x7FFFFFFF), for a plugin
+     *  of ABI 1.2 or later; MONA_OK without results for older ones. Its results arrive later as
+     *  plugin->writer_message(response = token) on the client's main writer (the reply to that call).
+     *  MONA_E_NOTFOUND (err: "Method client 'm' not found in application /p") or MONA_E_SCRIPT (err:
+     *  the Lua message). */
     int32_t (*client_invoke)(mona_host_ctx *ctx, mona_handle client, const char *method, size_t method_size,
                              const uint8_t *args, size_t args_size, mona_buffer *results, mona_error *err);
     /** Copies client.parameters[key] (as text) like config_get: its length, or -1 if absent. */
@@ -573,9 +580,10 @@ typedef struct mona_plugin {
     /** writer:writeInvocation(name, ...): args is MVS. */
     int32_t (*writer_invoke)(void *plugin, void *writer, const char *name, size_t name_size, const uint8_t *args,
                              size_t args_size);
-    /** writer:writeMessage(...) (response = 0), or, with response = 1, the late results of an RPC whose
-     *  method waited for the host (see client_invoke): the reply to that call (RTMP _result, WebSocket
-     *  JSON array, HTTP body). args is MVS. */
+    /** writer:writeMessage(...) (response = 0), or, with response > 0, the late results of an RPC whose
+     *  method waited for the host: `response` is the token client_invoke gave with MONA_PENDING, so the
+     *  reply goes to that call (RTMP _result with its transaction, WebSocket JSON array, HTTP body).
+     *  args is MVS. */
     int32_t (*writer_message)(void *plugin, void *writer, int32_t response, const uint8_t *args,
                               size_t args_size);
     /** writer:writeRaw(bytes). */

@@ -2,7 +2,7 @@
  * crpc — a drop-in C plugin that drives the host's Lua applications through the ABI, line by line,
  * so that tests can exercise clients, RPC and writers without any real protocol:
  *   open <path> [args…]   client_open (protocol "TEST"): "opened <response>" or "rejected <kind> <message>"
- *   call <method> [args…] client_invoke: "ok <results>" or "error <kind> <message>"
+ *   call <method> [args…] client_invoke: "ok <results>", "pending <token>" or "error <kind> <message>"
  *   param <key>           client_parameter: "param <key>=<value>" or "param <key> absent"
  *   read <name> [args…]   client_read_file: "allow <path> <properties>", "deny <kind> <message>", "handled"
  *   badcall <method>      client_invoke with malformed MVS: "error <kind> <message>" (code in the text)
@@ -16,7 +16,7 @@
  *   "data <format> <text>", "flush", "released".
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
- * "writer close <code>", and "response <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
+ * "writer close <code>", and "response <token> <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
  * T{k=v} (typed), [a|k=v] (mixed), bytes(hex), date(ms), map{k=>v}, ref(i).
  * Configuration: <section>.host, <section>.port.
  */
@@ -24,6 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The ABI version the fixture declares (-DCRPC_ABI_VERSION=0x00010001u: a plugin of an older minor). */
+#ifndef CRPC_ABI_VERSION
+#define CRPC_ABI_VERSION MONA_ABI_VERSION
+#endif
 
 typedef struct plugin {
     const mona_host_api *host;
@@ -338,6 +343,9 @@ static void line(session *s, char *command) {
         if (status == MONA_OK) {
             puts_(&out, "ok ");
             print_stream(buffer.data, buffer.size, &out);
+        } else if (status == MONA_PENDING) {
+            puts_(&out, "pending ");
+            print_stream(buffer.data, buffer.size, &out);
         } else {
             puts_(&out, "error ");
             puts_(&out, kind_name(err.kind));
@@ -496,7 +504,13 @@ static int32_t writer_invoke(void *self, void *writer, const char *name, size_t 
 static int32_t writer_message(void *self, void *writer, int32_t response, const uint8_t *args, size_t size) {
     (void)self;
     text out = {{0}, 0};
-    puts_(&out, response ? "response " : "message ");
+    if (response) {
+        char token[32];
+        snprintf(token, sizeof token, "response %d ", (int)response);
+        puts_(&out, token);
+    } else {
+        puts_(&out, "message ");
+    }
     print_stream(args, size, &out);
     send_line(writer, &out);
     return MONA_OK;
@@ -607,7 +621,7 @@ static void sink_released(void *self, void *sink) {
 }
 
 static const mona_plugin table = {
-    .abi_version = MONA_ABI_VERSION,
+    .abi_version = CRPC_ABI_VERSION,
     .struct_size = sizeof(mona_plugin),
     .name = "crpc",
     .version = "1.0",

@@ -14,12 +14,13 @@ final class LuaHarness {
 
     /// Writes `files` (paths relative to the folder, e.g. "www/main.lua") and starts the server.
     /// With `ownExecutable`, the server runs from a copy of MonaServer inside the folder.
+    /// `crpcDefines` go to the C compiler of the crpc fixture (e.g. an older declared ABI version).
     init(files: [String: String], ini extra: String = "", arguments: [String] = [], log: Int = 7,
-         ownExecutable: Bool = false) throws {
+         ownExecutable: Bool = false, crpcDefines: [String] = []) throws {
         folder = try TestEnvironment.temporaryDirectory()
         try FileManager.default.createDirectory(atPath: "\(folder)/plugins", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(folder)/www", withIntermediateDirectories: true)
-        try TestEnvironment.buildCPlugin("crpc", into: "\(folder)/plugins")
+        try TestEnvironment.buildCPlugin("crpc", into: "\(folder)/plugins", defines: crpcDefines)
         for (path, content) in files { try Self.write(content, to: "\(folder)/\(path)") }
         port = TestEnvironment.freePort()
         let ini = "RTMFP.port=0\nRTMP.port=0\nHTTP.port=0\nRTSP.port=0\n\(extra)\n[plugins]\npath=plugins\n[rpc]\nlibrary=libcrpc.so\nhost=127.0.0.1\nport=\(port)\n"

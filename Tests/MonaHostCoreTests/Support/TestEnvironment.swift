@@ -1,4 +1,5 @@
 import Foundation
+import PluginABI
 
 /// Paths and helpers shared by the tests: the build products, the repository, temporary folders,
 /// free ports and C fixtures compiled on the fly.
@@ -41,13 +42,17 @@ enum TestEnvironment {
         return UInt16(bigEndian: address.sin_port)
     }
 
-    /// Compiles `Tests/Fixtures/cplugins/<name>.c` against the ABI header alone into `<folder>/lib<name>.so`.
+    /// The host's ABI version as the server prints it ("major.minor").
+    static let hostABI = "\(MONA_ABI_VERSION >> 16).\(MONA_ABI_VERSION & 0xFFFF)"
+
+    /// Compiles `Tests/Fixtures/cplugins/<name>.c` against the ABI header alone into `<folder>/lib<name>.so`
+    /// (`defines`: NAME=VALUE for the C compiler).
     @discardableResult
-    static func buildCPlugin(_ name: String, into folder: String) throws -> String {
+    static func buildCPlugin(_ name: String, into folder: String, defines: [String] = []) throws -> String {
         let output = "\(folder)/lib\(name).so"
         let result = try run("/usr/bin/env", ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                                               "-I", "\(repository)/Sources/PluginABI/include",
-                                               "\(repository)/Tests/Fixtures/cplugins/\(name).c", "-o", output])
+                                               "-I", "\(repository)/Sources/PluginABI/include"] + defines.map { "-D\($0)" }
+                                               + ["\(repository)/Tests/Fixtures/cplugins/\(name).c", "-o", output])
         guard result.status == 0 else { throw TestFailure("cc \(name).c failed: \(result.output)") }
         return output
     }

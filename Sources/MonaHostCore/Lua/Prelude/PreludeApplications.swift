@@ -77,7 +77,7 @@ end
 
 --- Calls an event of an app env (inherited from the parents through the env's metatable); errors are logged.
 --- The event runs in a host coroutine: if it waits for the host (DNS), it finishes later.
-local function reportEvent(event, ok, message)
+local function reportEvent(event, _, ok, message)
 	if not ok then ERROR("Error in ", event.name, " of application www", event.service.path, ": ", message) end
 end
 
@@ -87,7 +87,7 @@ function M.event(service, name, ...)
 	local results = M.run(true, reportEvent, { service = service, name = name }, handler, ...)
 	if not results then return false end
 	if not results[1] then
-		reportEvent({ service = service, name = name }, false, results[2])
+		reportEvent({ service = service, name = name }, nil, false, results[2])
 		return false, results[2]
 	end
 	return true, table.unpack(results, 2, results.n)

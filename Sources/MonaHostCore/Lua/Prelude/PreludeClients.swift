@@ -132,15 +132,16 @@ function M.connect(handle, info, ...)
 	return true, response
 end
 
---- A client method called by the remote side: "OK", results… — or "NOTFOUND"/"SCRIPT", message.
-local function respondLater(writer, ok, ...)
+--- A client method called by the remote side: "OK", results… — "PENDING", token when it waits for
+--- the host (its results come later through its writer) — or "NOTFOUND"/"SCRIPT", message.
+local function respondLater(writer, token, ok, ...)
 	if not ok then ERROR((...)) return end
-	if select("#", ...) > 0 then native.write(writer, "response", nil, ...) end
+	native.write(writer, "response", token, ...) -- even without results: RTMP answers every call
 end
 
--- What M.invoke answers the host from M.runv's results.
-local function answer(finished, ok, ...)
-	if not finished then return "OK" end
+-- What M.invoke answers the host from M.runv's results: "PENDING", token for a call that waits.
+local function answer(finished, ok, ...) -- (false, token) when the call waits
+	if not finished then return "PENDING", ok end
 	if not ok then
 		local message = ...
 		ERROR(message)

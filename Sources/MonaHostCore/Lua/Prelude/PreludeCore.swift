@@ -185,8 +185,9 @@ function body(fn, ...)
 	return finish(fn(...))
 end
 
--- Returns true, ok, results… when the coroutine finished; false when it waits for the host.
-local function step(co, allowSuspend, onDone, context, ok, first, ...)
+-- Returns true, ok, results… when the coroutine finished; false, token when it waits for the host.
+-- The token names the call through all its waits (1...0x7FFFFFFF: the plugins' int32).
+local function step(co, allowSuspend, onDone, context, token, ok, first, ...)
 	if not ok then return true, false, first, ... end
 	if first == DONE then
 		if idleCount < 32 then
@@ -196,15 +197,18 @@ local function step(co, allowSuspend, onDone, context, ok, first, ...)
 		return true, true, ...
 	end
 	local request = first
-	if not allowSuspend then return step(co, allowSuspend, onDone, context, coroutine.resume(co, serveNow(request))) end
+	if not allowSuspend then
+		return step(co, allowSuspend, onDone, context, token, coroutine.resume(co, serveNow(request)))
+	end
 	lastContinuation = lastContinuation + 1
-	continuations[lastContinuation] = { co = co, onDone = onDone, context = context }
+	token = token or (lastContinuation - 1) % 0x7FFFFFFF + 1
+	continuations[lastContinuation] = { co = co, onDone = onDone, context = context, token = token }
 	native.async(lastContinuation, request.dns)
-	return false
+	return false, token
 end
 
---- Runs fn(...) in a host coroutine. Returns true, ok, results… when it finished, or false when it is
---- waiting for the host: `onDone(context, ok, results…)` is called when it finishes later.
+--- Runs fn(...) in a host coroutine. Returns true, ok, results… when it finished, or false, token when
+--- it is waiting for the host: `onDone(context, token, ok, results…)` is called when it finishes later.
 function M.runv(allowSuspend, onDone, context, fn, ...)
 	local co
 	if idleCount > 0 then
@@ -215,7 +219,7 @@ function M.runv(allowSuspend, onDone, context, fn, ...)
 		co = coroutine.create(body)
 		hostCoroutines[co] = true
 	end
-	return step(co, allowSuspend, onDone, context, coroutine.resume(co, fn, ...))
+	return step(co, allowSuspend, onDone, context, nil, coroutine.resume(co, fn, ...))
 end
 
 local function packed(finished, ...)
@@ -228,7 +232,7 @@ function M.run(...)
 end
 
 local function resumed(continuation, finished, ...)
-	if finished and continuation.onDone then continuation.onDone(continuation.context, ...) end
+	if finished and continuation.onDone then continuation.onDone(continuation.context, continuation.token, ...) end
 end
 
 --- The host finished a request: the waiting coroutine goes on with its answer.
@@ -236,7 +240,7 @@ function M.resume(id, ...)
 	local continuation = continuations[id]
 	if not continuation then return end
 	continuations[id] = nil
-	resumed(continuation, step(continuation.co, true, continuation.onDone, continuation.context,
+	resumed(continuation, step(continuation.co, true, continuation.onDone, continuation.context, continuation.token,
 		coroutine.resume(continuation.co, ...)))
 end
 
