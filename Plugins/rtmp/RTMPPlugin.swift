@@ -55,8 +55,17 @@ final class RTMPPlugin: MonaPluginInstance {
     func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
         guard let session = RTMPSession.from(writer), !session.closing else { return MONA_E_CLOSED }
         if response != 0 {
-            guard let call = session.pendingCalls.removeValue(forKey: response) else { return MONA_OK } // nobody waits
-            session.send(session.command("_result", transaction: call.transaction, on: call.csid, stream: call.stream, [.nil] + args))
+            // -token: the call failed (Int32.min has no positive token: nobody waits for it).
+            guard response != Int32.min, let call = session.pendingCalls.removeValue(forKey: abs(response)) else {
+                return MONA_OK // nobody waits
+            }
+            if response < 0 {
+                let text: String = if case .string(let message)? = args.first { message } else { "call failed" }
+                session.send(session.command("_error", transaction: call.transaction, on: call.csid, stream: call.stream,
+                                             [.nil, RTMPSession.info(level: "error", code: "NetConnection.Call.Failed", description: text)]))
+            } else {
+                session.send(session.command("_result", transaction: call.transaction, on: call.csid, stream: call.stream, [.nil] + args))
+            }
         } else {
             session.send(session.command("_result", transaction: 0, on: 3, stream: 0, [.nil] + args))
         }

@@ -28,7 +28,8 @@ public protocol MonaPluginInstance: AnyObject {
     /// Lua's writer:writeInvocation(name, …) on a writer of this plugin (args: MVS).
     func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32
     /// Lua's writer:writeMessage(…) (response 0), or the late results of the RPC whose invoke gave
-    /// `.pending(token: response)` (args empty when the method returned nothing).
+    /// `.pending(token: response)` (args empty when the method returned nothing); response −token: that
+    /// call failed, args holds the message.
     func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32
     /// Lua's writer:writeRaw(bytes).
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32

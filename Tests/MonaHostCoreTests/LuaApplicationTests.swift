@@ -251,6 +251,7 @@ struct LuaApplicationTests {
             function client:literal() return mona:createIPAddressWithDNS("10.0.0.1").value end
             function client:unknown() return mona:createIPAddressWithDNS(function(err) failure = err end, "no-such-host.invalid"), failure end
             function client:failure() return failure end
+            function client:lateFailure() mona:createIPAddressWithDNS("localhost") error("late kaboom", 0) end
         end
         """])
         let session = try harness.connect()
@@ -265,6 +266,8 @@ struct LuaApplicationTests {
         #expect(try session.readLine() == #"response 3 nil "cannot resolve no-such-host.invalid""#,
                 "a failed look-up calls the error callback, then the method answers")
         try session.expect("call failure", #"ok "cannot resolve no-such-host.invalid""#)
+        try session.expect("call lateFailure", "pending 4")
+        #expect(try session.readLine() == #"response -4 "late kaboom""#, "a late failure: the token negated, the message")
         #expect(!harness.server.output.contains("blocks the server"))
     }
 
@@ -272,11 +275,15 @@ struct LuaApplicationTests {
         let harness = try LuaHarness(files: ["www/main.lua": """
         function onConnection(client)
             function client:dns() return mona:createIPAddressWithDNS("localhost").isLoopback end
+            function client:lateFailure() mona:createIPAddressWithDNS("localhost") error("late kaboom", 0) end
         end
         """], crpcDefines: ["CRPC_ABI_VERSION=0x00010001u"])
         let session = try harness.connect()
         try session.expect("open /", "opened {}")
         try session.expect("call dns", "ok ", "MONA_PENDING is for plugins of ABI 1.2 and later")
         #expect(try session.readLine() == "response 1 true", "the token reads as a true response flag")
+        try session.expect("call lateFailure", "ok ")
+        try session.expect("call dns", "ok ", "a late failure is not told to a plugin of ABI 1.1: no line came for it")
+        #expect(try session.readLine() == "response 3 true")
     }
 }

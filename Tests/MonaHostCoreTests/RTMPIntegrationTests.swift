@@ -14,6 +14,7 @@ struct RTMPIntegrationTests {
         if first == "reject" then error("not welcome", 0) end
         function client:add(a, b) return a + b end
         function client:resolve(name) return mona:createIPAddressWithDNS(name).isLoopback, "resolved" end
+        function client:resolveThenFail(name) mona:createIPAddressWithDNS(name) error("no way", 0) end
         function client:push() client.writer:writeInvocation("hello", "there", { n = 1 }) return "pushed" end
         function client:meta(name)
             local publication = mona:publish(name)
@@ -166,6 +167,12 @@ struct RTMPIntegrationTests {
         let answers = [try client.readCommand(), try client.readCommand()]
         #expect(answers.contains([.string("_result"), .number(9), .nil, .number(2)]), "\(answers)")
         #expect(answers.contains([.string("_result"), .number(8), .nil, .boolean(true), .string("resolved")]), "\(answers)")
+        try client.command([.string("resolveThenFail"), .number(10), .nil, .string("localhost")])
+        let lateFailure = try client.readCommand()
+        #expect(Array(lateFailure.prefix(2)) == [.string("_error"), .number(10)], "a waiting call that fails: its _error")
+        if case .object(_, let fields)? = lateFailure.last {
+            #expect(fields.first { $0.key == "description" }?.value == .string("no way"))
+        }
         // createStream, then publish on it: Publish.Start.
         try client.command([.string("createStream"), .number(4), .nil])
         #expect(try client.readCommand() == [.string("_result"), .number(4), .nil, .number(1)])

@@ -36,11 +36,13 @@ extension LuaNatives {
                     }
                 }
             } else {
-                // A late answer carries its call's token (1...0x7FFFFFFF); a push, 0.
+                // A late answer carries its call's token (1...0x7FFFFFFF), a late failure the token negated
+                // (plugins of ABI 1.2 and later only: older ones were never told); a push, 0.
                 var response: Int32 = 0
                 if string(L, 2) == "response" {
                     let token = lua_tonumber(L, 3)
-                    response = token >= 1 && token <= 0x7FFF_FFFF ? Int32(token) : 1
+                    response = token.magnitude >= 1 && token.magnitude <= 0x7FFF_FFFF ? Int32(token) : 1
+                    if response < 0 && plugin.entry.abi_version & 0xFFFF < 2 { return 0 }
                 }
                 status = mvs.withUnsafeBufferPointer {
                     entry.writer_message?(plugin.instance, writer.context, response, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED

@@ -81,7 +81,8 @@ extern "C" {
  *        MONA_PLUGIN_SIZE_1_0.
  *   1.2  MONA_PENDING: to a plugin of 1.2 or later, client_invoke says when the method waits for the
  *        host, with a token that the later writer_message(response = token) carries back (a plugin of
- *        1.0/1.1 still gets MONA_OK without results there). No table changed. */
+ *        1.0/1.1 still gets MONA_OK without results there); a late failure comes as response = -token.
+ *        No table changed. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
@@ -582,8 +583,9 @@ typedef struct mona_plugin {
                              size_t args_size);
     /** writer:writeMessage(...) (response = 0), or, with response > 0, the late results of an RPC whose
      *  method waited for the host: `response` is the token client_invoke gave with MONA_PENDING, so the
-     *  reply goes to that call (RTMP _result with its transaction, WebSocket JSON array, HTTP body).
-     *  args is MVS. */
+     *  reply goes to that call (RTMP _result with its transaction, WebSocket JSON array, HTTP body; args
+     *  may be empty: the method returned nothing). With response < 0 (ABI 1.2 and later) the call of
+     *  token -response failed: args is one STRING, the Lua error message (RTMP _error). args is MVS. */
     int32_t (*writer_message)(void *plugin, void *writer, int32_t response, const uint8_t *args,
                               size_t args_size);
     /** writer:writeRaw(bytes). */

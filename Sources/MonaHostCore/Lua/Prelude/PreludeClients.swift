@@ -135,7 +135,12 @@ end
 --- A client method called by the remote side: "OK", results… — "PENDING", token when it waits for
 --- the host (its results come later through its writer) — or "NOTFOUND"/"SCRIPT", message.
 local function respondLater(writer, token, ok, ...)
-	if not ok then ERROR((...)) return end
+	if not ok then
+		local message = ...
+		ERROR(message)
+		native.write(writer, "response", -token, tostring(message)) -- the call failed (RTMP: _error)
+		return
+	end
 	native.write(writer, "response", token, ...) -- even without results: RTMP answers every call
 end
 
