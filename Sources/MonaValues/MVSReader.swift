@@ -43,19 +43,33 @@ public struct MVSReader: Sendable {
     /// it; nil when the stream does not start with a valid string.
     public static func leadingString(of bytes: [UInt8]) -> (text: String, end: Int)? {
         guard bytes.first == MVSTag.string.rawValue else { return nil }
-        var reader = MVSReader(bytes)
-        reader.offset = 1
-        guard let text = try? reader.readString() else { return nil }
-        return (text, reader.offset)
+        return bytes.withUnsafeBytes { raw in
+            var cursor = MVSCursor(raw, offset: 1)
+            guard let text = try? cursor.string() else { return nil }
+            return (text, cursor.offset)
+        }
     }
 
     /// Reads the next top-level value, or returns nil at the end of the stream.
     public mutating func next() throws(MVSError) -> MonaValue? {
         if let failure { throw failure }
         guard offset < bytes.count else { return nil }
-        do {
-            return try readValue(depth: 0)
-        } catch {
+        let stream = bytes
+        let result: Result<MonaValue, MVSError> = stream.withUnsafeBytes { raw in
+            var cursor = MVSCursor(raw, offset: offset)
+            do throws(MVSError) {
+                let value = try readValue(&cursor, depth: 0)
+                offset = cursor.offset
+                return .success(value)
+            } catch {
+                offset = cursor.offset
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let value):
+            return value
+        case .failure(let error):
             failure = error
             throw error
         }
@@ -63,12 +77,10 @@ public struct MVSReader: Sendable {
 
     // MARK: - values
 
-    /// Reads one value whose tag is at `offset`; `depth` counts the complex values enclosing it.
-    private mutating func readValue(depth: Int) throws(MVSError) -> MonaValue {
-        let start = offset
-        guard offset < bytes.count else { throw .truncated(offset: offset) }
-        let tag = bytes[offset]
-        offset += 1
+    /// Reads one value whose tag is at the cursor; `depth` counts the complex values enclosing it.
+    private mutating func readValue(_ cursor: inout MVSCursor, depth: Int) throws(MVSError) -> MonaValue {
+        let start = cursor.offset
+        let tag = try cursor.byte()
         guard let known = MVSTag(rawValue: tag) else { throw .unknownTag(tag, offset: start) }
         switch known {
         case .nil:
@@ -78,47 +90,42 @@ public struct MVSReader: Sendable {
         case .true:
             return .boolean(true)
         case .number:
-            return .number(try readDouble())
+            return .number(try cursor.double())
         case .string:
-            return .string(try readString())
+            return .string(try cursor.string())
         case .bytes:
-            let range = try readRun()
-            return .bytes(Array(bytes[range]))
+            return .bytes(Array(try cursor.run()))
         case .date:
-            return .date(try readDouble())
+            return .date(try cursor.double())
         case .array:
             try open(at: start, depth: depth)
-            let count = try readCount(bytesPerItem: 1)
-            let items = try readValues(count, depth: depth + 1)
-            return .array(items)
+            let count = try cursor.count(bytesPerItem: 1)
+            return .array(try readValues(&cursor, count, depth: depth + 1))
         case .object:
             try open(at: start, depth: depth)
-            let type = try readString()
-            let fields = try readFields(depth: depth + 1)
-            return .object(type: type, fields: fields)
+            let type = try cursor.string()
+            return .object(type: type, fields: try readFields(&cursor, depth: depth + 1))
         case .mixed:
             try open(at: start, depth: depth)
-            let count = try readCount(bytesPerItem: 1)
-            let dense = try readValues(count, depth: depth + 1)
-            let fields = try readFields(depth: depth + 1)
-            return .mixed(dense: dense, fields: fields)
+            let count = try cursor.count(bytesPerItem: 1)
+            let dense = try readValues(&cursor, count, depth: depth + 1)
+            return .mixed(dense: dense, fields: try readFields(&cursor, depth: depth + 1))
         case .map:
             try open(at: start, depth: depth)
-            guard offset < bytes.count else { throw .truncated(offset: offset) }
-            let flags = bytes[offset]
-            guard flags & ~0x01 == 0 else { throw .badMapFlags(flags, offset: offset) }
-            offset += 1
-            let count = try readCount(bytesPerItem: 2)
+            let flagsAt = cursor.offset
+            let flags = try cursor.byte()
+            guard flags & ~0x01 == 0 else { throw .badMapFlags(flags, offset: flagsAt) }
+            let count = try cursor.count(bytesPerItem: 2)
             var entries: [MonaMapEntry] = []
             entries.reserveCapacity(Swift.min(count, Self.maxReservation))
             for _ in 0..<count {
-                let key = try readValue(depth: depth + 1)
-                let value = try readValue(depth: depth + 1)
+                let key = try readValue(&cursor, depth: depth + 1)
+                let value = try readValue(&cursor, depth: depth + 1)
                 entries.append(MonaMapEntry(key: key, value: value))
             }
             return .map(weakKeys: flags & 0x01 != 0, entries: entries)
         case .reference:
-            let index = try readVarUInt()
+            let index = try cursor.varUInt()
             guard index < UInt64(complexCount) else {
                 throw .badReference(Int(clamping: index), offset: start)
             }
@@ -133,88 +140,26 @@ public struct MVSReader: Sendable {
     }
 
     /// Reads `count` values (count already checked against the bytes left).
-    private mutating func readValues(_ count: Int, depth: Int) throws(MVSError) -> [MonaValue] {
+    private mutating func readValues(_ cursor: inout MVSCursor, _ count: Int, depth: Int) throws(MVSError) -> [MonaValue] {
         var items: [MonaValue] = []
         items.reserveCapacity(Swift.min(count, Self.maxReservation))
         for _ in 0..<count {
-            items.append(try readValue(depth: depth))
+            items.append(try readValue(&cursor, depth: depth))
         }
         return items
     }
 
     /// Reads a varuint count then that many keyed pairs. A key is a varuint length + UTF-8 bytes
     /// (length 0: the empty key), so a pair takes at least 2 bytes (key length, value tag).
-    private mutating func readFields(depth: Int) throws(MVSError) -> [MonaField] {
-        let count = try readCount(bytesPerItem: 2)
+    private mutating func readFields(_ cursor: inout MVSCursor, depth: Int) throws(MVSError) -> [MonaField] {
+        let count = try cursor.count(bytesPerItem: 2)
         var fields: [MonaField] = []
         fields.reserveCapacity(Swift.min(count, Self.maxReservation))
         for _ in 0..<count {
-            let key = try readString()
-            let value = try readValue(depth: depth)
+            let key = try cursor.string()
+            let value = try readValue(&cursor, depth: depth)
             fields.append(MonaField(key: key, value: value))
         }
         return fields
-    }
-
-    // MARK: - primitives
-
-    /// Reads an unsigned LEB128 integer of at most 10 bytes that fits in 64 bits.
-    private mutating func readVarUInt() throws(MVSError) -> UInt64 {
-        let start = offset
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard offset < bytes.count else { throw .truncated(offset: start) }
-            let byte = bytes[offset]
-            offset += 1
-            if shift == 63 {
-                // The 10th byte holds bit 63 only, and must be the last.
-                guard byte <= 0x01 else { throw .varuintOverflow(offset: start) }
-                return result | (UInt64(byte) << 63)
-            }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return result }
-            shift += 7
-        }
-    }
-
-    /// Reads a varuint count of items needing at least `bytesPerItem` bytes each; a count that
-    /// cannot fit in the bytes left is `.truncated` at the position where the items would start.
-    private mutating func readCount(bytesPerItem: Int) throws(MVSError) -> Int {
-        let count = try readVarUInt()
-        let fitting = (bytes.count - offset) / bytesPerItem
-        guard count <= UInt64(fitting) else { throw .truncated(offset: offset) }
-        return Int(count)
-    }
-
-    /// Reads a varuint length and returns the range of that many bytes that follow it.
-    private mutating func readRun() throws(MVSError) -> Range<Int> {
-        let length = try readVarUInt()
-        guard length <= UInt64(bytes.count - offset) else { throw .truncated(offset: offset) }
-        let range = offset..<(offset + Int(length))
-        offset = range.upperBound
-        return range
-    }
-
-    /// Reads a varuint length and that many bytes of UTF-8.
-    private mutating func readString() throws(MVSError) -> String {
-        let range = try readRun()
-        if range.isEmpty { return "" }
-        let text = bytes.withUnsafeBufferPointer { all in
-            String(validating: UnsafeBufferPointer(rebasing: all[range]), as: UTF8.self)
-        }
-        guard let text else { throw .invalidUTF8(offset: range.lowerBound) }
-        return text
-    }
-
-    /// Reads an 8-byte little-endian IEEE-754 double.
-    private mutating func readDouble() throws(MVSError) -> Double {
-        guard bytes.count - offset >= 8 else { throw .truncated(offset: offset) }
-        var bits: UInt64 = 0
-        for index in 0..<8 {
-            bits |= UInt64(bytes[offset + index]) << UInt64(index * 8)
-        }
-        offset += 8
-        return Double(bitPattern: bits)
     }
 }

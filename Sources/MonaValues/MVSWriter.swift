@@ -145,14 +145,9 @@ public struct MVSWriter: Sendable {
             bytes[position] = UInt8(count)
             return
         }
-        var encoded: [UInt8] = []
-        var rest = count
-        while rest >= 0x80 {
-            encoded.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
-        }
-        encoded.append(UInt8(truncatingIfNeeded: rest))
-        bytes.replaceSubrange(position..<(position + 1), with: encoded)
+        var encoded = MVSWriter()
+        encoded.writeVarUInt(UInt64(count))
+        bytes.replaceSubrange(position..<(position + 1), with: encoded.bytes)
     }
 
     /// Appends a varuint count then the keyed pairs (key: varuint length + UTF-8; an empty key

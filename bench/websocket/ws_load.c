@@ -292,6 +292,21 @@ static void answered(struct conn *c, const unsigned char *body, size_t len)
         setup_finished(c);
 }
 
+/* True when the response head at p starts with `status` (12 bytes); else fails c with `what` and the line. */
+static int status_is(struct conn *c, const unsigned char *p, size_t avail, const char *status, const char *what)
+{
+    if (avail >= 12 && memcmp(p, status, 12) == 0)
+        return 1;
+    char line[64];
+    size_t k = strcspn((const char *)p, "\r");
+    if (k > sizeof line - 1)
+        k = sizeof line - 1;
+    memcpy(line, p, k);
+    line[k] = 0;
+    fail(c, "%s: %s", what, line);
+    return 0;
+}
+
 static const char *find_head_end(const unsigned char *p, size_t len)
 {
     return memmem(p, len, "\r\n\r\n", 4);
@@ -334,16 +349,8 @@ static void parse(struct conn *c)
             if (!e)
                 break;
             size_t head = (size_t)(e - (const char *)p) + 4;
-            if (avail < 12 || memcmp(p, "HTTP/1.1 101", 12) != 0) {
-                char line[64];
-                size_t k = strcspn((const char *)p, "\r");
-                if (k > sizeof line - 1)
-                    k = sizeof line - 1;
-                memcpy(line, p, k);
-                line[k] = 0;
-                fail(c, "handshake answered: %s", line);
+            if (!status_is(c, p, avail, "HTTP/1.1 101", "handshake answered"))
                 return;
-            }
             off += head;
             if (mode == MODE_IDLE) {
                 c->state = ST_READY;
@@ -361,16 +368,8 @@ static void parse(struct conn *c)
                 break;
             }
             size_t head = (size_t)(e - (const char *)p) + 4, vl = 0;
-            if (avail < 12 || memcmp(p, "HTTP/1.1 200", 12) != 0) {
-                char line[64];
-                size_t k = strcspn((const char *)p, "\r");
-                if (k > sizeof line - 1)
-                    k = sizeof line - 1;
-                memcpy(line, p, k);
-                line[k] = 0;
-                fail(c, "HTTP answer: %s", line);
+            if (!status_is(c, p, avail, "HTTP/1.1 200", "HTTP answer"))
                 return;
-            }
             const char *cl = header((const char *)p, head, "Content-Length", &vl);
             if (!cl) {
                 fail(c, "HTTP answer without Content-Length");

@@ -266,10 +266,13 @@ struct LuaBridge {
         let base = lua_gettop(L)
         lua_checkstack(L, 16)
         lua_pushnil(L) // becomes the table of the tables opened so far when one opens (references)
-        var decoder = Decoder(L: L, bytes: mvs, tables: base + 1)
+        var decoder = Decoder(L: L, cursor: MVSCursor(mvs), tables: base + 1)
         var count: Int32 = 0
-        while decoder.offset < mvs.count {
-            guard lua_checkstack(L, 8) != 0, decoder.value(depth: 0) else {
+        while !decoder.cursor.isAtEnd {
+            do throws(MVSError) {
+                guard lua_checkstack(L, 8) != 0 else { throw .tooDeep(offset: decoder.cursor.offset) }
+                try decoder.value(depth: 0)
+            } catch {
                 lua_settop(L, base)
                 return nil
             }
@@ -285,52 +288,44 @@ struct LuaBridge {
         MVSWriter.encode(values).withUnsafeBytes { push(mvs: $0) } ?? 0
     }
 
-    /// Reads MVS and pushes Lua values; every check MVSReader makes, without building values.
+    /// Reads MVS (through MVSCursor, with MVSReader's checks) and pushes Lua values without building values.
     private struct Decoder {
         let L: OpaquePointer
-        let bytes: UnsafeRawBufferPointer
+        var cursor: MVSCursor
+        /// The stack slot of the table of the tables opened so far (made on first use, for references).
         let tables: Int32
-        var offset = 0
         var opened: Int32 = 0
 
-        init(L: OpaquePointer, bytes: UnsafeRawBufferPointer, tables: Int32) {
-            self.L = L
-            self.bytes = bytes
-            self.tables = tables
-        }
-
-        /// One value pushed; false when malformed (the caller resets the stack).
-        mutating func value(depth: Int) -> Bool {
-            guard offset < bytes.count, lua_checkstack(L, 6) != 0 else { return false }
-            let tag = bytes[offset]
-            offset += 1
-            switch MVSTag(rawValue: tag) {
-            case .nil?: lua_pushnil(L)
-            case .false?: lua_pushboolean(L, 0)
-            case .true?: lua_pushboolean(L, 1)
-            case .number?:
-                guard let number = double() else { return false }
-                lua_pushnumber(L, number)
-            case .string?:
-                guard let text = string() else { return false }
-                pushText(text)
-            case .bytes?:
-                guard let raw = run() else { return false }
+        /// One value pushed; a malformed stream throws (the caller resets the stack).
+        mutating func value(depth: Int) throws(MVSError) {
+            let start = cursor.offset
+            guard lua_checkstack(L, 6) != 0 else { throw .tooDeep(offset: start) }
+            let tag = try cursor.byte()
+            guard let known = MVSTag(rawValue: tag) else { throw .unknownTag(tag, offset: start) }
+            switch known {
+            case .nil: lua_pushnil(L)
+            case .false: lua_pushboolean(L, 0)
+            case .true: lua_pushboolean(L, 1)
+            case .number: lua_pushnumber(L, try cursor.double())
+            case .string: pushText(try cursor.text())
+            case .bytes:
+                let raw = try cursor.run()
                 lua_createtable(L, 0, 1)
                 lua_pushstring(L, "__raw")
                 pushText(raw)
                 lua_rawset(L, -3)
-            case .date?:
-                guard let milliseconds = double() else { return false }
-                LuaBridge(L: L).pushDate(milliseconds)
-            case .array?:
-                guard depth < MVSReader.maxDepth, let count = count(bytesPerItem: 1) else { return false }
+            case .date:
+                LuaBridge(L: L).pushDate(try cursor.double())
+            case .array:
+                guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
+                let count = try cursor.count(bytesPerItem: 1)
                 lua_createtable(L, Int32(clamping: min(count, 1024)), 0)
                 remember()
-                guard items(count, depth: depth + 1) else { return false }
-            case .object?:
-                guard depth < MVSReader.maxDepth, let type = string() else { return false }
-                guard let count = count(bytesPerItem: 2) else { return false }
+                try items(count, depth: depth + 1)
+            case .object:
+                guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
+                let type = try cursor.text()
+                let count = try cursor.count(bytesPerItem: 2)
                 lua_createtable(L, 0, Int32(clamping: min(count + 1, 1024)))
                 remember()
                 if type.count > 0 {
@@ -338,22 +333,25 @@ struct LuaBridge {
                     pushText(type)
                     lua_rawset(L, -3)
                 }
-                guard fields(count, depth: depth + 1) else { return false }
-            case .mixed?:
-                guard depth < MVSReader.maxDepth, let count = count(bytesPerItem: 1) else { return false }
+                try fields(count, depth: depth + 1)
+            case .mixed:
+                guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
+                let count = try cursor.count(bytesPerItem: 1)
                 lua_createtable(L, Int32(clamping: min(count, 1024)), 0)
                 remember()
-                guard items(count, depth: depth + 1), let fieldCount = self.count(bytesPerItem: 2),
-                      fields(fieldCount, depth: depth + 1) else { return false }
-            case .map?:
-                guard depth < MVSReader.maxDepth, offset < bytes.count, bytes[offset] & ~0x01 == 0 else { return false }
-                let weak = bytes[offset] & 0x01 != 0
-                offset += 1
-                guard let count = count(bytesPerItem: 2) else { return false }
+                try items(count, depth: depth + 1)
+                try fields(try cursor.count(bytesPerItem: 2), depth: depth + 1)
+            case .map:
+                guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
+                let flagsAt = cursor.offset
+                let flags = try cursor.byte()
+                guard flags & ~0x01 == 0 else { throw .badMapFlags(flags, offset: flagsAt) }
+                let count = try cursor.count(bytesPerItem: 2)
                 lua_createtable(L, 0, Int32(clamping: min(count + 1, 1024)))
                 remember()
                 for _ in 0..<count {
-                    guard value(depth: depth + 1), value(depth: depth + 1) else { return false }
+                    try value(depth: depth + 1)
+                    try value(depth: depth + 1)
                     let keyType = lua_type(L, -2)
                     if keyType == LUA_TNIL || (keyType == LUA_TNUMBER && lua_tonumber(L, -2).isNaN) {
                         mona_lua_pop(L, 2) // not a valid Lua key
@@ -364,40 +362,35 @@ struct LuaBridge {
                 lua_pushstring(L, "__size")
                 lua_pushnumber(L, Double(count))
                 lua_rawset(L, -3)
-                if weak {
+                if flags & 0x01 != 0 {
                     mona_lua_newtable(L)
                     lua_pushstring(L, "__mode")
                     lua_pushstring(L, "k")
                     lua_rawset(L, -3)
                     lua_setmetatable(L, -2)
                 }
-            case .reference?:
-                guard let index = varuint(), index < UInt64(opened) else { return false }
+            case .reference:
+                let index = try cursor.varUInt()
+                guard index < UInt64(opened) else { throw .badReference(Int(clamping: index), offset: start) }
                 lua_rawgeti(L, tables, Int32(index + 1))
-            case nil:
-                return false
             }
-            return true
         }
 
         /// `count` values into the table on top, at 1...count.
-        private mutating func items(_ count: Int, depth: Int) -> Bool {
+        private mutating func items(_ count: Int, depth: Int) throws(MVSError) {
             for position in 0..<count {
-                guard value(depth: depth) else { return false }
+                try value(depth: depth)
                 lua_rawseti(L, -2, Int32(clamping: position + 1))
             }
-            return true
         }
 
         /// `count` keyed pairs into the table on top.
-        private mutating func fields(_ count: Int, depth: Int) -> Bool {
+        private mutating func fields(_ count: Int, depth: Int) throws(MVSError) {
             for _ in 0..<count {
-                guard let key = string() else { return false }
-                pushText(key)
-                guard value(depth: depth) else { return false }
+                pushText(try cursor.text())
+                try value(depth: depth)
                 lua_rawset(L, -3)
             }
-            return true
         }
 
         /// Numbers the table on top for references (the table of tables is made on first use).
@@ -413,51 +406,6 @@ struct LuaBridge {
 
         private func pushText(_ text: UnsafeRawBufferPointer) {
             lua_pushlstring(L, text.baseAddress?.assumingMemoryBound(to: CChar.self), text.count)
-        }
-
-        private mutating func varuint() -> UInt64? {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < bytes.count {
-                let byte = bytes[offset]
-                offset += 1
-                if shift == 63 { return byte <= 0x01 ? result | (UInt64(byte) << 63) : nil }
-                result |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return result }
-                shift += 7
-            }
-            return nil
-        }
-
-        /// A count of items of at least `bytesPerItem` bytes each that fits in the bytes left.
-        private mutating func count(bytesPerItem: Int) -> Int? {
-            guard let count = varuint(), count <= UInt64((bytes.count - offset) / bytesPerItem) else { return nil }
-            return Int(count)
-        }
-
-        /// A varuint length and that many bytes.
-        private mutating func run() -> UnsafeRawBufferPointer? {
-            guard let length = varuint(), length <= UInt64(bytes.count - offset) else { return nil }
-            let range = offset..<(offset + Int(length))
-            offset = range.upperBound
-            return UnsafeRawBufferPointer(rebasing: bytes[range])
-        }
-
-        /// A run of valid UTF-8.
-        private mutating func string() -> UnsafeRawBufferPointer? {
-            guard let text = run() else { return nil }
-            if text.contains(where: { $0 >= 0x80 }), String(validating: text.bindMemory(to: UInt8.self), as: UTF8.self) == nil {
-                return nil
-            }
-            return text
-        }
-
-        private mutating func double() -> Double? {
-            guard bytes.count - offset >= 8 else { return nil }
-            var bits: UInt64 = 0
-            withUnsafeMutableBytes(of: &bits) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 8)])) }
-            offset += 8
-            return Double(bitPattern: UInt64(littleEndian: bits))
         }
     }
 

@@ -42,7 +42,7 @@ extension LuaNatives {
                 if string(L, 2) == "response" {
                     let token = lua_tonumber(L, 3)
                     response = token.magnitude >= 1 && token.magnitude <= 0x7FFF_FFFF ? Int32(token) : 1
-                    if response < 0 && plugin.entry.abi_version & 0xFFFF < 2 { return 0 }
+                    if response < 0 && !plugin.knowsPendingCalls { return 0 }
                 }
                 status = mvs.withUnsafeBufferPointer {
                     entry.writer_message?(plugin.instance, writer.context, response, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED

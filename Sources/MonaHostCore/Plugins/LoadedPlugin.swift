@@ -13,6 +13,9 @@ final class LoadedPlugin: @unchecked Sendable {
     /// The plugin's entry points: a copy of its table, with the fields of minors newer than the plugin's
     /// (beyond its struct_size) left NULL.
     let entry: mona_plugin
+    /// True for plugins of ABI 1.2 and later: client_invoke may answer them MONA_PENDING, and a late
+    /// failure reaches them as writer_message(response = -token).
+    var knowsPendingCalls: Bool { entry.abi_version & 0xFFFF >= 2 }
     /// The host API table given to this plugin (owned here, freed in deinit).
     let api: UnsafeMutablePointer<mona_host_api>
     /// The instance `create` returned.

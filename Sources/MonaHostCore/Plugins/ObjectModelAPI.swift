@@ -40,7 +40,7 @@ enum ObjectModelAPI {
             let outcome = lua.invoke(client: client, method: name, args: UnsafeRawBufferPointer(start: args, count: args == nil ? 0 : argsSize))
             if let (kind, message) = outcome.error { ObjectModelAPI.explain(err, kind, message) }
             // MONA_PENDING exists from ABI 1.2: older plugins get MONA_OK without results (their 1.x contract).
-            if outcome.status == MONA_PENDING, LoadedPlugin.from(ctx).entry.abi_version & 0xFFFF < 2 {
+            if outcome.status == MONA_PENDING, !LoadedPlugin.from(ctx).knowsPendingCalls {
                 return MONA_OK
             }
             if !outcome.results.isEmpty { HostAPITable.fill(results, outcome.results) }

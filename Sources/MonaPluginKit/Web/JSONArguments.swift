@@ -81,58 +81,51 @@ public enum JSONArguments {
         }
 
         /// The elements of an array whose `[` was read, up to its `]`: how many.
-        mutating func elements(depth: Int) -> Int? {
+        mutating func elements(depth: Int) -> Int? { items(closing: 0x5D, keyed: false, depth: depth) }
+
+        /// The properties of an object whose `{` was read, up to its `}`: how many.
+        mutating func fields(depth: Int) -> Int? { items(closing: 0x7D, keyed: true, depth: depth) }
+
+        /// The items of a container whose opening byte was read, up to `closing`: values, or
+        /// `"key": value` pairs when `keyed`.
+        private mutating func items(closing: UInt8, keyed: Bool, depth: Int) -> Int? {
             skipSpaces()
-            if offset < bytes.count, bytes[offset] == 0x5D {
+            if offset < bytes.count, bytes[offset] == closing {
                 offset += 1
                 return 0
             }
             var count = 0
             while true {
+                if keyed { guard key() else { return nil } }
                 guard value(depth: depth) else { return nil }
                 count += 1
                 skipSpaces()
                 guard offset < bytes.count else { return nil }
                 let byte = bytes[offset]
                 offset += 1
-                if byte == 0x5D { return count }
+                if byte == closing { return count }
                 guard byte == 0x2C else { return nil }
             }
         }
 
-        /// The properties of an object whose `{` was read, up to its `}`: how many.
-        mutating func fields(depth: Int) -> Int? {
+        /// A property name and its `:` (after spaces); false for what the host must read.
+        private mutating func key() -> Bool {
             skipSpaces()
-            if offset < bytes.count, bytes[offset] == 0x7D {
-                offset += 1
-                return 0
-            }
-            var count = 0
-            while true {
-                skipSpaces()
-                guard offset < bytes.count, bytes[offset] == 0x22 else { return nil }
-                let keyAt = out.bytes.count
-                guard string() else { return nil }
-                // "__raw", "__time", "__type" make bytes, dates, typed objects: the host's rules.
-                let written = out.bytes.count - keyAt
-                if written == 6 || written == 7, out.bytes[keyAt + 1] == 0x5F, out.bytes[keyAt + 2] == 0x5F {
-                    let key = out.bytes[(keyAt + 3)...]
-                    if key.elementsEqual("raw".utf8) || key.elementsEqual("time".utf8) || key.elementsEqual("type".utf8) {
-                        return nil
-                    }
+            guard offset < bytes.count, bytes[offset] == 0x22 else { return false }
+            let keyAt = out.bytes.count
+            guard string() else { return false }
+            // "__raw", "__time", "__type" make bytes, dates, typed objects: the host's rules.
+            let written = out.bytes.count - keyAt
+            if written == 6 || written == 7, out.bytes[keyAt + 1] == 0x5F, out.bytes[keyAt + 2] == 0x5F {
+                let key = out.bytes[(keyAt + 3)...]
+                if key.elementsEqual("raw".utf8) || key.elementsEqual("time".utf8) || key.elementsEqual("type".utf8) {
+                    return false
                 }
-                skipSpaces()
-                guard offset < bytes.count, bytes[offset] == 0x3A else { return nil }
-                offset += 1
-                guard value(depth: depth) else { return nil }
-                count += 1
-                skipSpaces()
-                guard offset < bytes.count else { return nil }
-                let byte = bytes[offset]
-                offset += 1
-                if byte == 0x7D { return count }
-                guard byte == 0x2C else { return nil }
             }
+            skipSpaces()
+            guard offset < bytes.count, bytes[offset] == 0x3A else { return false }
+            offset += 1
+            return true
         }
 
         /// A string whose opening quote is at `offset`: its varuint length and bytes (no tag).

@@ -69,55 +69,48 @@ public enum JSONReply {
     /// for what `encode` leaves to the host and for anything malformed (the caller then decodes the
     /// stream the usual way, which reports it).
     public static func transcode(mvs: UnsafeRawBufferPointer) -> [UInt8]? {
-        var transcoder = MVSTranscoder(bytes: mvs)
+        var transcoder = MVSTranscoder(cursor: MVSCursor(mvs))
         transcoder.out.reserveCapacity(mvs.count + 16)
         transcoder.out.append(0x5B)
         var first = true
-        while transcoder.offset < mvs.count {
+        while !transcoder.cursor.isAtEnd {
             if !first { transcoder.out.append(0x2C) }
             first = false
-            guard transcoder.value(depth: 0) else { return nil }
+            guard (try? transcoder.value(depth: 0)) == true else { return nil }
         }
         transcoder.out.append(0x5D)
         return transcoder.out
     }
 
-    /// Reads MVS (Sources/PluginABI/include/mona_plugin.h) and writes JSON.
+    /// Reads MVS (through MVSCursor, with MVSReader's checks) and writes JSON.
     private struct MVSTranscoder {
-        let bytes: UnsafeRawBufferPointer
-        var offset = 0
+        var cursor: MVSCursor
         var out: [UInt8] = []
 
-        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-        mutating func value(depth: Int) -> Bool {
-            guard offset < bytes.count else { return false }
-            let tag = bytes[offset]
-            offset += 1
-            switch tag {
+        /// One value written; false for what the host must write, a throw for a malformed stream.
+        mutating func value(depth: Int) throws(MVSError) -> Bool {
+            switch try cursor.byte() {
             case 0x01: out.append(literal: "null")
             case 0x02: out.append(literal: "false")
             case 0x03: out.append(literal: "true")
             case 0x04:
-                guard bytes.count - offset >= 8 else { return false }
-                var bits: UInt64 = 0
-                for index in 0..<8 { bits |= UInt64(bytes[offset + index]) << UInt64(index * 8) }
-                offset += 8
-                let number = Double(bitPattern: bits)
+                let number = try cursor.double()
                 if number.isFinite { JSONReply.appendNumber(number, to: &out) } else { out.append(literal: "null") }
             case 0x05:
-                guard let text = string() else { return false }
-                JSONReply.appendString(text, to: &out)
+                JSONReply.appendString(try cursor.text(), to: &out)
             case 0x08: // array
-                guard depth < JSONReply.maxDepth, let count = varuint() else { return false }
+                guard depth < JSONReply.maxDepth else { return false }
+                let count = try cursor.count(bytesPerItem: 1)
                 out.append(0x5B)
                 for position in 0..<count {
                     if position > 0 { out.append(0x2C) }
-                    guard value(depth: depth + 1) else { return false }
+                    guard try value(depth: depth + 1) else { return false }
                 }
                 out.append(0x5D)
             case 0x09: // object: type, count, (key, value)…
-                guard depth < JSONReply.maxDepth, let type = string(), let count = varuint() else { return false }
+                guard depth < JSONReply.maxDepth else { return false }
+                let type = try cursor.text()
+                let count = try cursor.count(bytesPerItem: 2)
                 out.append(0x7B)
                 if !type.isEmpty {
                     out.append(literal: "\"__type\":")
@@ -125,40 +118,15 @@ public enum JSONReply {
                 }
                 for position in 0..<count {
                     if !type.isEmpty || position > 0 { out.append(0x2C) }
-                    guard let key = string() else { return false }
-                    JSONReply.appendString(key, to: &out)
+                    JSONReply.appendString(try cursor.text(), to: &out)
                     out.append(0x3A)
-                    guard value(depth: depth + 1) else { return false }
+                    guard try value(depth: depth + 1) else { return false }
                 }
                 out.append(0x7D)
             default: // bytes, dates, mixed, maps, references: the host's writer; unknown tags: malformed
                 return false
             }
             return true
-        }
-
-        /// A varuint (LEB128, at most 10 bytes) that is a plausible count: no more than the bytes left.
-        mutating func varuint() -> Int? {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < bytes.count, shift < 63 {
-                let byte = bytes[offset]
-                offset += 1
-                result |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return result <= UInt64(bytes.count - offset) ? Int(result) : nil }
-                shift += 7
-            }
-            return nil
-        }
-
-        /// A varuint length and that many bytes of valid UTF-8, as a view of the stream.
-        mutating func string() -> UnsafeRawBufferPointer? {
-            guard let length = varuint() else { return nil }
-            let text = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
-            offset += length
-            if text.contains(where: { $0 >= 0x80 }),
-               String(validating: text.bindMemory(to: UInt8.self), as: UTF8.self) == nil { return nil }
-            return text
         }
     }
 
