@@ -3,11 +3,22 @@ import PluginABI
 
 /// The RTMP/RTMPE protocol plugin: listens on `RTMP.port` (1935), speaks the handshake (simple, digest,
 /// RTMPE) and the chunk stream, and maps NetConnection and NetStream commands onto the host's clients
-/// and media model. Keys: `host`, `port`, `timeout` (60 s idle; the server pings every min(timeout, 30) s).
+/// and media model. Keys: `host`, `port`, `timeout` (60 s idle; the server pings every min(timeout, 30) s),
+/// `writeDelay` (ms a player's media may wait to be written together with the next frames; 0 = at once).
 final class RTMPPlugin: MonaPluginInstance {
     let host: MonaHost
     let section: String
     var timeout = 60
+    /// Merged writes: media a batch left in a player's output wait up to this long (ms) for more, so
+    /// that one system call carries several frames (fewer calls and wake-ups for server and player).
+    var writeDelay = 50
+    /// Players whose output waits for the merge timer, and the timer (armed while any wait).
+    private var waiting: [RTMPSession] = []
+    private var mergeTimer: mona_handle?
+    /// The chunked body of the last frame shared between players (all of them get it in one round).
+    private var lastChunks: RTMPSharedChunks?
+    /// Scratch list of parts for RTMPSession.flush (one loop thread: one list for all sessions).
+    var parts: [mona_send_part] = []
     /// Bytes queued towards a player past which its video skips to the next key frame.
     static let congestion: Int64 = 2 << 20
 
@@ -23,6 +34,7 @@ final class RTMPPlugin: MonaPluginInstance {
             return MONA_E_INVAL
         }
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
+        if let text = host.config("\(section).writeDelay"), let value = Int(text) { writeDelay = min(max(0, value), 1000) }
         return host.listenTCP(host: address, port: port).status
     }
 
@@ -39,7 +51,30 @@ final class RTMPPlugin: MonaPluginInstance {
 
     func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? RTMPSession)?.closed() }
 
-    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) { RTMPSession.from(context)?.timerFired() }
+    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
+        if let session = RTMPSession.from(context) { session.timerFired() } else if timer == mergeTimer { writeWaiting() }
+    }
+
+    /// The end of a batch for a player: its output is written now, or with the next merge.
+    func merge(_ session: RTMPSession) {
+        guard writeDelay > 0 else { return session.flush() }
+        guard !session.waitsForMerge, session.hasOutput else { return }
+        session.waitsForMerge = true
+        waiting.append(session)
+        if mergeTimer == nil { mergeTimer = host.startTimer(delayMs: UInt64(writeDelay)) }
+        if mergeTimer == nil { writeWaiting() } // no timer: do not hold anything
+    }
+
+    /// The merge timer: every waiting player writes.
+    private func writeWaiting() {
+        mergeTimer = nil
+        let sessions = waiting
+        waiting.removeAll(keepingCapacity: true)
+        for session in sessions {
+            session.waitsForMerge = false
+            session.flush()
+        }
+    }
 
     // MARK: writers (the client's NetConnection)
 
@@ -112,24 +147,39 @@ final class RTMPPlugin: MonaPluginInstance {
     }
 
     func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
-        media(sink, typeID: 8, csid: RTMPStream.audioCSID, time: time, bytes: bytes, flags: flags)
+        media(sink, typeID: 8, csid: RTMPStream.audioCSID, time: time, bytes: bytes, flags: flags, serial: 0)
     }
 
     func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
-        media(sink, typeID: 9, csid: RTMPStream.videoCSID, time: time, bytes: bytes, flags: flags)
+        media(sink, typeID: 9, csid: RTMPStream.videoCSID, time: time, bytes: bytes, flags: flags, serial: 0)
+    }
+
+    func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
+                   serial: UInt64) -> Int32 {
+        media(sink, typeID: video ? 9 : 8, csid: video ? RTMPStream.videoCSID : RTMPStream.audioCSID, time: time, bytes: bytes,
+              flags: flags, serial: serial)
+    }
+
+    /// The chunked body of frame `serial` for `csid` at `chunkSize`: the one of the last frame when it
+    /// is the same, else a new one (nil: copy the frame instead).
+    func sharedChunks(serial: UInt64, csid: UInt32, chunkSize: Int, payload: UnsafeRawBufferPointer) -> RTMPSharedChunks? {
+        guard serial != 0, payload.count >= RTMPSharedChunks.minimumPayload else { return nil }
+        if let last = lastChunks, last.serial == serial, last.csid == csid, last.chunkSize == chunkSize { return last }
+        lastChunks = RTMPSharedChunks.encode(payload, serial: serial, csid: csid, chunkSize: chunkSize, host: host)
+        return lastChunks
     }
 
     /// A frame for a player; a player too far behind (bytes piling up in the host) gets no frame but
     /// codec configurations until its queue drains: the host then restarts its video on a key frame.
     /// Its memory stays bounded whatever it does, and the other players are not slowed.
     private func media(_ sink: UnsafeMutableRawPointer?, typeID: UInt8, csid: UInt32, time: UInt32,
-                       bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+                       bytes: UnsafeRawBufferPointer, flags: UInt32, serial: UInt64) -> Int32 {
         guard let stream = RTMPStream.from(sink), !stream.session.closing else { return MONA_E_CLOSED }
         if flags & MONA_MEDIA_CONFIG == 0, stream.session.queued > Self.congestion { return MONA_E_AGAIN }
         if stream.holding {
             stream.send(RTMPMessage(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: Array(bytes)))
         } else {
-            stream.session.send(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: bytes)
+            stream.session.sendMedia(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: bytes, serial: serial)
         }
         return MONA_OK
     }
@@ -146,7 +196,7 @@ final class RTMPPlugin: MonaPluginInstance {
     }
 
     func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
-        RTMPStream.from(sink)?.session.flush()
+        if let session = RTMPStream.from(sink)?.session { merge(session) }
         return MONA_OK
     }
 }

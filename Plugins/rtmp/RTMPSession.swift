@@ -25,7 +25,12 @@ final class RTMPSession {
     var pendingCalls: [Int32: (transaction: Double, csid: UInt32, stream: UInt32)] = [:]
     /// At most this many calls wait at once; another one is refused.
     static let maxPendingCalls = 64
+    /// Gathered output: bytes, and the shared frame bodies that go after output[..<at].
     var output: [UInt8] = []
+    private var shared: [(at: Int, chunks: RTMPSharedChunks)] = []
+    private var sharedBytes = 0
+    /// The output waits for the plugin's merge timer (RTMPPlugin.merge).
+    var waitsForMerge = false
     /// Bytes the host still had queued after the last send (reset when it drains).
     private(set) var queued: Int64 = 0
     private var timer: mona_handle?
@@ -166,14 +171,62 @@ final class RTMPSession {
     /// Queues a message whose payload is borrowed (media frames go from the host's buffer to the output).
     func send(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, payload: UnsafeRawBufferPointer) {
         encoder.encode(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, payload: payload, into: &output)
-        if output.count >= Self.outputLimit { flush() }
+        if output.count + sharedBytes >= Self.outputLimit { flush() }
     }
+
+    /// Queues a media frame of the host's frame `serial`: its chunked body is shared with the other
+    /// players when it can be (unencrypted, no extended timestamp), else copied like any message.
+    func sendMedia(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, payload: UnsafeRawBufferPointer, serial: UInt64) {
+        guard !encrypted, serial != 0, payload.count >= RTMPSharedChunks.minimumPayload else {
+            return send(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, payload: payload)
+        }
+        let extended = encoder.header(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, length: payload.count,
+                                      into: &output)
+        if extended == nil,
+           let chunks = plugin.sharedChunks(serial: serial, csid: csid, chunkSize: encoder.chunkSize, payload: payload) {
+            shared.append((output.count, chunks))
+            sharedBytes += chunks.size
+        } else {
+            RTMPChunkEncoder.forEachBodyPiece(payload, csid: csid, chunkSize: encoder.chunkSize, extended: extended) {
+                output.append(contentsOf: $0)
+            }
+        }
+        if output.count + sharedBytes >= Self.outputLimit { flush() }
+    }
+
+    var hasOutput: Bool { !output.isEmpty || !shared.isEmpty }
 
     /// Writes what was gathered.
     func flush() {
-        guard !output.isEmpty else { return }
-        write(output)
+        guard hasOutput else { return }
+        if shared.isEmpty {
+            write(output)
+        } else {
+            writeParts()
+            shared.removeAll(keepingCapacity: true)
+            sharedBytes = 0
+        }
         output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+    }
+
+    /// Writes the output with its shared frame bodies as one gathered send (never encrypted).
+    private func writeParts() {
+        guard !closing else { return }
+        var parts = plugin.parts
+        plugin.parts = []
+        parts.removeAll(keepingCapacity: true)
+        output.withUnsafeBufferPointer { bytes in
+            var from = 0
+            for (at, chunks) in shared {
+                if at > from { parts.append(mona_send_part(shared: 0, data: bytes.baseAddress! + from, offset: 0, size: at - from)) }
+                parts.append(mona_send_part(shared: chunks.handle, data: nil, offset: 0, size: chunks.size))
+                from = at
+            }
+            if bytes.count > from { parts.append(mona_send_part(shared: 0, data: bytes.baseAddress! + from, offset: 0, size: bytes.count - from)) }
+            queued = parts.withUnsafeBufferPointer { host.send(connection, parts: $0) }
+        }
+        plugin.parts = parts
+        checkQueue()
     }
 
     private func write(_ bytes: [UInt8]) {
@@ -181,6 +234,11 @@ final class RTMPSession {
         var bytes = bytes
         if encrypted, handshake.isComplete { encryptor?.apply(&bytes) }
         queued = bytes.withUnsafeBytes { host.send(connection, $0) }
+        checkQueue()
+    }
+
+    /// A client that lets too much pile up is dropped.
+    private func checkQueue() {
         if queued > Self.queueLimit {
             host.log(MONA_LOG_WARN, "RTMP client \(peer) reads too slowly (\(queued) bytes waiting): closed")
             closing = true

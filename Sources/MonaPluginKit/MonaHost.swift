@@ -55,6 +55,35 @@ public struct MonaHost: @unchecked Sendable {
         api.pointee.tcp_send(ctx, connection, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count)
     }
 
+    /// True when the host offers shared buffers and gathered sends (ABI 1.3).
+    public var sharesBuffers: Bool {
+        Int(api.pointee.struct_size) >= MemoryLayout<mona_host_api>.offset(of: \mona_host_api.tcp_send_parts)!
+            + MemoryLayout<UnsafeRawPointer>.size
+    }
+
+    /// A shared buffer of `size` bytes to fill once and then send to many connections without copies;
+    /// nil when the host cannot (older host, no memory).
+    public func createShared(size: Int) -> (handle: mona_handle, memory: UnsafeMutableRawBufferPointer)? {
+        guard sharesBuffers, size > 0 else { return nil }
+        var data: UnsafeMutablePointer<UInt8>?
+        let handle = api.pointee.shared_create(ctx, size, &data)
+        guard handle != 0, let data else { return nil }
+        return (handle, UnsafeMutableRawBufferPointer(start: data, count: size))
+    }
+
+    /// Gives a shared buffer back (sends already queued keep its bytes).
+    public func releaseShared(_ handle: mona_handle) {
+        guard sharesBuffers else { return }
+        api.pointee.shared_release(ctx, handle)
+    }
+
+    /// Queues parts (borrowed bytes, ranges of shared buffers) as one send; the same answer as `send`.
+    @discardableResult
+    public func send(_ connection: mona_handle, parts: UnsafeBufferPointer<mona_send_part>) -> Int64 {
+        guard sharesBuffers else { return Int64(MONA_E_UNSUPPORTED) }
+        return api.pointee.tcp_send_parts(ctx, connection, parts.baseAddress, parts.count)
+    }
+
     /// Pauses or resumes reading a connection.
     public func setReading(_ connection: mona_handle, _ enabled: Bool) {
         _ = api.pointee.tcp_set_reading(ctx, connection, enabled ? 1 : 0)

@@ -50,6 +50,11 @@ public protocol MonaPluginInstance: AnyObject {
     func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32
     func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32
     func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32
+    /// A frame with its serial (equal for every subscriber of one pushed frame, 0: this subscriber's
+    /// own): a plugin that can encode a frame once for all its subscribers implements it; by default it
+    /// goes to sinkAudio/sinkVideo.
+    func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
+                   serial: UInt64) -> Int32
     func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32
     func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32
     /// The host forgot this sink (the subscription ended).
@@ -78,6 +83,10 @@ extension MonaPluginInstance {
     public func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 { MONA_E_UNSUPPORTED }
     public func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_E_UNSUPPORTED }
     public func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_E_UNSUPPORTED }
+    public func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
+                          serial: UInt64) -> Int32 {
+        video ? sinkVideo(sink: sink, time: time, bytes: bytes, flags: flags) : sinkAudio(sink: sink, time: time, bytes: bytes, flags: flags)
+    }
     public func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
     public func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 { MONA_OK }
     public func sinkReleased(sink: UnsafeMutableRawPointer?) {}

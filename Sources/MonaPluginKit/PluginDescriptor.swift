@@ -138,6 +138,12 @@ public func monaMakeDescriptor(
     table.sink_video = { plugin, sink, time, data, size, flags in
         PluginBox.from(plugin).instance.sinkVideo(sink: sink, time: time, bytes: UnsafeRawBufferPointer(start: data, count: size), flags: flags)
     }
+    table.sink_frame = { plugin, sink, frame in
+        guard let frame = frame?.pointee else { return MONA_E_INVAL }
+        return PluginBox.from(plugin).instance.sinkFrame(sink: sink, video: frame.kind == MONA_MEDIA_VIDEO, time: frame.time_ms,
+                                                         bytes: UnsafeRawBufferPointer(start: frame.data, count: frame.size),
+                                                         flags: frame.flags, serial: frame.serial)
+    }
     table.sink_data = { plugin, sink, format, data, size in
         PluginBox.from(plugin).instance.sinkData(sink: sink, format: format, bytes: UnsafeRawBufferPointer(start: data, count: size))
     }

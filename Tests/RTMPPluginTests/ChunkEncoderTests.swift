@@ -88,6 +88,29 @@ private func expectRoundTrip(_ stream: [UInt8], _ messages: [RTMPMessage], _ com
         expectRoundTrip(Array(encoded.joined()), messages)
     }
 
+    /// A header then a body written apart (the shared path: the body encoded once for many players)
+    /// give the bytes of `encode`, for every header format, chunk size, csid form and extended time.
+    @Test func headerThenBodyEqualsEncode() {
+        for (csid, chunkSize) in [(UInt32(6), 4096), (7, 128), (100, 1000), (400, 333)] {
+            var whole = RTMPChunkEncoder(), split = RTMPChunkEncoder()
+            _ = whole.changeChunkSize(to: chunkSize)
+            _ = split.changeChunkSize(to: chunkSize)
+            for (index, (time, size)) in [(0, 5000), (40, 5000), (80, 5000), (100, 12000), (0x0200_0000, 9000), (0x0200_0040, 1)].enumerated() {
+                let payload = bytes(size, seed: index)
+                let expected = whole.encode(message(csid, UInt32(time), 9, 1, payload))
+                var out: [UInt8] = []
+                let extended = split.header(csid: csid, timestamp: UInt32(time), typeID: 9, streamID: 1, length: size, into: &out)
+                let headerSize = out.count
+                payload.withUnsafeBytes { payload in
+                    RTMPChunkEncoder.forEachBodyPiece(payload, csid: csid, chunkSize: chunkSize, extended: extended) { out.append(contentsOf: $0) }
+                }
+                #expect(out == expected, "csid \(csid), chunk size \(chunkSize), message \(index)")
+                #expect(out.count - headerSize == RTMPChunkEncoder.bodySize(length: size, csid: csid, chunkSize: chunkSize, extended: extended))
+                #expect((extended != nil) == (index == 4), "only the jump past 0xFFFFFF needs an extended timestamp")
+            }
+        }
+    }
+
     @Test func controlMessages() {
         var encoder = RTMPChunkEncoder()
         #expect(encoder.changeChunkSize() == [0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0x00])

@@ -14,7 +14,8 @@
 #   --live-encode           the publisher encodes testsrc2 live (libx264 ultrafast) instead of
 #                           sending the pre-encoded file with -c copy (env LIVE_ENCODE=1)
 #   -h, --help
-# Env: BIN=<dir>  folder holding MonaServer and libMonaRTMP.so; implies --no-build.
+# Env: WRITE_DELAY=<ms> sets RTMP.writeDelay of ours (merged writes; default 50, 0 = off).
+#      BIN=<dir>  folder holding MonaServer and libMonaRTMP.so; implies --no-build.
 #      Without it the folder is `swift build -c release --show-bin-path`.
 # Needs: ffmpeg, ffprobe, rtmpdump, nginx and libnginx-mod-rtmp
 #      (apt-get install -y ffmpeg rtmpdump nginx-light libnginx-mod-rtmp).
@@ -164,6 +165,7 @@ host=127.0.0.1
 port=$port
 timeout=600
 EOF
+    [[ -n ${WRITE_DELAY:-} ]] && echo "writeDelay=$WRITE_DELAY" >>"$MONA/MonaServer.ini"
     SERVER_LOG=$BENCH_TMP/ours.$port.log
     "$MONA/MonaServer" --ini="$MONA/MonaServer.ini" --dir="$MONA" --log=4 >>"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!

@@ -48,9 +48,18 @@ struct RTMPChunkEncoder {
     /// The chunks of one message appended to `bytes` (no intermediate copy of the payload).
     mutating func encode(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, payload: UnsafeRawBufferPointer,
                          into bytes: inout [UInt8]) {
+        let extended = header(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, length: payload.count, into: &bytes)
+        bytes.reserveCapacity(bytes.count + Self.bodySize(length: payload.count, csid: csid, chunkSize: chunkSize, extended: extended))
+        Self.forEachBodyPiece(payload, csid: csid, chunkSize: chunkSize, extended: extended) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Appends the first header of a message of `length` bytes and records it for the next headers of
+    /// `csid`. Returns the extended timestamp the continuation headers of its body must repeat (nil:
+    /// none, and then the body depends only on the payload, the csid and the chunk size).
+    mutating func header(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, length: Int,
+                         into bytes: inout [UInt8]) -> UInt32? {
         precondition((2...65599).contains(csid), "csid \(csid) out of range")
-        precondition(payload.count <= 0xFFFFFF, "message of \(payload.count) bytes")
-        let length = payload.count
+        precondition(length <= 0xFFFFFF, "message of \(length) bytes")
         var format = 0
         var time = timestamp
         let known = streams.firstIndex { $0.csid == csid }
@@ -65,9 +74,7 @@ struct RTMPChunkEncoder {
         let state = ChunkStream(timestamp: timestamp, delta: time, length: length, typeID: typeID, streamID: streamID)
         if let known { streams[known].state = state } else { streams.append((csid, state)) }
         let extended = time >= 0xFFFFFF
-        let continuations = length > 0 ? (length - 1) / chunkSize : 0
-        bytes.reserveCapacity(bytes.count + 18 + length + continuations * 7)
-        // The first header (at most 3 + 11 + 4 bytes), written in place, then appended at once.
+        // At most 3 + 11 + 4 bytes, written in place, then appended at once.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { header in
             var count = Self.basicHeader(format: format, csid: csid, into: header)
             func put(_ byte: UInt8) {
@@ -90,26 +97,40 @@ struct RTMPChunkEncoder {
             if extended { for shift in stride(from: UInt32(24), through: 0, by: -8) { put(UInt8(truncatingIfNeeded: time >> shift)) } }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: header[0..<count]))
         }
-        // Continuation chunks: a fmt-3 basic header (and the extended timestamp again) before each.
+        return extended ? time : nil
+    }
+
+    /// Size of a message body in chunks: the payload and a continuation header before each chunk after
+    /// the first.
+    static func bodySize(length: Int, csid: UInt32, chunkSize: Int, extended: UInt32?) -> Int {
+        let continuations = length > 0 ? (length - 1) / chunkSize : 0
+        let basic = csid < 64 ? 1 : csid < 320 ? 2 : 3
+        return length + continuations * (basic + (extended == nil ? 0 : 4))
+    }
+
+    /// Hands the body of a message to `emit` piece by piece (payload runs of at most `chunkSize` bytes,
+    /// with a fmt-3 basic header, and the extended timestamp again, between them).
+    static func forEachBodyPiece(_ payload: UnsafeRawBufferPointer, csid: UInt32, chunkSize: Int, extended: UInt32?,
+                                 _ emit: (UnsafeRawBufferPointer) -> Void) {
         var continuation: (UInt64, UInt64) = (0, 0) // room for 3 + 4 bytes
         let continuationCount = withUnsafeMutableBytes(of: &continuation) { raw in
             let header = raw.bindMemory(to: UInt8.self)
-            var count = Self.basicHeader(format: 3, csid: csid, into: header)
-            if extended {
+            var count = basicHeader(format: 3, csid: csid, into: header)
+            if let extended {
                 for shift in stride(from: UInt32(24), through: 0, by: -8) {
-                    header[count] = UInt8(truncatingIfNeeded: time >> shift)
+                    header[count] = UInt8(truncatingIfNeeded: extended >> shift)
                     count += 1
                 }
             }
             return count
         }
+        let length = payload.count
         var offset = 0
-        while true {
+        while offset < length {
+            if offset > 0 { withUnsafeBytes(of: continuation) { emit(UnsafeRawBufferPointer(rebasing: $0[0..<continuationCount])) } }
             let count = min(chunkSize, length - offset)
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + count)]))
+            emit(UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + count)]))
             offset += count
-            guard offset < length else { break }
-            withUnsafeBytes(of: continuation) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<continuationCount])) }
         }
     }
 

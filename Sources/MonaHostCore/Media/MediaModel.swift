@@ -15,6 +15,8 @@ final class MediaModel {
     unowned let host: HostRuntime
     private(set) var publications: [String: Publication] = [:]
     private var byHandle: [UInt64: Publication] = [:]
+    /// The serial of the last frame pushed (every push draws the next: sink_frame.serial).
+    private var frameSerial: UInt64 = 0
     private(set) var subscriptions: [UInt64: Subscription] = [:]
 
     init(host: HostRuntime) {
@@ -93,6 +95,8 @@ final class MediaModel {
     func push(_ handle: UInt64, video: Bool, time: UInt32, data: UnsafeRawBufferPointer) -> Int32 {
         guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
         let now = LuaNatives.nowMs()
+        frameSerial &+= 1
+        let serial = frameSerial
         publication.lastTime = time
         let isConfig = video ? FLVTag.isVideoConfig(data) : FLVTag.isAudioConfig(data)
         if isConfig {
@@ -104,9 +108,9 @@ final class MediaModel {
         }
         for subscription in publication.subscriptions where subscription.started {
             if video {
-                deliverVideo(subscription, time: time, data: data, isConfig: isConfig, now: now)
+                deliverVideo(subscription, time: time, data: data, serial: serial, isConfig: isConfig, now: now)
             } else {
-                deliverAudio(subscription, time: time, data: data, isConfig: isConfig, now: now)
+                deliverAudio(subscription, time: time, data: data, serial: serial, isConfig: isConfig, now: now)
             }
         }
         return MONA_OK
@@ -275,15 +279,17 @@ final class MediaModel {
         }
     }
 
-    private func deliverAudio(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, isConfig: Bool, now: Double) {
+    private func deliverAudio(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, serial: UInt64,
+                              isConfig: Bool, now: Double) {
         if isConfig && !subscription.bootstrapped { return } // sent by the bootstrap
         guard subscription.receiveAudio || isConfig else { return }
         if !subscription.bootstrapped { bootstrap(subscription, time: time) }
-        let status = send(subscription, video: false, time: time, data: data, flags: FLVTag.audioFlags(data))
+        let status = send(subscription, video: false, time: time, data: data, flags: FLVTag.audioFlags(data), serial: serial)
         if status == MONA_E_AGAIN { subscription.publication.droppedFrames += 1 } else { subscription.audioQoS.count(data.count, now: now) }
     }
 
-    private func deliverVideo(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, isConfig: Bool, now: Double) {
+    private func deliverVideo(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, serial: UInt64,
+                              isConfig: Bool, now: Double) {
         if isConfig && subscription.waitingKeyFrame { return } // sent right before the key frame
         guard subscription.receiveVideo || isConfig else { return }
         if subscription.waitingKeyFrame {
@@ -300,7 +306,7 @@ final class MediaModel {
             subscription.waitingKeyFrame = false
         }
         // (Bootstrapped by now: a run starts waiting for a key frame.)
-        let status = send(subscription, video: true, time: time, data: data, flags: FLVTag.videoFlags(data))
+        let status = send(subscription, video: true, time: time, data: data, flags: FLVTag.videoFlags(data), serial: serial)
         if status == MONA_E_AGAIN {
             subscription.waitingKeyFrame = true
             subscription.publication.droppedFrames += 1
@@ -309,13 +315,22 @@ final class MediaModel {
         }
     }
 
-    /// One frame to a subscriber's sink at the subscriber's time of `time`.
+    /// One frame to a subscriber's sink at the subscriber's time of `time`; `serial` is the pushed
+    /// frame's (0: this subscriber's own, e.g. a cached configuration).
     @discardableResult
-    private func send(_ subscription: Subscription, video: Bool, time: UInt32, data: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+    private func send(_ subscription: Subscription, video: Bool, time: UInt32, data: UnsafeRawBufferPointer, flags: UInt32,
+                      serial: UInt64 = 0) -> Int32 {
         sink(subscription) { entry, instance, sink in
             let frame = data.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return video ? entry.sink_video?(instance, sink, subscription.rebase(time), frame, data.count, flags)
-                : entry.sink_audio?(instance, sink, subscription.rebase(time), frame, data.count, flags)
+            let time = subscription.rebase(time)
+            if let sinkFrame = entry.sink_frame {
+                var media = mona_media_frame(abi_version: MONA_ABI_VERSION, struct_size: UInt32(MemoryLayout<mona_media_frame>.size),
+                                             kind: video ? MONA_MEDIA_VIDEO : MONA_MEDIA_AUDIO, flags: flags, time_ms: time,
+                                             data: frame, size: data.count, serial: serial)
+                return sinkFrame(instance, sink, &media)
+            }
+            return video ? entry.sink_video?(instance, sink, time, frame, data.count, flags)
+                : entry.sink_audio?(instance, sink, time, frame, data.count, flags)
         }
     }
 }

@@ -98,8 +98,28 @@ enum HostAPITable {
             return MONA_OK
         }
         api.tcp_send = { ctx, handle, data, size in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return Int64(MONA_E_INVAL) }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle), size >= 0 else { return Int64(MONA_E_INVAL) }
             return connection.send(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
+        }
+        api.tcp_send_parts = { ctx, handle, parts, count in
+            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return Int64(MONA_E_INVAL) }
+            return connection.send(parts: UnsafeBufferPointer(start: parts, count: parts == nil ? 0 : count),
+                                   shared: LoadedPlugin.from(ctx).sharedBuffers)
+        }
+        api.shared_create = { ctx, size, data in
+            data?.pointee = nil
+            guard let data, size > 0, size <= HostAPITable.maxSharedSize else { return 0 }
+            let plugin = LoadedPlugin.from(ctx)
+            var buffer = ByteBufferAllocator().buffer(capacity: size)
+            buffer.moveWriterIndex(forwardBy: size) // the plugin fills the bytes
+            // The storage never moves: the table keeps it and nothing writes to it through NIO.
+            data.pointee = buffer.withUnsafeMutableReadableBytes { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }
+            let handle = plugin.runtime.reactor.makeHandle()
+            plugin.sharedBuffers[handle] = buffer
+            return handle
+        }
+        api.shared_release = { ctx, handle in
+            LoadedPlugin.from(ctx).sharedBuffers[handle] = nil
         }
         api.tcp_set_reading = { ctx, handle, enabled in
             guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
@@ -130,6 +150,9 @@ enum HostAPITable {
             return MONA_OK
         }
     }
+
+    /// The largest shared buffer a plugin may create (a frame is at most 16 MiB in RTMP).
+    static let maxSharedSize = 1 << 30
 
     /// The connection `handle` if the calling plugin owns it.
     static func ownedConnection(_ ctx: OpaquePointer?, _ handle: mona_handle) -> TCPConnection? {

@@ -1,3 +1,4 @@
+import NIOCore
 import PluginABI
 
 /// One plugin library the host loaded: its descriptor, its instance and its own copy of the host API,
@@ -21,6 +22,8 @@ final class LoadedPlugin: @unchecked Sendable {
     /// The instance `create` returned.
     var instance: UnsafeMutableRawPointer?
     var state = State.created
+    /// Shared buffers the plugin created (ABI 1.3), by handle; queued sends hold their own references.
+    var sharedBuffers: [mona_handle: ByteBuffer] = [:]
     unowned let runtime: HostRuntime
 
     init(section: String, path: String, descriptor: UnsafePointer<mona_plugin>, runtime: HostRuntime) {

@@ -151,6 +151,52 @@ final class TCPConnection: @unchecked Sendable {
             // On the loop NIO writes at once; what the kernel did not take stays buffered.
             channel.writeAndFlush(buffer, promise: nil)
         }
+        return queueAfterSend()
+    }
+
+    /// Queues parts in order: borrowed bytes are copied (into one buffer), ranges of shared buffers are
+    /// written by reference. Nothing is queued when a part is invalid.
+    func send(parts: UnsafeBufferPointer<mona_send_part>, shared: [mona_handle: ByteBuffer]) -> Int64 {
+        guard !closing, !outputClosed, channel.isActive else { return Int64(MONA_E_CLOSED) }
+        var copied = 0
+        for part in parts {
+            // size_t arrives as Int: a size or offset of 2^63 or more is negative here.
+            guard part.size >= 0, part.offset >= 0 else { return Int64(MONA_E_INVAL) }
+            if part.shared == 0 {
+                guard part.size == 0 || part.data != nil else { return Int64(MONA_E_INVAL) }
+                let (total, overflow) = copied.addingReportingOverflow(part.size)
+                guard !overflow else { return Int64(MONA_E_INVAL) }
+                copied = total
+            } else {
+                guard let buffer = shared[part.shared], part.offset <= buffer.readableBytes,
+                      part.size <= buffer.readableBytes - part.offset
+                else { return Int64(MONA_E_INVAL) }
+            }
+        }
+        var borrowed = channel.allocator.buffer(capacity: copied)
+        for part in parts where part.shared == 0 && part.size > 0 {
+            borrowed.writeBytes(UnsafeRawBufferPointer(start: part.data, count: part.size))
+        }
+        var wrote = false
+        for part in parts where part.size > 0 {
+            let slice: ByteBuffer?
+            if part.shared == 0 {
+                slice = borrowed.readSlice(length: part.size)
+            } else if let buffer = shared[part.shared] {
+                slice = buffer.getSlice(at: buffer.readerIndex + part.offset, length: part.size)
+            } else {
+                slice = nil
+            }
+            guard let slice else { continue }
+            channel.write(slice, promise: nil)
+            wrote = true
+        }
+        if wrote { channel.flush() }
+        return queueAfterSend()
+    }
+
+    /// What tcp_send answers after queuing.
+    private func queueAfterSend() -> Int64 {
         // Writable (high water mark 1 byte) means at most one byte waits: report it as drained, the
         // cheap common case; otherwise report the real figure and ask for tcp_writable.
         guard !channel.isWritable else {

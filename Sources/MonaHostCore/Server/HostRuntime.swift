@@ -137,6 +137,7 @@ public final class HostRuntime: @unchecked Sendable {
         plugin.instance = nil
         plugin.state = .destroyed
         crypto.freeAll(owner: plugin)
+        plugin.sharedBuffers = [:] // what the plugin did not release
     }
 
     /// Asks the server to stop (thread-safe, idempotent): plugins stop in reverse load order, their

@@ -82,14 +82,18 @@ extern "C" {
  *   1.2  MONA_PENDING: to a plugin of 1.2 or later, client_invoke says when the method waits for the
  *        host, with a token that the later writer_message(response = token) carries back (a plugin of
  *        1.0/1.1 still gets MONA_OK without results there); a late failure comes as response = -token.
- *        No table changed. */
+ *        No table changed.
+ *   1.3  Fan-out without copies: mona_host_api.shared_create, shared_release and tcp_send_parts (a
+ *        frame encoded once, then written to many connections by reference); mona_plugin.sink_frame
+ *        (sink_audio/sink_video with the frame's serial, so that a plugin knows it already encoded
+ *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 2
+#define MONA_ABI_MINOR 3
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010002u
+#define MONA_ABI_VERSION 0x00010003u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -251,6 +255,33 @@ typedef struct mona_buffer {
 #define MONA_MEDIA_CONFIG 0x1u   /* codec configuration (AAC AudioSpecificConfig, AVC/HEVC sequence header) */
 #define MONA_MEDIA_KEY 0x2u      /* video key frame */
 #define MONA_MEDIA_RELIABLE 0x4u /* must not be dropped (protocols with partial reliability) */
+
+/** Kinds of mona_media_frame. */
+#define MONA_MEDIA_AUDIO 1
+#define MONA_MEDIA_VIDEO 2
+
+/** One piece of a host->tcp_send_parts (ABI 1.3): borrowed bytes, or a range of a shared buffer. */
+typedef struct mona_send_part {
+    mona_handle shared;  /* 0: `data` holds the bytes (borrowed for the call, copied); else a handle
+                            from host->shared_create, and the bytes are [offset, offset + size) of it */
+    const uint8_t *data; /* the bytes when shared is 0; ignored otherwise */
+    size_t offset;       /* where the bytes start in the shared buffer; ignored when shared is 0 */
+    size_t size;         /* how many bytes */
+} mona_send_part;
+
+/** One audio or video frame for a subscriber (plugin->sink_frame, ABI 1.3). Borrowed for the call. */
+typedef struct mona_media_frame {
+    uint32_t abi_version; /* MONA_ABI_VERSION of the host */
+    uint32_t struct_size; /* sizeof(mona_media_frame) as the host was compiled */
+    int32_t kind;         /* MONA_MEDIA_AUDIO or MONA_MEDIA_VIDEO */
+    uint32_t flags;       /* MONA_MEDIA_* */
+    uint32_t time_ms;     /* the frame's time on this subscriber's timeline */
+    const uint8_t *data;  /* the FLV tag body, as for sink_audio/sink_video */
+    size_t size;
+    uint64_t serial;      /* the same for every subscriber of one pushed frame, different for every
+                             frame pushed (the bytes are equal when the serials are); 0: a frame for
+                             this subscriber only (e.g. a cached configuration sent to a late one) */
+} mona_media_frame;
 
 /** Decisions of host->client_read_file (HTTP onRead and the like). */
 #define MONA_FILE_ALLOW 0    /* serve `path` */
@@ -512,6 +543,24 @@ typedef struct mona_host_api {
      *  onRendezVousUnknown; fills at most `capacity` addresses and sets *count. */
     int32_t (*peer_addresses)(mona_host_ctx *ctx, const uint8_t peer_id[32], mona_addr *addresses,
                               size_t capacity, size_t *count);
+
+    /* -- 1.3: shared buffers and gathered sends --------------------------------------------------
+     * Read them only when struct_size covers them (MONA_HAS_FIELD(mona_host_api, ...)). */
+
+    /** Creates a shared buffer of `size` bytes (> 0) and points *data at its memory, which the plugin
+     *  fills before the first tcp_send_parts that names it and never changes afterwards. Returns its
+     *  handle, or 0 (and *data NULL) when size is 0 or memory is short. */
+    mona_handle (*shared_create)(mona_host_ctx *ctx, size_t size, uint8_t **data);
+    /** Gives up the plugin's use of a shared buffer: the handle is invalid afterwards, while the sends
+     *  already queued with it keep its bytes alive until they are written. Harmless on 0. */
+    void (*shared_release)(mona_host_ctx *ctx, mona_handle shared);
+    /** Queues the concatenation of `count` parts (borrowed array) like one tcp_send of those bytes, with
+     *  the same result and back-pressure. Borrowed parts are copied; ranges of shared buffers are
+     *  written by reference (no copy), so a frame encoded once can go to many connections. Returns
+     *  MONA_E_INVAL, queuing nothing, when a part names an unknown shared buffer (or one of another
+     *  plugin) or a range outside it. */
+    int64_t (*tcp_send_parts)(mona_host_ctx *ctx, mona_handle connection, const mona_send_part *parts,
+                              size_t count);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */
@@ -637,10 +686,20 @@ typedef struct mona_plugin {
      *  (= unsupported). Hosts read it only when struct_size covers it (MONA_HAS_FIELD). */
     int32_t (*writer_set_property)(void *plugin, void *writer, const char *key, size_t key_size,
                                    const uint8_t *args, size_t args_size);
+
+    /* -- 1.3 -------------------------------------------------------------------------------------- */
+
+    /** One audio or video frame, as sink_audio/sink_video (same answers, MONA_E_AGAIN included) with
+     *  the frame's serial: a plugin that writes the same bytes to many subscribers encodes a frame
+     *  once (e.g. into a shared buffer) and reuses it while the serial stays the same. When the plugin
+     *  sets it, the host calls it instead of sink_audio and sink_video. May be NULL. */
+    int32_t (*sink_frame)(void *plugin, void *sink, const mona_media_frame *frame);
 } mona_plugin;
 
 /** Size of the 1.0 layout of mona_plugin (up to sink_released): the least struct_size a host accepts. */
 #define MONA_PLUGIN_SIZE_1_0 (offsetof(mona_plugin, sink_released) + sizeof(void (*)(void)))
+/** Size of the 1.1/1.2 layout of mona_plugin (up to writer_set_property). */
+#define MONA_PLUGIN_SIZE_1_2 (offsetof(mona_plugin, writer_set_property) + sizeof(void (*)(void)))
 
 /** Signature of the entry symbol: returns the plugin's table, or NULL to refuse host_abi_version. */
 typedef const mona_plugin *(*mona_plugin_entry_fn)(uint32_t host_abi_version);

@@ -13,7 +13,11 @@
  *   subscribe <name> [query]   "subscribed" or "subscribe-failed <kind> <message>"; unsubscribe: "unsubscribed"
  *   option <key> true|false    sub_set_option; slow on|off: the sink answers MONA_E_AGAIN to video
  *   Sink calls print "start <name>", "stop <name>", "meta <values>", "audio|video <time> <hex> <flags>",
- *   "data <format> <text>", "flush", "released".
+ *   "data <format> <text>", "flush", "released". Built with -DCRPC_SINK_FRAME, frames come through
+ *   sink_frame (ABI 1.3) and print "frame audio|video <time> <hex> <flags> <serial>".
+ * Shared buffers (ABI 1.3): share <text>: shared_create holding text ("shared"); sendparts <offset>
+ *   <size>: tcp_send_parts of "part:", that range of the shared buffer, "\n" (nothing but
+ *   "sendparts <status>" when the host refuses); unshare: shared_release ("unshared").
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
  * "writer close <code>", and "response <token> <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
@@ -43,6 +47,7 @@ typedef struct session {
     mona_handle subscription;
     int slow;
     int closed;
+    mona_handle shared;
 } session;
 
 /* ---- output ---- */
@@ -455,6 +460,31 @@ static void line(session *s, char *command) {
     } else if (strncmp(command, "slow ", 5) == 0) {
         s->slow = strcmp(command + 5, "on") == 0;
         return;
+    } else if (strncmp(command, "share ", 6) == 0) {
+        uint8_t *memory = NULL;
+        size_t size = strlen(command + 6);
+        s->shared = h->shared_create(h->ctx, size, &memory);
+        if (s->shared != 0 && memory != NULL) memcpy(memory, command + 6, size);
+        puts_(&out, s->shared != 0 && memory != NULL ? "shared" : "share-failed");
+    } else if (strncmp(command, "sendparts ", 10) == 0) {
+        char *offset = strtok(command + 10, " ");
+        char *size = strtok(NULL, " ");
+        mona_send_part parts[3] = {
+            {0, (const uint8_t *)"part:", 0, 5},
+            {s->shared, NULL, offset ? strtoul(offset, NULL, 10) : 0, size ? strtoul(size, NULL, 10) : 0},
+            {0, (const uint8_t *)"\n", 0, 1},
+        };
+        int64_t status = h->tcp_send_parts(h->ctx, s->connection, parts, 3);
+        if (status >= 0) {
+            h->buffer_free(h->ctx, &buffer);
+            return;
+        }
+        char result[48];
+        snprintf(result, sizeof result, "sendparts %lld", (long long)status);
+        puts_(&out, result);
+    } else if (strcmp(command, "unshare") == 0) {
+        h->shared_release(h->ctx, s->shared);
+        puts_(&out, "unshared");
     } else if (strcmp(command, "close") == 0) {
         close_client(s);
         puts_(&out, "closed");
@@ -592,6 +622,23 @@ static int32_t sink_video(void *self, void *sink, uint32_t time, const uint8_t *
     return sink_media(s, "video", time, data_, size, flags);
 }
 
+#ifdef CRPC_SINK_FRAME
+static int32_t sink_frame(void *self, void *sink, const mona_media_frame *frame) {
+    (void)self;
+    session *s = sink;
+    if (frame->kind == MONA_MEDIA_VIDEO && s->slow) return MONA_E_AGAIN;
+    text out = {{0}, 0};
+    char head[96];
+    snprintf(head, sizeof head, "frame %s %u ", frame->kind == MONA_MEDIA_VIDEO ? "video" : "audio", frame->time_ms);
+    puts_(&out, head);
+    put_hex(&out, frame->data, frame->size);
+    snprintf(head, sizeof head, " %u %llu", frame->flags, (unsigned long long)frame->serial);
+    puts_(&out, head);
+    send_line(s, &out);
+    return MONA_OK;
+}
+#endif
+
 static int32_t sink_data(void *self, void *sink, int32_t format, const uint8_t *data_, size_t size) {
     (void)self;
     text out = {{0}, 0};
@@ -645,6 +692,9 @@ static const mona_plugin table = {
     .sink_data = sink_data,
     .sink_flush = sink_flush,
     .sink_released = sink_released,
+#ifdef CRPC_SINK_FRAME
+    .sink_frame = sink_frame,
+#endif
 };
 
 const mona_plugin *mona_plugin_entry(uint32_t host_abi_version) {
