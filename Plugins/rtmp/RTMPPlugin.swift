@@ -9,12 +9,8 @@ final class RTMPPlugin: MonaPluginInstance {
     let host: MonaHost
     let section: String
     var timeout = 60
-    /// Merged writes: media a batch left in a player's output wait up to this long (ms) for more, so
-    /// that one system call carries several frames (fewer calls and wake-ups for server and player).
-    var writeDelay = 50
-    /// Players whose output waits for the merge timer, and the timer (armed while any wait).
-    private var waiting: [RTMPSession] = []
-    private var mergeTimer: mona_handle?
+    /// Merged writes (RTMP.writeDelay, 50 ms by default).
+    private(set) var merger: RTMPWriteMerger
     /// The chunked body of the last frame shared between players (all of them get it in one round).
     private var lastChunks: RTMPSharedChunks?
     /// Scratch list of parts for RTMPSession.flush (one loop thread: one list for all sessions).
@@ -25,6 +21,7 @@ final class RTMPPlugin: MonaPluginInstance {
     init(host: MonaHost, section: String) {
         self.host = host
         self.section = section
+        merger = Self.merger(host: host, delay: 50)
     }
 
     func start() -> Int32 {
@@ -34,8 +31,13 @@ final class RTMPPlugin: MonaPluginInstance {
             return MONA_E_INVAL
         }
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
-        if let text = host.config("\(section).writeDelay"), let value = Int(text) { writeDelay = min(max(0, value), 1000) }
+        if let text = host.config("\(section).writeDelay"), let value = Int(text) { merger = Self.merger(host: host, delay: value) }
         return host.listenTCP(host: address, port: port).status
+    }
+
+    /// The write merger on the host's clock and timers.
+    private static func merger(host: MonaHost, delay: Int) -> RTMPWriteMerger {
+        RTMPWriteMerger(delay: delay, clock: { host.monotonicMs }, startTimer: { host.startTimer(delayMs: $0) })
     }
 
     func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? {
@@ -52,28 +54,7 @@ final class RTMPPlugin: MonaPluginInstance {
     func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? RTMPSession)?.closed() }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
-        if let session = RTMPSession.from(context) { session.timerFired() } else if timer == mergeTimer { writeWaiting() }
-    }
-
-    /// The end of a batch for a player: its output is written now, or with the next merge.
-    func merge(_ session: RTMPSession) {
-        guard writeDelay > 0 else { return session.flush() }
-        guard !session.waitsForMerge, session.hasOutput else { return }
-        session.waitsForMerge = true
-        waiting.append(session)
-        if mergeTimer == nil { mergeTimer = host.startTimer(delayMs: UInt64(writeDelay)) }
-        if mergeTimer == nil { writeWaiting() } // no timer: do not hold anything
-    }
-
-    /// The merge timer: every waiting player writes.
-    private func writeWaiting() {
-        mergeTimer = nil
-        let sessions = waiting
-        waiting.removeAll(keepingCapacity: true)
-        for session in sessions {
-            session.waitsForMerge = false
-            session.flush()
-        }
+        if let session = RTMPSession.from(context) { session.timerFired() } else if timer == merger.timer { merger.timerFired() }
     }
 
     // MARK: writers (the client's NetConnection)
@@ -174,12 +155,14 @@ final class RTMPPlugin: MonaPluginInstance {
     /// Its memory stays bounded whatever it does, and the other players are not slowed.
     private func media(_ sink: UnsafeMutableRawPointer?, typeID: UInt8, csid: UInt32, time: UInt32,
                        bytes: UnsafeRawBufferPointer, flags: UInt32, serial: UInt64) -> Int32 {
-        guard let stream = RTMPStream.from(sink), !stream.session.closing else { return MONA_E_CLOSED }
-        if flags & MONA_MEDIA_CONFIG == 0, stream.session.queued > Self.congestion { return MONA_E_AGAIN }
+        guard let stream = RTMPStream.from(sink) else { return MONA_E_CLOSED }
+        let session = stream.session
+        guard !session.closing else { return MONA_E_CLOSED }
+        if flags & MONA_MEDIA_CONFIG == 0, session.queued > Self.congestion { return MONA_E_AGAIN }
         if stream.holding {
             stream.send(RTMPMessage(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: Array(bytes)))
         } else {
-            stream.session.sendMedia(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: bytes, serial: serial)
+            session.sendMedia(csid: csid, timestamp: time, typeID: typeID, streamID: stream.id, payload: bytes, serial: serial)
         }
         return MONA_OK
     }
@@ -196,7 +179,7 @@ final class RTMPPlugin: MonaPluginInstance {
     }
 
     func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
-        if let session = RTMPStream.from(sink)?.session { merge(session) }
+        if let session = RTMPStream.from(sink)?.session { merger.batchEnded(session) }
         return MONA_OK
     }
 }

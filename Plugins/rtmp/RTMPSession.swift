@@ -4,7 +4,7 @@ import PluginABI
 /// One RTMP/RTMPE connection: the handshake, then the chunk stream both ways (RTMPE: through the RC4
 /// streams), protocol control, and the messages of the NetConnection and its NetStreams
 /// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch.
-final class RTMPSession {
+final class RTMPSession: RTMPMergedOutput {
     unowned let plugin: RTMPPlugin
     let connection: mona_handle
     let peer: mona_addr
@@ -29,8 +29,10 @@ final class RTMPSession {
     var output: [UInt8] = []
     private var shared: [(at: Int, chunks: RTMPSharedChunks)] = []
     private var sharedBytes = 0
-    /// The output waits for the plugin's merge timer (RTMPPlugin.merge).
-    var waitsForMerge = false
+    /// Merged writes (RTMPWriteMerger): since when media wait in the output (nil: nothing waits), and
+    /// whether the merger lists this session.
+    var waitingSince: Int64?
+    var listedForMerge = false
     /// Bytes the host still had queued after the last send (reset when it drains).
     private(set) var queued: Int64 = 0
     private var timer: mona_handle?
@@ -85,11 +87,15 @@ final class RTMPSession {
             rest = UnsafeRawBufferPointer(rebasing: bytes[outcome.consumed...])
             guard !rest.isEmpty else { return }
         }
-        var plain = Array(rest)
-        decryptor?.apply(&plain)
         let messages: [RTMPMessage]
         do throws(RTMPFailure) {
-            messages = try decoder.feed(plain)
+            if decryptor != nil {
+                var plain = Array(rest)
+                decryptor?.apply(&plain)
+                messages = try decoder.feed(plain)
+            } else {
+                messages = try decoder.feed(rest)
+            }
         } catch {
             fail(error.reason)
             return
@@ -99,7 +105,9 @@ final class RTMPSession {
             handle(message)
         }
         if let sequence = decoder.acknowledgementDue() { send(RTMPControl.acknowledgement(sequence)) }
-        for stream in streams.values { if let publication = stream.publication { host.flush(publication: publication) } }
+        if !messages.isEmpty {
+            for stream in streams.values { if let publication = stream.publication { host.flush(publication: publication) } }
+        }
         flush()
     }
 
@@ -198,6 +206,7 @@ final class RTMPSession {
 
     /// Writes what was gathered.
     func flush() {
+        waitingSince = nil
         guard hasOutput else { return }
         if shared.isEmpty {
             write(output)

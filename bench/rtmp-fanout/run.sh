@@ -6,6 +6,7 @@
 # Usage: bench/rtmp-fanout/run.sh [options]
 #   --no-build              do not run swift build (binaries must already exist)
 #   --peer-only             benchmark only nginx-rtmp (checks the plumbing)
+#   --ours-only             benchmark only MonaServer (quick iterations; no ratios)
 #   -p, --players "A B"     player counts                       (env PLAYERS, default "10 100 300")
 #   -d, --seconds S         measuring window per count, seconds (env DURATION, default 10)
 #   -s, --settle S          wait after all players play, s      (env SETTLE, default 3)
@@ -46,6 +47,7 @@ IDLE=${IDLE:-10000}
 LIVE_ENCODE=${LIVE_ENCODE:-0}
 BUILD=1
 OURS=1
+PEER=1
 [[ -n ${BIN:-} ]] && BUILD=0
 NGINX_RTMP=${NGINX_RTMP:-/usr/lib/nginx/modules/ngx_rtmp_module.so}
 CPU_TARGET=0.7 # our CPU per delivered GB / nginx-rtmp's
@@ -57,6 +59,7 @@ while (($#)); do
     case $1 in
     --no-build) BUILD=0 ;;
     --peer-only) OURS=0 ;;
+    --ours-only) PEER=0 ;;
     -p | --players) PLAYERS=${2:?}; shift ;;
     -d | --seconds) DURATION=${2:?}; shift ;;
     -s | --settle) SETTLE=${2:?}; shift ;;
@@ -367,10 +370,10 @@ run_idle() {
 }
 
 ((OURS)) && run_fanout ours MonaServer
-run_fanout nginx nginx-rtmp
+((PEER)) && run_fanout nginx nginx-rtmp
 if ((IDLE > 0)); then
     ((OURS)) && run_idle ours MonaServer
-    run_idle nginx nginx-rtmp
+    ((PEER)) && run_idle nginx nginx-rtmp
 fi
 
 # --- report -----------------------------------------------------------------

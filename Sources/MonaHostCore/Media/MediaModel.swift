@@ -103,7 +103,7 @@ final class MediaModel {
             if video { publication.videoConfig = Array(data) } else { publication.audioConfig = Array(data) }
         }
         (video ? publication.videoQoS : publication.audioQoS).count(data.count, now: now)
-        if publication.hooks.contains(video ? "onVideo" : "onAudio") {
+        if !publication.hooks.isEmpty, publication.hooks.contains(video ? "onVideo" : "onAudio") {
             lua?.mediaHook(publication, video ? "onVideo" : "onAudio", time: time, packet: data)
         }
         for subscription in publication.subscriptions where subscription.started {
@@ -139,7 +139,7 @@ final class MediaModel {
         if case .string("@clearDataFrame")? = values.first { return clearMetadata(handle) }
         let now = LuaNatives.nowMs()
         publication.dataQoS.count(data.count, now: now)
-        if publication.hooks.contains("onData") { lua?.mediaHook(publication, "onData", values) }
+        if !publication.hooks.isEmpty, publication.hooks.contains("onData") { lua?.mediaHook(publication, "onData", values) }
         for subscription in publication.subscriptions where subscription.started {
             subscription.dataQoS.count(data.count, now: now)
             _ = sink(subscription) { entry, instance, sink in
@@ -186,7 +186,7 @@ final class MediaModel {
         for subscription in publication.subscriptions where subscription.started {
             _ = sink(subscription) { $0.sink_flush?($1, $2) }
         }
-        if publication.hooks.contains("onFlush") { lua?.mediaHook(publication, "onFlush", []) }
+        if !publication.hooks.isEmpty, publication.hooks.contains("onFlush") { lua?.mediaHook(publication, "onFlush", []) }
         return MONA_OK
     }
 

@@ -1,0 +1,85 @@
+import PluginABI
+
+/// What the write merger needs of a player's connection.
+protocol RTMPMergedOutput: AnyObject {
+    /// Bytes wait to be written.
+    var hasOutput: Bool { get }
+    /// Since when the waiting media wait (monotonic ms), nil when nothing waits; `flush` clears it.
+    var waitingSince: Int64? { get set }
+    /// The merger lists this output (it will look at it when its timer fires).
+    var listedForMerge: Bool { get set }
+    var closing: Bool { get }
+    /// Writes what waits.
+    func flush()
+}
+
+/// Merged writes: the media a batch leaves in a player's output wait up to `delay` ms for the next
+/// batches, so that one system call carries several frames (fewer calls and wake-ups for the server and
+/// for the player). A player writes at the end of the first batch that finds its oldest waiting media
+/// `delay` old; when batches stop coming, a timer (2 × `delay`, then `delay`) writes what waited long
+/// enough. With delay 0 every batch is written at its end. Sans-IO: the clock and the timer are given.
+final class RTMPWriteMerger {
+    /// RTMP.writeDelay, ms (0...1000).
+    let delay: Int64
+    /// Monotonic milliseconds.
+    private let clock: () -> Int64
+    /// Starts a one-shot timer of that many ms whose firing calls `timerFired`; nil when none can start.
+    private let startTimer: (UInt64) -> mona_handle?
+    /// Outputs with media waiting (or that had some when they were last looked at).
+    private var waiting: [any RTMPMergedOutput] = []
+    /// The timer armed while outputs are listed.
+    private(set) var timer: mona_handle?
+
+    init(delay: Int, clock: @escaping () -> Int64, startTimer: @escaping (UInt64) -> mona_handle?) {
+        self.delay = Int64(min(max(0, delay), 1000))
+        self.clock = clock
+        self.startTimer = startTimer
+    }
+
+    /// The end of a batch for `output`: written now, or left to wait.
+    func batchEnded(_ output: any RTMPMergedOutput) {
+        guard delay > 0 else { return output.flush() }
+        guard output.hasOutput else { return }
+        let now = clock()
+        guard let since = output.waitingSince else {
+            output.waitingSince = now
+            if !output.listedForMerge {
+                output.listedForMerge = true
+                waiting.append(output)
+            }
+            arm(after: 2 * delay)
+            return
+        }
+        if now - since >= delay { output.flush() }
+    }
+
+    /// The timer: what waited long enough is written; outputs whose media are younger stay listed.
+    func timerFired() {
+        timer = nil
+        let now = clock()
+        var kept = 0
+        for output in waiting {
+            if let since = output.waitingSince, now - since >= delay || output.closing { output.flush() }
+            if output.waitingSince != nil, !output.closing {
+                waiting[kept] = output
+                kept += 1
+            } else {
+                output.listedForMerge = false
+            }
+        }
+        waiting.removeSubrange(kept...)
+        if !waiting.isEmpty { arm(after: delay) }
+    }
+
+    private func arm(after milliseconds: Int64) {
+        guard timer == nil else { return }
+        timer = startTimer(UInt64(milliseconds))
+        if timer == nil { // no timer: hold nothing
+            for output in waiting {
+                output.flush()
+                output.listedForMerge = false
+            }
+            waiting.removeAll()
+        }
+    }
+}
