@@ -5,7 +5,9 @@ import PluginABI
 /// streams), protocol control, and the messages of the NetConnection and its NetStreams
 /// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch.
 final class RTMPSession: RTMPMergedOutput {
-    unowned let plugin: RTMPPlugin
+    /// The plugin outlives its sessions (it drops them before it is destroyed): no reference count
+    /// traffic on the per-frame path.
+    unowned(unsafe) let plugin: RTMPPlugin
     let connection: mona_handle
     let peer: mona_addr
     let local: mona_addr

@@ -4,7 +4,9 @@ import PluginABI
 /// One NetStream of a connection (a message stream id from createStream): it publishes or plays, or
 /// does nothing yet. A playing stream is the sink context of its subscription.
 final class RTMPStream {
-    unowned let session: RTMPSession
+    /// The session owns its streams (`streams`), and the host stops calling a stream's sink before the
+    /// session goes (sink_released): no reference count traffic on the per-frame path.
+    unowned(unsafe) let session: RTMPSession
     let id: UInt32
     /// The chunk stream its commands came on (status answers go back on it).
     var commandCSID: UInt32 = 3
