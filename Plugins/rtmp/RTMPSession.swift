@@ -3,7 +3,9 @@ import PluginABI
 
 /// One RTMP/RTMPE connection: the handshake, then the chunk stream both ways (RTMPE: through the RC4
 /// streams), protocol control, and the messages of the NetConnection and its NetStreams
-/// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch.
+/// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch; media wait for
+/// the write merger (RTMP.writeDelay), and a frame's chunked body shared between players is referenced,
+/// not copied (RTMPSharedChunks).
 final class RTMPSession: RTMPMergedOutput {
     /// The plugin outlives its sessions (it drops them before it is destroyed): no reference count
     /// traffic on the per-frame path.
