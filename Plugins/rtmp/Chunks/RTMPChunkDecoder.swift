@@ -52,9 +52,9 @@ struct RTMPChunkDecoder {
     /// Set once the client broke the protocol: every later call throws it.
     private var failure: RTMPFailure?
     private var header: [UInt8] = []
-    private var streams: [UInt32: ChunkStream] = [:]
+    private var streams = RTMPChunkStreamTable<ChunkStream>()
     /// The payloads of the messages being assembled, by csid (present from the first chunk to the last).
-    private var partials: [UInt32: [UInt8]] = [:]
+    private var partials = RTMPChunkStreamTable<[UInt8]>()
     /// The sum of the declared lengths of the messages in `partials`.
     private var pendingBytes = 0
     /// The largest chunk payload the client sends, as it last announced.
@@ -99,8 +99,8 @@ struct RTMPChunkDecoder {
             }
         } catch {
             failure = error
-            partials = [:]
-            streams = [:]
+            partials.removeAll()
+            streams.removeAll()
             throw error
         }
         return messages
