@@ -187,11 +187,10 @@ final class RTMPSession: RTMPMergedOutput {
     }
 
     /// Queues a media frame of the host's frame `serial`: its chunked body is shared with the other
-    /// players when it can be (unencrypted, no extended timestamp), else copied like any message.
+    /// players when it can be (unencrypted, no extended timestamp, a frame the plugin shares), else
+    /// copied like any message.
     func sendMedia(csid: UInt32, timestamp: UInt32, typeID: UInt8, streamID: UInt32, payload: UnsafeRawBufferPointer, serial: UInt64) {
-        guard !encrypted, serial != 0, payload.count >= RTMPSharedChunks.minimumPayload else {
-            return send(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, payload: payload)
-        }
+        guard !encrypted else { return send(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, payload: payload) }
         let extended = encoder.header(csid: csid, timestamp: timestamp, typeID: typeID, streamID: streamID, length: payload.count,
                                       into: &output)
         if extended == nil,

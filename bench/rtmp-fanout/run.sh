@@ -271,18 +271,23 @@ declare -A MBPS DELIV UTIL CPUGB RSS LUTIL OTHER
 # Idle results keyed "<server>".
 declare -A IDLE_BEFORE IDLE_AFTER IDLE_KIB IDLE_SETUP
 
+# start_or_fail KEY LABEL PORT: starts that server; on failure shows its log tail, marks the run
+# failed, stops what started and returns 1.
+start_or_fail() {
+    "start_$1" "$3" && return 0
+    echo "[$2] did not come up on port $3; log tail:" >&2
+    tail -n 20 "$SERVER_LOG" >&2 || true
+    FAILED=1
+    bench_stop "$SERVER_PID" 3 || true
+    return 1
+}
+
 # run_fanout KEY LABEL: fresh server and publisher, the stream check, each player count, stop.
 run_fanout() {
     local key=$1 label=$2 port pids n rc line ticks ns cpu secs bytes busy lcpu srv
     port=$(bench_free_port)
     echo "[$label] starting on 127.0.0.1:$port" >&2
-    if ! "start_$key" "$port"; then
-        echo "[$label] did not come up on port $port; log tail:" >&2
-        tail -n 20 "$SERVER_LOG" >&2 || true
-        FAILED=1
-        bench_stop "$SERVER_PID" 3 || true
-        return 0
-    fi
+    start_or_fail "$key" "$label" "$port" || return 0
     read -r -a pids <<<"$(server_pids_"$key" | tr '\n' ' ')"
     start_publisher "$port"
     if ! check_stream "$port" "$label"; then
@@ -343,13 +348,7 @@ run_idle() {
     local key=$1 label=$2 port pids rc line
     port=$(bench_free_port)
     echo "[$label] idle: starting on 127.0.0.1:$port" >&2
-    if ! "start_$key" "$port"; then
-        echo "[$label] did not come up on port $port; log tail:" >&2
-        tail -n 20 "$SERVER_LOG" >&2 || true
-        FAILED=1
-        bench_stop "$SERVER_PID" 3 || true
-        return 0
-    fi
+    start_or_fail "$key" "$label" "$port" || return 0
     read -r -a pids <<<"$(server_pids_"$key" | tr '\n' ' ')"
     echo "[$label] idle: $IDLE connections (handshake + connect), RSS 2 s after the last one" >&2
     rc=0

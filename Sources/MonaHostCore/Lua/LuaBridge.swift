@@ -316,12 +316,13 @@ struct LuaBridge {
                 lua_rawset(L, -3)
             case .date:
                 LuaBridge(L: L).pushDate(try cursor.double())
-            case .array:
+            case .array, .mixed: // a mixed value is an array followed by fields
                 guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
                 let count = try cursor.count(bytesPerItem: 1)
                 lua_createtable(L, Int32(clamping: min(count, 1024)), 0)
                 remember()
                 try items(count, depth: depth + 1)
+                if known == .mixed { try fields(try cursor.count(bytesPerItem: 2), depth: depth + 1) }
             case .object:
                 guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
                 let type = try cursor.text()
@@ -334,13 +335,6 @@ struct LuaBridge {
                     lua_rawset(L, -3)
                 }
                 try fields(count, depth: depth + 1)
-            case .mixed:
-                guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
-                let count = try cursor.count(bytesPerItem: 1)
-                lua_createtable(L, Int32(clamping: min(count, 1024)), 0)
-                remember()
-                try items(count, depth: depth + 1)
-                try fields(try cursor.count(bytesPerItem: 2), depth: depth + 1)
             case .map:
                 guard depth < MVSReader.maxDepth else { throw .tooDeep(offset: start) }
                 let flagsAt = cursor.offset
