@@ -4,7 +4,8 @@ import PluginABI
 /// The RTMP/RTMPE protocol plugin: listens on `RTMP.port` (1935), speaks the handshake (simple, digest,
 /// RTMPE) and the chunk stream, and maps NetConnection and NetStream commands onto the host's clients
 /// and media model. Keys: `host`, `port`, `timeout` (60 s idle; the server pings every min(timeout, 30) s),
-/// `writeDelay` (ms a player's media may wait to be written together with the next frames; 0 = at once).
+/// `writeDelay` (ms media may wait so that one system call carries several frames: a publisher is read
+/// at most that often, a player's output gathers that much; 0 = at once).
 final class RTMPPlugin: MonaPluginInstance {
     let host: MonaHost
     let section: String
@@ -54,7 +55,7 @@ final class RTMPPlugin: MonaPluginInstance {
     func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? RTMPSession)?.closed() }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
-        if let session = RTMPSession.from(context) { session.timerFired() } else if timer == merger.timer { merger.timerFired() }
+        if let session = RTMPSession.from(context) { session.timerFired(timer) } else if timer == merger.timer { merger.timerFired() }
     }
 
     // MARK: writers (the client's NetConnection)

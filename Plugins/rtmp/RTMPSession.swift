@@ -4,8 +4,8 @@ import PluginABI
 /// One RTMP/RTMPE connection: the handshake, then the chunk stream both ways (RTMPE: through the RC4
 /// streams), protocol control, and the messages of the NetConnection and its NetStreams
 /// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch; media wait for
-/// the write merger (RTMP.writeDelay), and a frame's chunked body shared between players is referenced,
-/// not copied (RTMPSharedChunks).
+/// the write merger and a publisher's reads are batched (RTMP.writeDelay, RTMPReadBatcher), and a
+/// frame's chunked body shared between players is referenced, not copied (RTMPSharedChunks).
 final class RTMPSession: RTMPMergedOutput {
     /// The plugin outlives its sessions (it drops them before it is destroyed): no reference count
     /// traffic on the per-frame path.
@@ -33,13 +33,17 @@ final class RTMPSession: RTMPMergedOutput {
     var output: [UInt8] = []
     private var shared: [(at: Int, chunks: RTMPSharedChunks)] = []
     private var sharedBytes = 0
-    /// Merged writes (RTMPWriteMerger): since when media wait in the output (nil: nothing waits), and
-    /// whether the merger lists this session.
+    /// Merged writes (RTMPWriteMerger): since when media wait in the output (nil: nothing waits),
+    /// whether the merger lists this session, and the rhythm of the batches that reach it.
     var waitingSince: Int64?
     var listedForMerge = false
+    var lastBatchEnd: Int64?
+    var batchGap: Int64 = 0
     /// Bytes the host still had queued after the last send (reset when it drains).
     private(set) var queued: Int64 = 0
     private var timer: mona_handle?
+    /// Batched reads while the session publishes (RTMP.writeDelay); nil until it first does.
+    private var reads: RTMPReadBatcher?
     private var lastReceived: Int64
     var closing = false
 
@@ -109,10 +113,26 @@ final class RTMPSession: RTMPMergedOutput {
             handle(message)
         }
         if let sequence = decoder.acknowledgementDue() { send(RTMPControl.acknowledgement(sequence)) }
+        var publishing = false
         if !messages.isEmpty {
-            for stream in streams.values { if let publication = stream.publication { host.flush(publication: publication) } }
+            for stream in streams.values {
+                guard let publication = stream.publication else { continue }
+                host.flush(publication: publication)
+                publishing = true
+            }
+        } else {
+            publishing = streams.values.contains { $0.publication != nil }
         }
         flush()
+        if publishing, reads == nil { reads = readBatcher() }
+        reads?.received(size: bytes.count, publishing: publishing)
+    }
+
+    private func readBatcher() -> RTMPReadBatcher {
+        let host = host, connection = connection, context = context
+        return RTMPReadBatcher(interval: Int(plugin.merger.delay), setReading: { host.setReading(connection, $0) },
+                               startTimer: { host.startTimer(delayMs: $0, periodMs: $0, context: context) },
+                               cancelTimer: { host.cancelTimer($0) })
     }
 
     private func handle(_ message: RTMPMessage) {
@@ -281,14 +301,16 @@ final class RTMPSession: RTMPMergedOutput {
         closing = true
         if let timer { host.cancelTimer(timer) }
         timer = nil
+        reads?.stop(resume: false)
         for stream in streams.values { stream.stop(notify: false) }
         streams = [:]
         if client != 0 { host.closeClient(client) }
         client = 0
     }
 
-    /// Idle check (RTMP.timeout) and a ping to the client.
-    func timerFired() {
+    /// A tick of the read batcher, or the idle check (RTMP.timeout) and a ping to the client.
+    func timerFired(_ fired: mona_handle) {
+        if let reads, fired == reads.timer { return reads.timerFired() }
         guard !closing else { return }
         if host.monotonicMs - lastReceived >= Int64(plugin.timeout) * 1000 {
             host.log(MONA_LOG_DEBUG, "RTMP client \(peer) idle for \(plugin.timeout) s: closed")

@@ -8,6 +8,10 @@ protocol RTMPMergedOutput: AnyObject {
     var waitingSince: Int64? { get set }
     /// The merger lists this output (it will look at it when its timer fires).
     var listedForMerge: Bool { get set }
+    /// When the last batch for this output ended (monotonic ms), and the smoothed time between batch
+    /// ends (ms, 0 before two were seen): the merger's guess of when the next batch comes.
+    var lastBatchEnd: Int64? { get set }
+    var batchGap: Int64 { get set }
     var closing: Bool { get }
     /// Writes what waits.
     func flush()
@@ -15,9 +19,12 @@ protocol RTMPMergedOutput: AnyObject {
 
 /// Merged writes: the media a batch leaves in a player's output wait up to `delay` ms for the next
 /// batches, so that one system call carries several frames (fewer calls and wake-ups for the server and
-/// for the player). A player writes at the end of the first batch that finds its oldest waiting media
-/// `delay` old; when batches stop coming, a timer (2 × `delay`, then `delay`) writes what waited long
-/// enough. With delay 0 every batch is written at its end. Sans-IO: the clock and the timer are given.
+/// for the player). A batch end writes a player's output when the next batch is expected only after its
+/// oldest waiting media are `delay` old (the time between batch ends is smoothed per output), so media
+/// wait at most about `delay`: batches that come faster gather until they span it, batches that come
+/// `delay` apart (a publisher read every `delay` ms, RTMPReadBatcher) are written as they end. When
+/// batches stop coming, a timer (2 × `delay`, then `delay`) writes what waited long enough. With delay 0
+/// every batch is written at its end. Sans-IO: the clock and the timer are given.
 final class RTMPWriteMerger {
     /// RTMP.writeDelay, ms (0...1000).
     let delay: Int64
@@ -36,21 +43,29 @@ final class RTMPWriteMerger {
         self.startTimer = startTimer
     }
 
+    /// Batches this close to `delay` apart (ms) count as `delay` apart: the clock counts whole
+    /// milliseconds and a periodic read wakes a little early or late.
+    static let slack: Int64 = 2
+
     /// The end of a batch for `output`: written now, or left to wait.
     func batchEnded(_ output: any RTMPMergedOutput) {
         guard delay > 0 else { return output.flush() }
-        guard output.hasOutput else { return }
         let now = clock()
-        guard let since = output.waitingSince else {
-            output.waitingSince = now
-            if !output.listedForMerge {
-                output.listedForMerge = true
-                waiting.append(output)
-            }
-            arm(after: 2 * delay)
-            return
+        if let last = output.lastBatchEnd {
+            let gap = min(now - last, delay)
+            output.batchGap = output.batchGap == 0 ? gap : (output.batchGap + gap + 1) / 2
         }
-        if now - since >= delay { output.flush() }
+        output.lastBatchEnd = now
+        guard output.hasOutput else { return }
+        let since = output.waitingSince ?? now
+        if output.batchGap + Self.slack >= delay || now - since + output.batchGap > delay { return output.flush() }
+        guard output.waitingSince == nil else { return }
+        output.waitingSince = now
+        if !output.listedForMerge {
+            output.listedForMerge = true
+            waiting.append(output)
+        }
+        arm(after: 2 * delay)
     }
 
     /// The timer: what waited long enough is written; outputs whose media are younger stay listed.

@@ -7,6 +7,8 @@ private final class FakeOutput: RTMPMergedOutput {
     var hasOutput = false
     var waitingSince: Int64?
     var listedForMerge = false
+    var lastBatchEnd: Int64?
+    var batchGap: Int64 = 0
     var closing = false
     var writes = 0
 
@@ -48,27 +50,55 @@ private final class Bench {
         #expect(bench.timers.isEmpty)
     }
 
-    @Test func mediaWaitUntilABatchFindsThemOldEnough() {
+    @Test func fastBatchesGatherUntilTheNextWouldComeTooLate() {
         let bench = Bench(delay: 50), output = FakeOutput()
         bench.batch(output, at: 1000)
-        #expect(output.writes == 0 && bench.timers == [100], "the backstop timer is armed at 2 × delay")
-        bench.batch(output, at: 1030)
-        #expect(output.writes == 0, "30 ms old: waits")
+        #expect(output.writes == 0 && bench.timers == [100], "no rhythm known yet: waits; the backstop timer is armed at 2 × delay")
+        for time in stride(from: Int64(1010), through: 1040, by: 10) { bench.batch(output, at: time) }
+        #expect(output.writes == 0, "every 10 ms: at 40 ms old the next batch finds them exactly 50 ms old, still in time")
         bench.batch(output, at: 1050)
-        #expect(output.writes == 1, "50 ms old: written with this batch")
-        bench.batch(output, at: 1060)
-        #expect(output.writes == 1 && output.waitingSince == 1060, "new media start a new wait")
+        #expect(output.writes == 1 && output.waitingSince == nil, "the next batch would be late: written")
+        #expect(output.batchGap == 10)
+
+        let slower = FakeOutput()
+        bench.batch(slower, at: 2000)
+        bench.batch(slower, at: 2020)
+        #expect(slower.writes == 0 && slower.batchGap == 20)
+        bench.batch(slower, at: 2040)
+        #expect(slower.writes == 1, "every 20 ms: written at 40 ms old, as the next batch would find them 60 ms old")
         #expect(bench.timers == [100], "the timer armed already serves")
+    }
+
+    @Test func batchesDelayApartAreWrittenAsTheyEnd() {
+        let bench = Bench(delay: 50), output = FakeOutput()
+        bench.batch(output, at: 1000)
+        bench.batch(output, at: 1050)
+        #expect(output.writes == 1 && output.batchGap == 50)
+        bench.batch(output, at: 1100)
+        #expect(output.writes == 2, "fresh media, but the next batch comes 50 ms later: written at once")
+        bench.batch(output, at: 1149)
+        #expect(output.writes == 3 && output.batchGap == 50, "a read a millisecond early still counts as delay apart")
+        bench.batch(output, at: 3000)
+        #expect(output.writes == 4 && output.batchGap == 50, "a long pause counts as one delay: no estimate runs away")
+    }
+
+    @Test func theTimerWritesWhatWaitedWhenBatchesStop() {
+        let bench = Bench(delay: 50), early = FakeOutput(), late = FakeOutput()
+        bench.batch(early, at: 1000)
+        bench.batch(late, at: 1070)
+        #expect(bench.timers == [100])
         bench.now = 1100
         bench.merger.timerFired()
-        #expect(output.writes == 1, "40 ms old when the timer fires: still waits")
-        #expect(bench.timers == [100, 50], "listed outputs keep a timer")
+        #expect(early.writes == 1 && late.writes == 0, "30 ms old when the timer fires: still waits")
+        #expect(!early.listedForMerge && late.listedForMerge && bench.timers == [100, 50], "listed outputs keep a timer")
         bench.now = 1150
         bench.merger.timerFired()
-        #expect(output.writes == 2, "the publisher stopped: the timer writes")
-        #expect(!output.listedForMerge && bench.timers == [100, 50], "nothing waits any more: unlisted, no timer")
-        bench.batch(output, at: 1200)
-        #expect(output.listedForMerge && bench.timers == [100, 50, 100], "the next media list it again")
+        #expect(late.writes == 1 && !late.listedForMerge && bench.timers == [100, 50], "nothing waits any more: no timer")
+        let next = FakeOutput()
+        bench.batch(next, at: 1200)
+        #expect(next.listedForMerge && bench.timers == [100, 50, 100], "the next media arm it again")
+        bench.batch(late, at: 1210)
+        #expect(late.writes == 2, "140 ms after its last batch: the pause counts as delay apart, written at once")
     }
 
     @Test func manyPlayersOneTimerAndClosingOnes() {

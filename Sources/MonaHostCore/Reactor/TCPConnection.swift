@@ -227,10 +227,17 @@ final class TCPConnection: @unchecked Sendable {
         plugin.entry.tcp_writable?(plugin.instance, session, handle)
     }
 
+    /// Pauses or resumes reading (on the loop: the option is set at once, no future; a plugin that
+    /// batches a publisher's reads toggles it every few tens of milliseconds).
     func setReading(_ enabled: Bool) {
-        channel.setOption(ChannelOptions.autoRead, value: enabled).whenSuccess { [self] in
-            if enabled { channel.read() }
+        guard let options = channel.syncOptions else {
+            channel.setOption(ChannelOptions.autoRead, value: enabled).whenSuccess { [self] in
+                if enabled { channel.read() }
+            }
+            return
         }
+        guard (try? options.setOption(ChannelOptions.autoRead, value: enabled)) != nil else { return }
+        if enabled { channel.read() }
     }
 
     func close(how: Int32) {
