@@ -1,8 +1,8 @@
 import PluginABI
 
 /// Batched reads of a publisher's input (RTMP.writeDelay): a publisher such as ffmpeg writes each
-/// message's header and body apart, so read as it comes its stream wakes the server some 150 times a
-/// second. While a session publishes, input that did not fill a whole read stops the connection's
+/// message's header and body apart, so read as it comes its stream wakes the server up to twice per
+/// frame. While a session publishes, input that did not fill a whole read stops the connection's
 /// reading until the next tick of a periodic timer of `interval` ms: one wake-up then reads everything
 /// that came meanwhile, the publication ends one batch, and the write merger writes the players with it.
 /// Media wait at most `interval` in the kernel's buffer instead of in the players' outputs. Input that
