@@ -9,7 +9,7 @@ import PluginABI
 /// fills whole reads (a fast publisher) keeps reading at once. A tick that finds nothing read since the
 /// last one stops the timer until input comes again. Sans-IO: reading and the timer are given.
 final class RTMPReadBatcher {
-    /// Ms between reads (RTMP.writeDelay); 0 = read as input comes.
+    /// Ms between reads (RTMP.writeDelay, as the merger clamped it); 0 = read as input comes.
     let interval: UInt64
     /// Pauses (false) or resumes (true) the connection's reading.
     private let setReading: (Bool) -> Void
@@ -24,9 +24,9 @@ final class RTMPReadBatcher {
     /// Input this large filled the host's largest read (NIO's 64 KiB): more may wait, so read on.
     static let wholeRead = 64 * 1024
 
-    init(interval: Int, setReading: @escaping (Bool) -> Void, startTimer: @escaping (UInt64) -> mona_handle?,
+    init(interval: UInt64, setReading: @escaping (Bool) -> Void, startTimer: @escaping (UInt64) -> mona_handle?,
          cancelTimer: @escaping (mona_handle) -> Void) {
-        self.interval = UInt64(min(max(0, interval), 1000))
+        self.interval = interval
         self.setReading = setReading
         self.startTimer = startTimer
         self.cancelTimer = cancelTimer

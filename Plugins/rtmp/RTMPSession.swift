@@ -113,24 +113,18 @@ final class RTMPSession: RTMPMergedOutput {
             handle(message)
         }
         if let sequence = decoder.acknowledgementDue() { send(RTMPControl.acknowledgement(sequence)) }
-        var publishing = false
         if !messages.isEmpty {
-            for stream in streams.values {
-                guard let publication = stream.publication else { continue }
-                host.flush(publication: publication)
-                publishing = true
-            }
-        } else {
-            publishing = streams.values.contains { $0.publication != nil }
+            for stream in streams.values { if let publication = stream.publication { host.flush(publication: publication) } }
         }
         flush()
+        let publishing = streams.values.contains { $0.publication != nil }
         if publishing, reads == nil { reads = readBatcher() }
         reads?.received(size: bytes.count, publishing: publishing)
     }
 
     private func readBatcher() -> RTMPReadBatcher {
         let host = host, connection = connection, context = context
-        return RTMPReadBatcher(interval: Int(plugin.merger.delay), setReading: { host.setReading(connection, $0) },
+        return RTMPReadBatcher(interval: UInt64(plugin.merger.delay), setReading: { host.setReading(connection, $0) },
                                startTimer: { host.startTimer(delayMs: $0, periodMs: $0, context: context) },
                                cancelTimer: { host.cancelTimer($0) })
     }

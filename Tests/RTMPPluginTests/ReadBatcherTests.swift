@@ -15,9 +15,9 @@ private final class Connection {
                                            return mona_handle(started.count)
                                        },
                                        cancelTimer: { [unowned self] in cancelled.append($0) })
-    let interval: Int
+    let interval: UInt64
 
-    init(interval: Int) { self.interval = interval }
+    init(interval: UInt64) { self.interval = interval }
 }
 
 @Suite struct ReadBatcherTests {
