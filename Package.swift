@@ -15,11 +15,13 @@ let package = Package(
         .executable(name: "MonaServer", targets: ["Host"]),
     ] + protocolPlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) },
     dependencies: [
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
+        // libuv from Debian (pkg-config "libuv"): the host's reactor.
+        .systemLibrary(name: "CLibUV", path: "Sources/CLibUV", pkgConfig: "libuv",
+                       providers: [.apt(["libuv1-dev"])]),
         // The stable C ABI: a header and nothing else (the .c file only makes it a C target).
         .target(name: "PluginABI", path: "Sources/PluginABI"),
         // OpenSSL's libcrypto behind a few plain C functions (SHA, HMAC, AES, DH, random).
@@ -46,9 +48,8 @@ let package = Package(
         .target(
             name: "MonaHostCore",
             dependencies: [
-                "PluginABI", "CMonaCrypto", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT", "CLuaShim",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "PluginABI", "CLibUV", "CMonaCrypto", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT",
+                "CLuaShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

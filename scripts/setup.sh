@@ -3,9 +3,9 @@
 # there). Needs root or sudo for apt-get. Swift itself is not a Debian package: it must be on PATH.
 set -euo pipefail
 
-# Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, pkg-config.
+# Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, libuv (the reactor), pkg-config.
 # Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe and rtmpdump talk to the server like real clients.
-PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev curl python3 python3-websockets wrk ffmpeg rtmpdump)
+PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev libuv1-dev curl python3 python3-websockets wrk ffmpeg rtmpdump)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -103,8 +103,8 @@ extension LuaNatives {
         let id = Int(lua_tonumber(L, 1))
         let name = string(L, 2)
         let host = runtime.host
-        host.reactor.pool.runIfActive(eventLoop: host.reactor.loop) { resolveName(name) }.whenComplete { result in
-            host.lua?.resume(continuation: id, with: (try? result.get()) ?? nil)
+        host.reactor.runBlocking({ resolveName(name) }) { address in
+            host.lua?.resume(continuation: id, with: address)
         }
         return 0
     }

@@ -1,6 +1,5 @@
 import CMonaCrypto
 import MonaValues
-import NIOCore
 import PluginABI
 #if canImport(Glibc)
 import Glibc
@@ -93,8 +92,9 @@ enum HostAPITable {
         }
         api.tcp_unlisten = { ctx, handle in
             let reactor = LoadedPlugin.from(ctx).runtime.reactor!
-            guard let listener = reactor.listeners.removeValue(forKey: handle) else { return MONA_E_INVAL }
-            _ = listener.close()
+            guard let listener = reactor.listeners[handle], listener.owner === LoadedPlugin.from(ctx) else { return MONA_E_INVAL }
+            reactor.listeners[handle] = nil
+            listener.close(then: {})
             return MONA_OK
         }
         api.tcp_send = { ctx, handle, data, size in
@@ -110,12 +110,10 @@ enum HostAPITable {
             data?.pointee = nil
             guard let data, size > 0, size <= HostAPITable.maxSharedSize else { return 0 }
             let plugin = LoadedPlugin.from(ctx)
-            var buffer = ByteBufferAllocator().buffer(capacity: size)
-            buffer.moveWriterIndex(forwardBy: size) // the plugin fills the bytes
-            // The storage never moves: the table keeps it and nothing writes to it through NIO.
-            data.pointee = buffer.withUnsafeMutableReadableBytes { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }
+            guard let block = SharedBlock(size: size) else { return 0 }
+            data.pointee = block.bytes.assumingMemoryBound(to: UInt8.self) // the plugin fills the bytes
             let handle = plugin.runtime.reactor.makeHandle()
-            plugin.sharedBuffers[handle] = buffer
+            plugin.sharedBuffers[handle] = block
             return handle
         }
         api.shared_release = { ctx, handle in
@@ -172,7 +170,7 @@ enum HostAPITable {
         api.udp_send = { ctx, handle, to, data, size in
             let plugin = LoadedPlugin.from(ctx)
             guard let socket = plugin.runtime.reactor.udpSockets[handle], socket.owner === plugin,
-                  let address = to?.pointee.socketAddress, size <= 65507, data != nil || size == 0
+                  let address = to?.pointee, size >= 0, size <= 65507, data != nil || size == 0
             else { return MONA_E_INVAL }
             return socket.send(to: address, UnsafeRawBufferPointer(start: data, count: size))
         }
@@ -181,7 +179,7 @@ enum HostAPITable {
             let reactor = plugin.runtime.reactor!
             guard let socket = reactor.udpSockets[handle], socket.owner === plugin else { return MONA_E_INVAL }
             reactor.udpSockets[handle] = nil
-            _ = socket.close()
+            socket.close(then: {})
             return MONA_OK
         }
         api.timer_start = { ctx, delay, period, timerContext, handle in

@@ -1,4 +1,3 @@
-import NIOCore
 import PluginABI
 
 /// One plugin library the host loaded: its descriptor, its instance and its own copy of the host API,
@@ -23,7 +22,7 @@ final class LoadedPlugin: @unchecked Sendable {
     var instance: UnsafeMutableRawPointer?
     var state = State.created
     /// Shared buffers the plugin created (ABI 1.3), by handle; queued sends hold their own references.
-    var sharedBuffers: [mona_handle: ByteBuffer] = [:]
+    var sharedBuffers: [mona_handle: SharedBlock] = [:]
     unowned let runtime: HostRuntime
 
     init(section: String, path: String, descriptor: UnsafePointer<mona_plugin>, runtime: HostRuntime) {

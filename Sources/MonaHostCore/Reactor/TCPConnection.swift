@@ -1,18 +1,18 @@
-import NIOCore
+import CLibUV
 import PluginABI
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One TCP connection and the plugin session it feeds.
+/// One TCP connection (a libuv `uv_tcp_t`) and the plugin session it feeds.
 ///
-/// Input the plugin leaves unconsumed is kept and passed again with the next bytes. Output is counted
-/// until NIO reports it written, which is the back-pressure figure `tcp_send` returns.
-final class TCPConnection: @unchecked Sendable {
+/// Reads land in the loop's one read buffer and go to `tcp_data` from there; only the bytes the
+/// plugin leaves unconsumed are copied (kept for the next call). Sends try the socket first and queue
+/// only what the kernel did not take (`TCPConnection+Output.swift`).
+final class TCPConnection: LoopHandle {
     let handle: UInt64
     /// The plugin that receives the callbacks (changes on handoff).
     unowned var owner: LoadedPlugin
-    let channel: Channel
     unowned let reactor: Reactor
     let listenerContext: UnsafeMutableRawPointer?
     /// The plugin's session context; nil until accepted or adopted.
@@ -20,7 +20,7 @@ final class TCPConnection: @unchecked Sendable {
     /// True once the owner accepted the connection (it then gets tcp_closed).
     var accepted = false
     /// Bytes the owner left unconsumed.
-    var input: ByteBuffer?
+    var input: [UInt8] = []
     /// A tcp_send returned a non-zero queue: tell the owner when it drains.
     var wantsWritable = false
     /// Inside a tcp_data callback (handoffs wait for it to return).
@@ -29,61 +29,178 @@ final class TCPConnection: @unchecked Sendable {
     var pendingHandoff: (target: LoadedPlugin, bytes: [UInt8], request: [UInt8])?
     /// Why the connection ends, once known (MONA_CLOSED_*).
     var closeReason: Int32?
-    /// The plugin asked to close: further input is ignored.
+    /// The connection is ending (the plugin or the host closed it): input is ignored, sends refused.
     var closing = false
+    /// The plugin half-closed (MONA_CLOSE_WRITE).
     var outputClosed = false
+    /// A graceful close waits for the send queue to drain.
+    var closeWhenDrained = false
+    /// The peer half-closed (end of its uvStream).
+    private var peerFinished = false
+    /// What the plugin asked with tcp_set_reading.
+    private var readingWanted = true
+    /// Whether libuv is reading.
+    private var reading = false
+    /// Runs when the socket is closed (server or plugin stop).
+    private var onClosed: (() -> Void)?
     private(set) var peer = mona_addr.none
     private(set) var local = mona_addr.none
 
-    init(handle: UInt64, owner: LoadedPlugin, channel: Channel, reactor: Reactor,
-         listenerContext: UnsafeMutableRawPointer?) {
+    init(handle: UInt64, owner: LoadedPlugin, reactor: Reactor, listenerContext: UnsafeMutableRawPointer?) {
         self.handle = handle
         self.owner = owner
-        self.channel = channel
         self.reactor = reactor
         self.listenerContext = listenerContext
     }
 
-    // MARK: events from the channel handler
+    var tcp: UnsafeMutablePointer<uv_tcp_t> { raw.assumingMemoryBound(to: uv_tcp_t.self) }
 
+    /// Accepts the next connection of a listening stream; false if there was none.
+    func accept(from server: UnsafeMutablePointer<uv_stream_t>) -> Bool {
+        uv_tcp_init(reactor.loop, tcp)
+        opened()
+        guard uv_accept(server, uvStream) == 0 else {
+            close()
+            return false
+        }
+        uv_tcp_nodelay(tcp, 1)
+        return true
+    }
+
+    // MARK: life
+
+    /// The connection is open: the owner accepts it (or not) and reading starts.
     func becameActive() {
-        peer = mona_addr(channel.remoteAddress)
-        local = mona_addr(channel.localAddress)
+        peer = address(uv_tcp_getpeername)
+        local = address(uv_tcp_getsockname)
         reactor.connections[handle] = self
         let plugin = owner
-        if let ip = channel.remoteAddress?.ipAddress, reactor.runtime.blacklist.contains(ip) {
+        if let ip = peer.ipText, reactor.runtime.blacklist.contains(ip) {
             reactor.runtime.log(.info, "Data rejected because client \(ip) is banned")
-            closing = true
-            channel.close(promise: nil)
+            abort()
             return
         }
-        guard plugin.isLive, let accept = plugin.entry.tcp_accepted else {
-            closing = true
-            channel.close(promise: nil)
-            return
-        }
+        guard plugin.isLive, let accept = plugin.entry.tcp_accepted else { return abort() }
         session = accept(plugin.instance, listenerContext, handle, &peer, &local)
-        if session == nil {
-            closing = true
-            channel.close(promise: nil)
+        guard session != nil else { return abort() }
+        accepted = true
+        updateReading()
+    }
+
+    private func address(_ get: (UnsafePointer<uv_tcp_t>?, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<Int32>?) -> Int32) -> mona_addr {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                get(tcp, pointer, &length) == 0 ? mona_addr(UnsafePointer(pointer)) : .none
+            }
+        }
+    }
+
+    /// Closes at once, without tcp_closed if the owner never accepted.
+    private func abort() {
+        closing = true
+        close()
+    }
+
+    /// The socket is closed: the owner hears tcp_closed (a callback of its own: libuv's close callback).
+    override func handleClosed() {
+        if reactor.connections[handle] === self { reactor.connections[handle] = nil }
+        input = []
+        if accepted {
+            accepted = false
+            let plugin = owner
+            if plugin.isLive || plugin.state == .stopped {
+                plugin.entry.tcp_closed?(plugin.instance, session, handle, closeReason ?? MONA_CLOSED_BY_PEER)
+            }
+            session = nil
+        }
+        let done = onClosed
+        onClosed = nil
+        done?()
+    }
+
+    // MARK: input
+
+    /// Starts or stops libuv's reading to match what the plugin wants and the connection's state.
+    func updateReading() {
+        let wanted = readingWanted && accepted && !closing && !peerFinished && !isClosing
+        guard wanted != reading else { return }
+        reading = wanted
+        guard wanted else {
+            uv_read_stop(uvStream)
             return
         }
-        accepted = true
+        uv_read_start(uvStream, { handle, _, buffer in
+            // Every connection reads into the loop's buffer (the loop's data): a read is handed on
+            // before the next one starts.
+            let loop = uv_handle_get_loop(handle)
+            buffer!.pointee = uv_buf_init(uv_loop_get_data(loop)!.assumingMemoryBound(to: CChar.self),
+                                          UInt32(Reactor.tcpReadSize))
+        }, { stream, count, buffer in
+            let connection = LoopHandle.owner(stream, as: TCPConnection.self)
+            if count > 0 {
+                connection.received(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count))
+            } else if count == Int(UV_EOF.rawValue) {
+                connection.endOfInput()
+            } else if count < 0 {
+                connection.failed(Int32(count))
+            }
+        })
     }
 
-    func received(_ buffer: inout ByteBuffer) {
+    private func received(_ bytes: UnsafeRawBufferPointer) {
         guard accepted, !closing else { return }
-        if var pending = input {
-            input = nil
-            pending.writeBuffer(&buffer)
-            dispatch(pending)
+        if input.isEmpty {
+            guard let consumed = deliver(bytes), consumed < bytes.count else { return }
+            input.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
         } else {
-            dispatch(buffer)
+            input.append(contentsOf: bytes)
+            deliverInput()
         }
     }
 
-    func peerFinished() {
+    /// Passes the kept bytes again (after new bytes were appended, or after a handoff).
+    private func deliverInput() {
+        let data = input
+        input = []
+        guard let consumed = data.withUnsafeBytes({ deliver($0) }), consumed < data.count else { return }
+        input = Array(data[consumed...])
+    }
+
+    /// Calls tcp_data; returns how many bytes were consumed, or nil when the connection went away
+    /// (closed, over the limit, handed over).
+    private func deliver(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let plugin = owner
+        guard let onData = plugin.entry.tcp_data else { return nil }
+        dispatching = true
+        let consumed = onData(plugin.instance, session, handle, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                              bytes.count)
+        dispatching = false
+        if let handoff = pendingHandoff {
+            pendingHandoff = nil
+            perform(handoff: handoff)
+            return nil
+        }
+        guard accepted, !closing else { return nil }
+        let kept = bytes.count - min(consumed, bytes.count)
+        if kept > Int(MONA_TCP_MAX_UNCONSUMED) {
+            reactor.runtime.log(.error, "\(plugin.section): \(peer.description) left \(kept) bytes unconsumed, over the host's limit; connection closed")
+            closeReason = MONA_CLOSED_LIMIT
+            close(how: MONA_CLOSE_ABORT)
+            return nil
+        }
+        return bytes.count - kept
+    }
+
+    private func endOfInput() {
+        peerFinished = true
+        reading = false // libuv stopped reading at the end of the stream
         guard accepted, !closing else { return }
+        if outputClosed { // both directions are done
+            closing = true
+            return close()
+        }
         let plugin = owner
         if let eof = plugin.entry.tcp_eof {
             eof(plugin.instance, session, handle)
@@ -92,180 +209,68 @@ final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    func failed(_ error: Error) {
+    /// A read or write failed: the connection closes with MONA_CLOSED_ERROR.
+    func failed(_ status: Int32) {
         if closeReason == nil { closeReason = MONA_CLOSED_ERROR }
-        reactor.runtime.log(.debug, "\(owner.section): connection \(peer.description) failed: \(error)")
-        channel.close(promise: nil)
-    }
-
-    /// The channel is gone: the owner hears tcp_closed as a callback of its own.
-    func becameInactive() {
-        reactor.connections[handle] = nil
-        guard accepted else { return }
-        accepted = false
-        let reason = closeReason ?? MONA_CLOSED_BY_PEER
-        reactor.loop.execute { [self] in
-            let plugin = owner
-            guard plugin.isLive || plugin.state == .stopped else { return }
-            plugin.entry.tcp_closed?(plugin.instance, session, handle, reason)
-            session = nil
-        }
-    }
-
-    // MARK: input dispatch
-
-    private func dispatch(_ data: ByteBuffer) {
-        var data = data
-        let plugin = owner
-        guard let onData = plugin.entry.tcp_data else { return }
-        dispatching = true
-        let consumed = data.withUnsafeReadableBytes { raw in
-            onData(plugin.instance, session, handle, raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
-        }
-        dispatching = false
-        if let handoff = pendingHandoff {
-            pendingHandoff = nil
-            perform(handoff: handoff)
-            return
-        }
-        guard accepted, !closing else { return }
-        data.moveReaderIndex(forwardBy: min(consumed, data.readableBytes))
-        guard data.readableBytes > 0 else { return }
-        if data.readableBytes > Int(MONA_TCP_MAX_UNCONSUMED) {
-            reactor.runtime.log(.error, "\(plugin.section): \(peer.description) left \(data.readableBytes) bytes unconsumed, over the host's limit; connection closed")
-            closeReason = MONA_CLOSED_LIMIT
-            close(how: MONA_CLOSE_ABORT)
-            return
-        }
-        if data.readerIndex > 65536 { data.discardReadBytes() }
-        input = data
+        reactor.runtime.log(.debug, "\(owner.section): connection \(peer.description) failed: \(String(cString: uv_strerror(status)))")
+        closing = true
+        close()
     }
 
     // MARK: host services
 
-    func send(_ bytes: UnsafeRawBufferPointer) -> Int64 {
-        guard !closing, !outputClosed, channel.isActive else { return Int64(MONA_E_CLOSED) }
-        if bytes.count > 0 {
-            var buffer = channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            // On the loop NIO writes at once; what the kernel did not take stays buffered.
-            channel.writeAndFlush(buffer, promise: nil)
-        }
-        return queueAfterSend()
-    }
-
-    /// Queues parts in order: borrowed bytes are copied (into one buffer), ranges of shared buffers are
-    /// written by reference. Nothing is queued when a part is invalid.
-    func send(parts: UnsafeBufferPointer<mona_send_part>, shared: [mona_handle: ByteBuffer]) -> Int64 {
-        guard !closing, !outputClosed, channel.isActive else { return Int64(MONA_E_CLOSED) }
-        var copied = 0
-        for part in parts {
-            // size_t arrives as Int: a size or offset of 2^63 or more is negative here.
-            guard part.size >= 0, part.offset >= 0 else { return Int64(MONA_E_INVAL) }
-            if part.shared == 0 {
-                guard part.size == 0 || part.data != nil else { return Int64(MONA_E_INVAL) }
-                let (total, overflow) = copied.addingReportingOverflow(part.size)
-                guard !overflow else { return Int64(MONA_E_INVAL) }
-                copied = total
-            } else {
-                guard let buffer = shared[part.shared], part.offset <= buffer.readableBytes,
-                      part.size <= buffer.readableBytes - part.offset
-                else { return Int64(MONA_E_INVAL) }
-            }
-        }
-        var borrowed = channel.allocator.buffer(capacity: copied)
-        for part in parts where part.shared == 0 && part.size > 0 {
-            borrowed.writeBytes(UnsafeRawBufferPointer(start: part.data, count: part.size))
-        }
-        var wrote = false
-        for part in parts where part.size > 0 {
-            let slice: ByteBuffer?
-            if part.shared == 0 {
-                slice = borrowed.readSlice(length: part.size)
-            } else if let buffer = shared[part.shared] {
-                slice = buffer.getSlice(at: buffer.readerIndex + part.offset, length: part.size)
-            } else {
-                slice = nil
-            }
-            guard let slice else { continue }
-            channel.write(slice, promise: nil)
-            wrote = true
-        }
-        if wrote { channel.flush() }
-        return queueAfterSend()
-    }
-
-    /// What tcp_send answers after queuing.
-    private func queueAfterSend() -> Int64 {
-        // Writable (high water mark 1 byte) means at most one byte waits: report it as drained, the
-        // cheap common case; otherwise report the real figure and ask for tcp_writable.
-        guard !channel.isWritable else {
-            wantsWritable = false
-            return 0
-        }
-        wantsWritable = true
-        return Int64(max(queued, 1))
-    }
-
-    /// Bytes handed to NIO and not yet written to the kernel.
-    var queued: Int {
-        (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
-    }
-
-    /// The channel's writability changed; with a high water mark of 1 byte, "writable" means the
-    /// queue is empty.
-    func writabilityChanged(_ writable: Bool) {
-        guard writable, wantsWritable else { return }
-        // Not from inside a host call (a tcp_send may drain the queue): as a callback of its own.
-        reactor.loop.execute { [self] in notifyWritable() }
-    }
-
-    private func notifyWritable() {
-        guard wantsWritable, queued == 0, accepted, !closing else { return }
-        wantsWritable = false
-        let plugin = owner
-        plugin.entry.tcp_writable?(plugin.instance, session, handle)
-    }
-
-    /// Pauses or resumes reading (on the loop: the option is set at once, no future; a plugin that
-    /// batches a publisher's reads toggles it every few tens of milliseconds).
+    /// Pauses or resumes reading (tcp_set_reading): one epoll change, no allocation.
     func setReading(_ enabled: Bool) {
-        guard let options = channel.syncOptions else {
-            channel.setOption(ChannelOptions.autoRead, value: enabled).whenSuccess { [self] in
-                if enabled { channel.read() }
-            }
-            return
-        }
-        guard (try? options.setOption(ChannelOptions.autoRead, value: enabled)) != nil else { return }
-        if enabled { channel.read() }
+        readingWanted = enabled
+        updateReading()
     }
 
     func close(how: Int32) {
         if closeReason == nil { closeReason = MONA_CLOSED_BY_PLUGIN }
         switch how {
         case MONA_CLOSE_WRITE:
-            guard !outputClosed else { return }
+            guard !outputClosed, !closing else { return }
             outputClosed = true
-            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { [self] _ in
-                channel.close(mode: .output, promise: nil)
-            }
+            shutdownOutput()
         case MONA_CLOSE_ABORT:
             closing = true
-            channel.close(promise: nil)
+            close()
         default:
             guard !closing else { return }
             closing = true
-            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { [self] _ in
-                channel.close(promise: nil)
-            }
+            updateReading()
+            if queuedBytes == 0 { close() } else { closeWhenDrained = true }
         }
     }
 
-    /// Closes because the server or the plugin stops.
-    func shutdown() -> EventLoopFuture<Void> {
+    /// Half-closes once what is queued is written (libuv's shutdown request); if the peer already
+    /// finished, the connection then closes.
+    private func shutdownOutput() {
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        request.initialize(to: uv_shutdown_t())
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        let status = uv_shutdown(request, uvStream) { request, status in
+            let connection = Unmanaged<TCPConnection>.fromOpaque(request!.pointee.data).takeRetainedValue()
+            request!.deallocate()
+            if status == 0, connection.peerFinished, !connection.isClosing {
+                connection.closing = true
+                connection.close()
+            }
+        }
+        if status != 0 {
+            Unmanaged<TCPConnection>.fromOpaque(request.pointee.data).release()
+            request.deallocate()
+            failed(status)
+        }
+    }
+
+    /// Closes because the server or the plugin stops; `then` runs once the socket is closed.
+    func shutdown(then: @escaping () -> Void) {
         if closeReason == nil { closeReason = MONA_CLOSED_SHUTDOWN }
         closing = true
-        return channel.close().recover { _ in }
+        guard isOpen else { return then() }
+        onClosed = then
+        close()
     }
 
     func addresses() -> (peer: mona_addr, local: mona_addr) { (peer, local) }
@@ -284,58 +289,16 @@ final class TCPConnection: @unchecked Sendable {
         session = nil
         accepted = false
         wantsWritable = false
-        input = nil
-        if !handoff.bytes.isEmpty {
-            var buffer = channel.allocator.buffer(capacity: handoff.bytes.count)
-            buffer.writeBytes(handoff.bytes)
-            input = buffer
-        }
-        setReading(true)
-        guard target.isLive, let adopt = target.entry.tcp_adopted else {
-            closing = true
-            channel.close(promise: nil)
-            return
-        }
+        input = handoff.bytes
+        readingWanted = true
+        guard target.isLive, let adopt = target.entry.tcp_adopted else { return abort() }
         session = handoff.request.withUnsafeBufferPointer { request in
             adopt(target.instance, handle, &peer, &local, request.baseAddress, request.count)
         }
-        guard session != nil else {
-            closing = true
-            channel.close(promise: nil)
-            return
-        }
+        guard session != nil else { return abort() }
         accepted = true
         reactor.runtime.log(.debug, "connection \(peer.description) handed over to \(target.section)")
-        if let pending = input {
-            input = nil
-            dispatch(pending)
-        }
+        if !input.isEmpty { deliverInput() }
+        updateReading()
     }
-}
-
-/// Feeds one channel's events to its `TCPConnection`.
-final class TCPConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    let connection: TCPConnection
-
-    init(_ connection: TCPConnection) { self.connection = connection }
-
-    func channelActive(context: ChannelHandlerContext) { connection.becameActive() }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        connection.received(&buffer)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed { connection.peerFinished() }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) { connection.failed(error) }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        connection.writabilityChanged(context.channel.isWritable)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) { connection.becameInactive() }
 }

@@ -1,54 +1,73 @@
-import NIOCore
-import NIOPosix
+import CLibUV
 import PluginABI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A listening socket of a plugin; accepted connections become `TCPConnection`s owned by the plugin.
-final class TCPListener: @unchecked Sendable {
+final class TCPListener: LoopHandle {
     let handle: UInt64
     unowned let owner: LoadedPlugin
     let context: UnsafeMutableRawPointer?
     let bound: mona_addr
-    private var channel: Channel?
-    private var closed = false
+    private unowned let reactor: Reactor
+    private var closed: (() -> Void)?
+    /// When the last accept failure was logged (loop milliseconds), to log one line per second at most.
+    private var lastFailureLog: UInt64 = 0
 
-    init(handle: UInt64, owner: LoadedPlugin, context: UnsafeMutableRawPointer?, bound: mona_addr) {
+    init(handle: UInt64, owner: LoadedPlugin, context: UnsafeMutableRawPointer?, bound: mona_addr, reactor: Reactor) {
         self.handle = handle
         self.owner = owner
         self.context = context
         self.bound = bound
+        self.reactor = reactor
     }
 
-    /// Hands the listening descriptor to NIO; every accepted channel gets a `TCPConnectionHandler`.
-    func start(descriptor: Int32, reactor: Reactor) {
-        ServerBootstrap(group: reactor.loop)
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            // Unwritable as soon as one byte waits, writable again once nothing does: tcp_writable
-            // then means "the queue drained".
-            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 1, high: 1))
-            .childChannelInitializer { [self] channel in
-                let connection = TCPConnection(handle: reactor.makeHandle(), owner: owner, channel: channel,
-                                               reactor: reactor, listenerContext: context)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(connection))
-                }
+    /// Adopts the listening descriptor; false (and the descriptor closed) when libuv refuses it.
+    func start(descriptor: Int32) -> Bool {
+        let tcp = raw.assumingMemoryBound(to: uv_tcp_t.self)
+        uv_tcp_init(reactor.loop, tcp)
+        opened()
+        var status = uv_tcp_open(tcp, uv_os_sock_t(descriptor))
+        if status != 0 { Glibc.close(descriptor) } else {
+            status = uv_listen(uvStream, 1024) { server, status in
+                LoopHandle.owner(server, as: TCPListener.self).accept(status)
             }
-            .withBoundSocket(descriptor)
-            .whenComplete { [self] result in
-                switch result {
-                case .success(let channel):
-                    if closed { channel.close(promise: nil) } else { self.channel = channel }
-                case .failure(let error):
-                    reactor.runtime.log(.error, "\(owner.section): cannot accept on TCP \(bound.description): \(error)")
-                }
-            }
+        }
+        guard status == 0 else {
+            reactor.runtime.log(.error, "\(owner.section): cannot accept on TCP \(bound.description): \(String(cString: uv_strerror(status)))")
+            close()
+            return false
+        }
+        return true
     }
 
-    /// Stops listening.
-    func close() -> EventLoopFuture<Void> {
-        closed = true
-        guard let channel else { return owner.runtime.reactor.loop.makeSucceededVoidFuture() }
-        self.channel = nil
-        return channel.close().recover { _ in }
+    private func accept(_ status: Int32) {
+        guard status == 0 else {
+            // EMFILE/ENFILE: libuv already accepted and closed the waiting connections with its
+            // reserve descriptor, so the loop does not spin; say it once a second at most.
+            let now = uv_now(reactor.loop)
+            if now &- lastFailureLog >= 1000 || lastFailureLog == 0 {
+                lastFailureLog = now
+                reactor.runtime.log(.error, "\(owner.section): cannot accept on TCP \(bound.description): \(String(cString: uv_strerror(status)))")
+            }
+            return
+        }
+        let connection = TCPConnection(handle: reactor.makeHandle(), owner: owner, reactor: reactor,
+                                       listenerContext: context)
+        guard connection.accept(from: uvStream) else { return }
+        connection.becameActive()
+    }
+
+    /// Stops listening; `then` runs once the socket is closed.
+    func close(then: @escaping () -> Void) {
+        guard isOpen, !isClosing else { return then() }
+        closed = then
+        close()
+    }
+
+    override func handleClosed() {
+        closed?()
+        closed = nil
     }
 }

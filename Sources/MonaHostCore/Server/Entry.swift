@@ -67,7 +67,7 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
         var number: Int32 = 0
         while sigwait(&set, &number) == 0 {
             runtime.log(.info, "signal \(number) received")
-            _ = runtime.requestStop()
+            runtime.requestStop()
         }
     }
 
@@ -82,7 +82,7 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
     runtime.log(.info, "MonaServer started with \(started.isEmpty ? "no protocol" : started.joined(separator: ", "))")
 
     // Serve until a signal asks to stop; the stop itself runs on the loop.
-    try? runtime.waitUntilStopped()
+    runtime.waitUntilStopped()
     runtime.log(.info, "MonaServer stopped")
     runtime.shutdownReactor()
     exit(0)

@@ -1,6 +1,5 @@
+import Dispatch
 import Logging
-import NIOCore
-import NIOPosix
 import MonaPersistence
 import PluginABI
 #if canImport(Glibc)
@@ -27,8 +26,9 @@ public final class HostRuntime: @unchecked Sendable {
     /// Banned peer addresses (canonical IP text): mona:addToBlacklist, checked on every accept and datagram.
     var blacklist: Set<String> = []
     private var stopRequested = false
-    private var manageTask: RepeatedTask?
-    private var stopped: EventLoopPromise<Void>!
+    private var manageTimer: LoopTimer?
+    /// Signalled once a requested stop has completed.
+    private let stopped = DispatchSemaphore(value: 0)
 
     /// A runtime with its configuration, log sink and folders; `staticEntries` are plugins linked in.
     public init(config: ServerConfig, layout: ServerLayout, sink: LogSink,
@@ -40,7 +40,6 @@ public final class HostRuntime: @unchecked Sendable {
         loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config))
         reactor = Reactor(runtime: self)
         crypto = CryptoService(makeHandle: { [unowned self] in reactor.makeHandle() })
-        stopped = reactor.loop.makePromise(of: Void.self)
     }
 
     /// Logs a host message. Thread-safe.
@@ -83,7 +82,7 @@ public final class HostRuntime: @unchecked Sendable {
         let lua = try LuaRuntime(host: self, www: www)
         self.lua = lua
         lua.start(data: entries)
-        manageTask = reactor.loop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(2)) { [self] _ in
+        manageTimer = LoopTimer(reactor: reactor, delayMs: 2000, periodMs: 2000) { [unowned self] in
             self.lua?.manage()
         }
     }
@@ -119,9 +118,7 @@ public final class HostRuntime: @unchecked Sendable {
         guard status >= 0 else {
             log(.error, "\(item.section): failed to start (status \(status)); \(item.section) is off, the other protocols go on")
             plugin.state = .stopped
-            reactor.closeAll(ownedBy: plugin).whenComplete { [self] _ in
-                reactor.loop.execute { [self] in destroy(plugin) }
-            }
+            reactor.closeAll(ownedBy: plugin) { [self] in destroy(plugin) }
             plugins.removeAll { $0 === plugin }
             return
         }
@@ -141,46 +138,52 @@ public final class HostRuntime: @unchecked Sendable {
     }
 
     /// Asks the server to stop (thread-safe, idempotent): plugins stop in reverse load order, their
-    /// sockets and timers close, then they are destroyed. The future completes when all is done.
-    public func requestStop() -> EventLoopFuture<Void> {
-        reactor.loop.flatSubmit { [self] in
-            if stopRequested { return stopped.futureResult }
+    /// sockets and timers close (their tcp_closed first), then they are destroyed, Lua stops and `data`
+    /// is flushed. `waitUntilStopped` returns once all is done.
+    public func requestStop() {
+        reactor.execute { [self] in
+            guard !stopRequested else { return }
             stopRequested = true
             log(.info, "MonaServer stopping")
-            var closing: [EventLoopFuture<Void>] = []
-            manageTask?.cancel()
+            manageTimer?.cancel()
+            manageTimer = nil
+            var pending = 1
+            let closed = { [self] in
+                pending -= 1
+                if pending == 0 { finishStop() }
+            }
             for plugin in plugins.reversed() where plugin.state == .started {
                 plugin.entry.stop?(plugin.instance)
                 plugin.state = .stopped
                 lua?.closeClients(of: plugin)
-                closing.append(reactor.closeAll(ownedBy: plugin))
+                pending += 1
+                reactor.closeAll(ownedBy: plugin, completion: closed)
             }
-            EventLoopFuture.andAllComplete(closing, on: reactor.loop).whenComplete { [self] _ in
-                // tcp_closed callbacks were queued by the closes above and run before this task.
-                reactor.loop.execute { [self] in
-                    for plugin in plugins.reversed() {
-                        lua?.closeClients(of: plugin)
-                        destroy(plugin)
-                    }
-                    lua?.stop()
-                    lua = nil
-                    if let data {
-                        log(.info, "Database flushing...")
-                        data.flush()
-                    }
-                    stopped.succeed()
-                }
-            }
-            return stopped.futureResult
+            closed()
         }
     }
 
-    /// Blocks the calling thread (never the loop) until a requested stop has completed.
-    public func waitUntilStopped() throws {
-        try stopped.futureResult.wait()
+    /// The sockets are closed: the plugins go, then Lua and `data`.
+    private func finishStop() {
+        for plugin in plugins.reversed() {
+            lua?.closeClients(of: plugin)
+            destroy(plugin)
+        }
+        lua?.stop()
+        lua = nil
+        if let data {
+            log(.info, "Database flushing...")
+            data.flush()
+        }
+        stopped.signal()
     }
 
-    /// Stops the loop and its pool; call after `requestStop` completed, from outside the loop.
+    /// Blocks the calling thread (never the loop) until a requested stop has completed.
+    public func waitUntilStopped() {
+        stopped.wait()
+    }
+
+    /// Ends the loop thread; call after `waitUntilStopped`, from outside the loop.
     public func shutdownReactor() {
         reactor.shutdown()
         sink.drain()
@@ -192,9 +195,10 @@ public final class HostRuntime: @unchecked Sendable {
                 handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
         guard plugin.entry.tcp_accepted != nil, plugin.entry.tcp_data != nil else { return MONA_E_UNSUPPORTED }
         return openSocket(plugin, udp: false, host: host, port: port, handle: handle, bound: bound) { fd, address in
-            let listener = TCPListener(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address)
+            let listener = TCPListener(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address,
+                                       reactor: reactor)
+            guard listener.start(descriptor: fd) else { return nil }
             reactor.listeners[listener.handle] = listener
-            listener.start(descriptor: fd, reactor: reactor)
             return listener.handle
         }
     }
@@ -203,25 +207,27 @@ public final class HostRuntime: @unchecked Sendable {
                  handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
         guard plugin.entry.udp_datagram != nil else { return MONA_E_UNSUPPORTED }
         return openSocket(plugin, udp: true, host: host, port: port, handle: handle, bound: bound) { fd, address in
-            let socket = UDPSocket(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address)
+            let socket = UDPSocket(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address,
+                                   reactor: reactor)
+            guard socket.start(descriptor: fd) else { return nil }
             reactor.udpSockets[socket.handle] = socket
-            socket.start(descriptor: fd, reactor: reactor)
             return socket.handle
         }
     }
 
-    /// Binds (and for TCP listens) synchronously, then `adopt` hands the descriptor to NIO and
-    /// returns the handle; a failure is one log line naming the ini key to change.
+    /// Binds (and for TCP listens) synchronously, then `adopt` hands the descriptor to libuv and
+    /// returns the handle (nil if libuv refused it); a failure is one log line naming the ini key to change.
     private func openSocket(_ plugin: LoadedPlugin, udp: Bool, host: String, port: UInt16,
                             handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?,
-                            adopt: (Int32, mona_addr) -> UInt64) -> Int32 {
+                            adopt: (Int32, mona_addr) -> UInt64?) -> Int32 {
         let type = Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue)
         switch SocketFactory.bound(type: type, host: host, port: port) {
         case .failure(let failure):
             log(.error, "\(plugin.section): cannot \(udp ? "bind UDP" : "listen on TCP") \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
             return failure.code
         case .success(let (fd, address)):
-            handle?.pointee = adopt(fd, address)
+            guard let made = adopt(fd, address) else { return MONA_E_IO }
+            handle?.pointee = made
             bound?.pointee = address
             notePublicAddress(plugin.section, address)
             log(.info, "\(plugin.section): listening on \(udp ? "UDP" : "TCP") \(address.description)")
@@ -242,7 +248,7 @@ public final class HostRuntime: @unchecked Sendable {
         let key = "\(section).publicAddress"
         guard config[key] == nil else { return }
         let publicHost = config["\(section).publicHost"] ?? config["publicHost"]
-        var host = publicHost ?? address.socketAddress?.ipAddress ?? "127.0.0.1"
+        var host = publicHost ?? address.ipText ?? "127.0.0.1"
         if publicHost == nil, host == "0.0.0.0" { host = "127.0.0.1" } else if publicHost == nil, host == "::" { host = "::1" }
         config[key] = host.contains(":") ? "[\(host)]:\(address.port)" : "\(host):\(address.port)"
     }
@@ -250,7 +256,7 @@ public final class HostRuntime: @unchecked Sendable {
     func runBlocking(_ plugin: LoadedPlugin, work: @convention(c) (UnsafeMutableRawPointer?) -> Void,
                      context: UnsafeMutableRawPointer?) {
         let job = BlockingJob(work: work, context: context)
-        reactor.pool.runIfActive(eventLoop: reactor.loop) { job.work(job.context) }.whenComplete { _ in
+        reactor.runBlocking({ job.work(job.context) }) { _ in
             guard plugin.isLive || plugin.state == .stopped else { return }
             plugin.entry.work_done?(plugin.instance, job.context)
         }
