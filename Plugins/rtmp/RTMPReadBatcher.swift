@@ -21,7 +21,7 @@ final class RTMPReadBatcher {
     /// Reading is paused until the next tick.
     private(set) var paused = false
 
-    /// Input this large filled the host's largest read (NIO's 64 KiB): more may wait, so read on.
+    /// Input this large filled the host's largest read (its 64 KiB read buffer): more may wait, so read on.
     static let wholeRead = 64 * 1024
 
     init(interval: UInt64, setReading: @escaping (Bool) -> Void, startTimer: @escaping (UInt64) -> mona_handle?,

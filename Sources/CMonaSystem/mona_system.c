@@ -6,3 +6,12 @@ void mona_system_tune_allocator(void) {
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
+
+size_t mona_system_free_heap_bytes(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.fordblks;
+}
+
+int mona_system_release_free_heap(void) {
+    return malloc_trim(0);
+}

@@ -62,6 +62,9 @@ done
 for tool in wrk nginx curl timeout; do
     command -v "$tool" >/dev/null || bench_die "no $tool (apt-get install -y nginx-light libnginx-mod-http-lua wrk curl)"
 done
+# The Lua module links PCRE (libpcre3), which nginx itself no longer needs (it uses PCRE2).
+[[ -e /usr/lib/x86_64-linux-gnu/libpcre.so.3 || -n $(ldconfig -p 2>/dev/null | grep 'libpcre.so.3 ') ]] ||
+    bench_die "nginx's Lua module needs libpcre3 (apt-get install -y libpcre3)"
 
 # nginx's Lua module. Debian's libnginx-mod-http-lua needs OpenResty's LuaJIT (libluajit2-5.1-2),
 # which conflicts with libluajit-5.1-dev, which our build needs: installing one removes the other.

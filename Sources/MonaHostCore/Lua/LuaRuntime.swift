@@ -29,6 +29,8 @@ final class LuaRuntime {
     struct ClientRecord {
         let plugin: LoadedPlugin
         let writer: UInt64
+        /// Writers the plugin declared for it later (openWriter), released with it.
+        var extraWriters: [UInt64] = []
     }
 
     /// A writer and the plugin context behind it.
@@ -258,14 +260,15 @@ final class LuaRuntime {
 
     /// Closes a client: onDisconnection, then its writers are released to the plugin.
     func closeClient(_ client: UInt64) -> Int32 {
-        guard clients.removeValue(forKey: client) != nil else { return MONA_E_INVAL }
+        guard let record = clients.removeValue(forKey: client) else { return MONA_E_INVAL }
         host.media.clientClosed(client) // onUnpublish and onUnsubscribe come before onDisconnection
         call("disconnect") {
             lua_pushnumber(L, Double(client))
             return 1
         }
-        for (handle, writer) in writers where writer.client == client {
-            writers[handle] = nil
+        // Its own writers only (a scan of every writer made closing N clients cost N²).
+        for handle in [record.writer] + record.extraWriters {
+            guard let writer = writers.removeValue(forKey: handle) else { continue }
             writerUses[handle] = nil
             writer.plugin.entry.writer_released?(writer.plugin.instance, writer.context)
         }
@@ -449,11 +452,13 @@ final class LuaRuntime {
         guard clients[client] != nil else { return nil }
         let handle = host.reactor.makeHandle()
         writers[handle] = WriterRecord(plugin: plugin, context: context, client: client)
+        clients[client]?.extraWriters.append(handle)
         return handle
     }
 
     /// Every client of a plugin that stops is closed (onDisconnection).
     func closeClients(of plugin: LoadedPlugin) {
-        for (handle, record) in clients where record.plugin === plugin { _ = closeClient(handle) }
+        let handles = clients.compactMap { $0.value.plugin === plugin ? $0.key : nil }
+        for handle in handles { _ = closeClient(handle) }
     }
 }

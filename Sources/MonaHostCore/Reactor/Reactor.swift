@@ -21,6 +21,7 @@ final class Reactor: @unchecked Sendable {
     private var thread = pthread_t()
     private let wakeup: LoopWakeup
     private let finished = DispatchSemaphore(value: 0)
+    private var trimmer: HeapTrimmer?
 
     var connections: [UInt64: TCPConnection] = [:]
     var listeners: [UInt64: TCPListener] = [:]
@@ -48,6 +49,7 @@ final class Reactor: @unchecked Sendable {
             reactor.run()
             return nil
         }, start)
+        execute { [self] in trimmer = HeapTrimmer(reactor: self) }
     }
 
     private func run() {
