@@ -14,6 +14,8 @@ final class TCPListener: LoopHandle {
     private var closed: (() -> Void)?
     /// When the last accept failure was logged (loop milliseconds), to log one line per second at most.
     private var lastFailureLog: UInt64 = 0
+    /// When the descriptor limit was last reported (loop milliseconds), to say it once per 10 s at most.
+    private var lastLimitLog: UInt64 = 0
 
     init(handle: UInt64, owner: LoadedPlugin, context: UnsafeMutableRawPointer?, bound: mona_addr, reactor: Reactor) {
         self.handle = handle
@@ -56,7 +58,22 @@ final class TCPListener: LoopHandle {
         let connection = TCPConnection(handle: reactor.makeHandle(), owner: owner, reactor: reactor,
                                        listenerContext: context)
         guard connection.accept(from: uvStream) else { return }
+        noteDescriptorLimit(connection)
         connection.becameActive()
+    }
+
+    /// Past the descriptor limit libuv accepts and closes waiting connections at once (with a reserve
+    /// descriptor, so the loop does not spin) and says nothing: say it here, once in a while, when a
+    /// connection got one of the last descriptors (descriptors are handed out lowest first).
+    private func noteDescriptorLimit(_ connection: TCPConnection) {
+        var descriptor = uv_os_fd_t()
+        var limit = rlimit()
+        guard uv_fileno(connection.uvHandle, &descriptor) == 0, getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0,
+              rlim_t(descriptor) + 3 >= limit.rlim_cur else { return }
+        let now = uv_now(reactor.loop)
+        guard lastLimitLog == 0 || now &- lastLimitLog >= 10_000 else { return }
+        lastLimitLog = now
+        reactor.runtime.log(.error, "\(owner.section): the descriptor limit (\(limit.rlim_cur)) is reached on TCP \(bound.description): connections past it are refused until others close (raise it with ulimit -n)")
     }
 
     /// Stops listening; `then` runs once the socket is closed.
