@@ -61,6 +61,13 @@ let package = Package(
             dependencies: ["MonaHostCore", "MonaValues", "MonaCodecs", "PluginABI", "CMonaCrypto", "RTMPPlugin"],
             path: "Tests/MonaHostCoreTests"
         ),
+        // A recording fake host that drives one plugin in process (the sans-IO harness of the plugin tests).
+        .target(name: "MonaPluginTesting", dependencies: ["PluginABI", "MonaValues", "CMonaCrypto", "MonaHostCore"],
+                path: "Tests/MonaPluginTesting"),
+        .testTarget(name: "PluginSessionTests",
+                    dependencies: ["MonaPluginTesting", "MonaValues", "MonaCodecs", "PluginABI", "HTTPPlugin", "WebSocketPlugin",
+                                   "RTMPPlugin", "CMonaCrypto"],
+                    path: "Tests/PluginSessionTests"),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
         .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
         .testTarget(name: "RTMPPluginTests", dependencies: ["RTMPPlugin", "CMonaCrypto"], path: "Tests/RTMPPluginTests"),

@@ -1,7 +1,8 @@
 import CMonaCrypto
 
 /// The stateful crypto objects plugins hold (RC4 key streams, DH key pairs), by handle and owner.
-final class CryptoService: @unchecked Sendable {
+/// Public for hosts of tests (MonaPluginTesting's FakeHost serves plugins with it).
+public final class CryptoService: @unchecked Sendable {
     private enum Object {
         case rc4(UnsafeMutablePointer<mona_rc4>)
         case dh(OpaquePointer)
@@ -10,9 +11,9 @@ final class CryptoService: @unchecked Sendable {
     private var objects: [UInt64: (owner: ObjectIdentifier, object: Object)] = [:]
     private let makeHandle: () -> UInt64
 
-    init(makeHandle: @escaping () -> UInt64) { self.makeHandle = makeHandle }
+    public init(makeHandle: @escaping () -> UInt64) { self.makeHandle = makeHandle }
 
-    func makeRC4(owner: AnyObject, key: UnsafeBufferPointer<UInt8>) -> UInt64? {
+    public func makeRC4(owner: AnyObject, key: UnsafeBufferPointer<UInt8>) -> UInt64? {
         let state = UnsafeMutablePointer<mona_rc4>.allocate(capacity: 1)
         guard mona_crypto_rc4_init(state, key.baseAddress, key.count) == 0 else {
             state.deallocate()
@@ -23,27 +24,27 @@ final class CryptoService: @unchecked Sendable {
         return handle
     }
 
-    func rc4(_ handle: UInt64, owner: AnyObject) -> UnsafeMutablePointer<mona_rc4>? {
+    public func rc4(_ handle: UInt64, owner: AnyObject) -> UnsafeMutablePointer<mona_rc4>? {
         guard let entry = objects[handle], entry.owner == ObjectIdentifier(owner), case .rc4(let state) = entry.object
         else { return nil }
         return state
     }
 
-    func makeDH(owner: AnyObject, group: Int32) -> (UInt64, OpaquePointer)? {
+    public func makeDH(owner: AnyObject, group: Int32) -> (UInt64, OpaquePointer)? {
         guard let dh = mona_crypto_dh_new(group) else { return nil }
         let handle = makeHandle()
         objects[handle] = (ObjectIdentifier(owner), .dh(dh))
         return (handle, dh)
     }
 
-    func dh(_ handle: UInt64, owner: AnyObject) -> OpaquePointer? {
+    public func dh(_ handle: UInt64, owner: AnyObject) -> OpaquePointer? {
         guard let entry = objects[handle], entry.owner == ObjectIdentifier(owner), case .dh(let dh) = entry.object
         else { return nil }
         return dh
     }
 
     /// Frees one object; false if unknown or not the owner's.
-    func free(_ handle: UInt64, owner: AnyObject) -> Bool {
+    public func free(_ handle: UInt64, owner: AnyObject) -> Bool {
         guard let entry = objects[handle], entry.owner == ObjectIdentifier(owner) else { return false }
         objects[handle] = nil
         release(entry.object)
@@ -51,7 +52,7 @@ final class CryptoService: @unchecked Sendable {
     }
 
     /// Frees everything an owner still holds.
-    func freeAll(owner: AnyObject) {
+    public func freeAll(owner: AnyObject) {
         for (handle, entry) in objects where entry.owner == ObjectIdentifier(owner) {
             objects[handle] = nil
             release(entry.object)

@@ -4,14 +4,15 @@ import PluginABI
 
 /// The host's translations between values and wire formats: one implementation (MonaCodecs) serves
 /// the plugins (host->value_encode / value_decode, through MVS) and Lua (mona:toJSON, fromAMF…).
-enum ValueCodecs {
+/// Public for hosts of tests (MonaPluginTesting's FakeHost).
+public enum ValueCodecs {
     /// Encoded bytes, or a MONA_E_* code.
-    enum Outcome {
+    public enum Outcome {
         case success([UInt8])
         case failure(Int32)
     }
 
-    static func encode(format: Int32, mvs: [UInt8]) -> Outcome {
+    public static func encode(format: Int32, mvs: [UInt8]) -> Outcome {
         guard let values = try? MVSReader.decode(mvs) else { return .failure(MONA_E_INVAL) }
         switch format {
         case MONA_FORMAT_MVS:
@@ -30,7 +31,7 @@ enum ValueCodecs {
         }
     }
 
-    static func decode(format: Int32, data: [UInt8]) -> Outcome {
+    public static func decode(format: Int32, data: [UInt8]) -> Outcome {
         switch format {
         case MONA_FORMAT_MVS:
             return (try? MVSReader.decode(data)) == nil ? .failure(MONA_E_INVAL) : .success(data)
