@@ -25,13 +25,13 @@ enum HostAPITable {
 
     private static func fillCore(_ api: inout mona_host_api) {
         api.log = { ctx, level, file, line, message, size in
-            let plugin = LoadedPlugin.from(ctx)
+            let plugin = LoadedPlugin.fromAnyThread(ctx)
             let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
             let mona = MonaLogLevel(rawValue: min(max(level, 1), 8)) ?? .info
             plugin.runtime.sink.log(mona, "\(plugin.section): \(text)", file: file.map { String(cString: $0) } ?? plugin.path,
                                     line: Int(line))
         }
-        api.log_level = { ctx in LoadedPlugin.from(ctx).runtime.sink.maxLevel }
+        api.log_level = { ctx in LoadedPlugin.fromAnyThread(ctx).runtime.sink.maxLevel }
         api.config_get = { ctx, key, buffer, capacity in
             guard let key, let value = LoadedPlugin.from(ctx).runtime.config[String(cString: key)] else { return -1 }
             return HostAPITable.copyOut(value, buffer, capacity)
@@ -139,6 +139,9 @@ enum HostAPITable {
         api.tcp_handoff = { ctx, handle, section, bytes, bytesSize, request, requestSize in
             let plugin = LoadedPlugin.from(ctx)
             guard let connection = HostAPITable.ownedConnection(ctx, handle), let section else { return MONA_E_INVAL }
+            guard ObjectModelAPI.values(request, requestSize) != nil else {
+                return plugin.refuse("tcp_handoff", "malformed MVS request (\(requestSize) bytes)")
+            }
             guard let target = plugin.runtime.plugin(section: String(cString: section)), target.isLive,
                   target.entry.tcp_adopted != nil, target !== plugin
             else { return MONA_E_NOTFOUND }
@@ -269,23 +272,28 @@ enum HostAPITable {
 
     private static func fillValues(_ api: inout mona_host_api) {
         api.value_encode = { ctx, format, data, size, out in
-            let bytes = Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
-            switch ValueCodecs.encode(format: format, mvs: bytes) {
+            out?.pointee = mona_buffer()
+            guard data != nil || size == 0 else { return LoadedPlugin.fromAnyThread(ctx).refuse("value_encode", "NULL data with \(size) bytes") }
+            switch ValueCodecs.encode(format: format, mvs: Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))) {
             case .success(let encoded):
                 HostAPITable.fill(out, encoded)
                 return MONA_OK
             case .failure(let code):
-                return code
+                let reason = code == MONA_E_UNSUPPORTED ? "unknown format" : "malformed MVS, or RAW not given one BYTES or STRING value"
+                return LoadedPlugin.fromAnyThread(ctx).refuse("value_encode", "to format \(format): \(reason)", status: code)
             }
         }
         api.value_decode = { ctx, format, data, size, out in
-            let bytes = Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
-            switch ValueCodecs.decode(format: format, data: bytes) {
+            out?.pointee = mona_buffer()
+            guard data != nil || size == 0 else { return LoadedPlugin.fromAnyThread(ctx).refuse("value_decode", "NULL data with \(size) bytes") }
+            switch ValueCodecs.decode(format: format, data: Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))) {
             case .success(let decoded):
                 HostAPITable.fill(out, decoded)
                 return MONA_OK
             case .failure(let code):
-                return code
+                // Usually a peer's bytes (a WebSocket message): a debug line, not a warning per message.
+                let reason = code == MONA_E_UNSUPPORTED ? "unknown format" : "bytes that do not decode in that format"
+                return LoadedPlugin.fromAnyThread(ctx).refuse("value_decode", "from format \(format): \(reason)", status: code, level: .debug)
             }
         }
     }

@@ -41,18 +41,32 @@ final class LoadedPlugin: @unchecked Sendable {
     }
 
     /// A copy of a plugin's table: the bytes its struct_size covers, the rest (newer minors) zero, i.e. NULL.
+    /// The loader refused tables below the 1.0 layout already.
     static func table(_ descriptor: UnsafePointer<mona_plugin>) -> mona_plugin {
-        var table = mona_plugin()
-        let size = min(Int(descriptor.pointee.struct_size), MemoryLayout<mona_plugin>.size)
-        withUnsafeMutableBytes(of: &table) { $0.copyMemory(from: UnsafeRawBufferPointer(start: descriptor, count: size)) }
-        return table
+        ABIStruct.copy(descriptor, declaredSize: descriptor.pointee.struct_size, minimumSize: 0, into: mona_plugin())!
+    }
+
+    /// Logs why a host API call of this plugin was refused (one line naming the function) and returns
+    /// `status` (MONA_E_INVAL unless said otherwise). Thread-safe.
+    func refuse(_ function: String, _ reason: String, status: Int32 = MONA_E_INVAL, level: MonaLogLevel = .warn) -> Int32 {
+        runtime.log(level, "\(section): \(function) refused: \(reason)")
+        return status
     }
 
     /// True while callbacks may reach the instance.
     var isLive: Bool { state == .created || state == .started }
 
-    /// The record behind a host API `ctx` argument.
+    /// The record behind a host API `ctx` argument, for the functions the header reserves to the loop
+    /// thread: debug builds stop on a call from another thread (a plugin bug that would corrupt the
+    /// host's tables).
     static func from(_ ctx: OpaquePointer?) -> LoadedPlugin {
+        let plugin = fromAnyThread(ctx)
+        assert(plugin.runtime.reactor.inLoop, "\(plugin.section): a host API function reserved to the loop thread was called from another thread")
+        return plugin
+    }
+
+    /// The record behind a host API `ctx` argument, for the thread-safe functions (log, log_level).
+    static func fromAnyThread(_ ctx: OpaquePointer?) -> LoadedPlugin {
         Unmanaged<LoadedPlugin>.fromOpaque(UnsafeRawPointer(ctx!)).takeUnretainedValue()
     }
 }

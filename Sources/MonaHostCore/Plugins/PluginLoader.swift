@@ -76,7 +76,7 @@ struct PluginLoader {
     }
 
     /// The size of the 1.0 layout of `mona_plugin` (MONA_PLUGIN_SIZE_1_0): older plugins of the major are welcome.
-    static let minimumTableSize = MemoryLayout<mona_plugin>.offset(of: \.sink_released)! + MemoryLayout<UnsafeRawPointer>.size
+    static let minimumTableSize = ABIStruct.pluginSize10
 
     /// Checks a descriptor returned by an entry function.
     func validate(_ descriptor: UnsafePointer<mona_plugin>?, path: String) -> Result<(UnsafePointer<mona_plugin>, String), Failure> {
