@@ -65,6 +65,22 @@ struct LoaderTests {
         #expect(entry.writer_set_property == nil)
     }
 
+    @Test func theHeadersDeclarationExportsTheEntryFromCxxAndHiddenVisibility() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Neither fixture annotates its entry: no extern "C", no visibility attribute.
+        try TestEnvironment.buildCxxPlugin("cppecho", into: folder, flags: ["-fvisibility=hidden"])
+        try TestEnvironment.buildCPlugin("cecho", into: folder, flags: ["-fvisibility=hidden"])
+        let loader = PluginLoader(searchPaths: [folder])
+        for (library, name) in [("libcppecho.so", "cppecho"), ("libcecho.so", "cecho")] {
+            guard case .success(let (descriptor, _)) = loader.load(Self.item(name, library)) else {
+                Issue.record("\(library) did not load: \(loader.load(Self.item(name, library)).failure?.message ?? "")")
+                continue
+            }
+            #expect(String(cString: descriptor.pointee.name) == name)
+        }
+    }
+
     @Test func anExplicitEntrySymbolIsUsedAlone() throws {
         let folder = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -51,6 +51,21 @@ struct ServerTests {
         #expect(server.terminate().status == 0)
     }
 
+    @Test func aCxxDropInBuiltWithHiddenVisibilityServes() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: "\(folder)/plugins", withIntermediateDirectories: true)
+        try TestEnvironment.buildCxxPlugin("cppecho", into: "\(folder)/plugins", flags: ["-fvisibility=hidden"])
+        let port = TestEnvironment.freePort()
+        let server = try ServerProcess(directory: folder, ini: Self.protocolsOff + "[cpp]\nlibrary=libcppecho.so\nport=\(port)\n")
+        try server.waitUntilStarted()
+        #expect(server.output.contains("cpp: C++ plugin started"))
+        let client = try TestSocket(tcpPort: port)
+        try client.send("hello\nworld\n")
+        #expect(try [client.readLine(), client.readLine()] == ["c++ 1 hello", "c++ 2 world"])
+        #expect(server.terminate().status == 0)
+    }
+
     @Test func timersFireOnceOrPeriodically() throws {
         let folder = try Self.folderWithCEcho()
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -28,7 +28,9 @@
  *   can be linked statically into one binary) and, failing that, the generic `mona_plugin_entry` that
  *   third-party drop-ins export. The entry returns a pointer to a static mona_plugin, or NULL to refuse
  *   the host's ABI version. A refused, mismatched or symbol-less library is logged and skipped; the
- *   server goes on with the others.
+ *   server goes on with the others. This header declares mona_plugin_entry with C linkage and default
+ *   visibility: a drop-in defines it and needs no extern "C" nor export attribute of its own, in C or
+ *   C++, with or without -fvisibility=hidden (MONA_PLUGIN_EXPORT exports any other symbol).
  *
  * THREADING
  *   Every call in both directions happens on the host's single event-loop thread, except:
@@ -103,14 +105,19 @@ extern "C" {
  *   1.3  Fan-out without copies: mona_host_api.shared_create, shared_release and tcp_send_parts (a
  *        frame encoded once, then written to many connections by reference); mona_plugin.sink_frame
  *        (sink_audio/sink_video with the frame's serial, so that a plugin knows it already encoded
- *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2. */
+ *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2.
+ *   1.4  No table changed. The header declares mona_plugin_entry (C linkage, default visibility) and
+ *        adds MONA_PLUGIN_VISIBLE, MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced
+ *        for every minor: structs accepted from their 1.0 size; malformed MVS and another plugin's
+ *        handles are MONA_E_INVAL with a log line; sink_frame alone subscribes; pub_audio/pub_video
+ *        flags are honoured; value formats' framing documented. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 3
+#define MONA_ABI_MINOR 4
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010003u
+#define MONA_ABI_VERSION 0x00010004u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -122,6 +129,24 @@ extern "C" {
 
 /** Generic entry symbol exported by drop-in plugins. Built-ins export mona_plugin_entry_<name>. */
 #define MONA_PLUGIN_ENTRY_SYMBOL "mona_plugin_entry"
+
+/** Makes a symbol visible to dlsym even when the plugin is compiled with -fvisibility=hidden. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#define MONA_PLUGIN_VISIBLE __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MONA_PLUGIN_VISIBLE __attribute__((visibility("default")))
+#else
+#define MONA_PLUGIN_VISIBLE
+#endif
+
+/** Exports a symbol of a plugin for the host with C linkage, from C or C++; e.g. the entry of a
+ *  built-in: `MONA_PLUGIN_EXPORT const mona_plugin *mona_plugin_entry_foo(uint32_t host_abi_version)`.
+ *  (mona_plugin_entry itself needs nothing: this header declares it.) */
+#ifdef __cplusplus
+#define MONA_PLUGIN_EXPORT extern "C" MONA_PLUGIN_VISIBLE
+#else
+#define MONA_PLUGIN_EXPORT MONA_PLUGIN_VISIBLE
+#endif
 
 /* ---- basic types -------------------------------------------------------------------------------- */
 
@@ -749,6 +774,13 @@ typedef struct mona_plugin {
 
 /** Signature of the entry symbol: returns the plugin's table, or NULL to refuse host_abi_version. */
 typedef const mona_plugin *(*mona_plugin_entry_fn)(uint32_t host_abi_version);
+
+/** The entry of a drop-in plugin (MONA_PLUGIN_ENTRY_SYMBOL), which the plugin defines: returns its
+ *  table, or NULL to refuse host_abi_version. Declared here with C linkage and default visibility, so
+ *  that a plugin that includes this header and defines it loads whether it is compiled as C, as C++
+ *  (no extern "C" of its own) or with -fvisibility=hidden. The host never calls it by this name: it
+ *  looks it up with dlsym. */
+MONA_PLUGIN_VISIBLE const mona_plugin *mona_plugin_entry(uint32_t host_abi_version);
 
 #ifdef __cplusplus
 }
