@@ -37,7 +37,8 @@ public final class HostRuntime: @unchecked Sendable {
         self.layout = layout
         self.sink = sink
         logger = Logger(label: "MonaServer", factory: { _ in MonaLogHandler(sink: sink) })
-        loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config))
+        loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config),
+                              iniFolder: ServerLayout.directory(of: layout.iniPath))
         reactor = Reactor(runtime: self)
         crypto = CryptoService(makeHandle: { [unowned self] in reactor.makeHandle() })
     }
