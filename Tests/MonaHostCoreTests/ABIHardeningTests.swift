@@ -97,6 +97,22 @@ struct ABIHardeningTests {
         try owner.expectLine("unsubscribed")
     }
 
+    @Test func workPendingAtTheStopEndsBeforeDestroy() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let session = try harness.connect()
+        try session.expect("work 10", "working")
+        #expect(harness.server.waitFor("rpc: work done 10"))
+        try session.expect("work 700", "working")
+        let (status, _) = harness.server.terminate()
+        #expect(status == 0)
+        let output = harness.server.output
+        let done = output.range(of: "rpc: work done 700")
+        let destroyed = output.range(of: "rpc: destroyed with 0 works pending")
+        #expect(done != nil, "work_done is delivered although the server stops")
+        #expect(destroyed != nil, "destroy comes after every work_done: no work context is lost")
+        if let done, let destroyed { #expect(done.lowerBound < destroyed.lowerBound) }
+    }
+
     @Test func sinkFrameAloneIsEnoughToSubscribe() throws {
         let harness = try LuaHarness(files: ["www/main.lua": Self.app], crpcDefines: ["CRPC_SINK_FRAME", "CRPC_NO_AV_SINKS"])
         let publisher = try harness.connect()

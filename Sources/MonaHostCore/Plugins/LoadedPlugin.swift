@@ -23,6 +23,11 @@ final class LoadedPlugin: @unchecked Sendable {
     var state = State.created
     /// Shared buffers the plugin created (ABI 1.3), by handle; queued sends hold their own references.
     var sharedBuffers: [mona_handle: SharedBlock] = [:]
+    /// run_blocking items whose work_done has not been delivered yet: the plugin is not destroyed
+    /// before they are (the header's promise).
+    private(set) var pendingWorks = 0
+    /// What waits for `pendingWorks` to reach 0.
+    private var worksDrained: [() -> Void] = []
     unowned let runtime: HostRuntime
 
     init(section: String, path: String, descriptor: UnsafePointer<mona_plugin>, runtime: HostRuntime) {
@@ -51,6 +56,25 @@ final class LoadedPlugin: @unchecked Sendable {
     func refuse(_ function: String, _ reason: String, status: Int32 = MONA_E_INVAL, level: MonaLogLevel = .warn) -> Int32 {
         runtime.log(level, "\(section): \(function) refused: \(reason)")
         return status
+    }
+
+    /// A run_blocking item was queued.
+    func workStarted() {
+        pendingWorks += 1
+    }
+
+    /// A run_blocking item's work_done was delivered; the waiters run once none is left.
+    func workFinished() {
+        pendingWorks -= 1
+        guard pendingWorks == 0 else { return }
+        let waiters = worksDrained
+        worksDrained = []
+        for waiter in waiters { waiter() }
+    }
+
+    /// Runs `body` once every run_blocking item of the plugin has had its work_done (now, if none is pending).
+    func whenWorksDone(_ body: @escaping () -> Void) {
+        if pendingWorks == 0 { body() } else { worksDrained.append(body) }
     }
 
     /// True while callbacks may reach the instance.

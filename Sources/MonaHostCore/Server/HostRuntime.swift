@@ -119,7 +119,7 @@ public final class HostRuntime: @unchecked Sendable {
         guard status >= 0 else {
             log(.error, "\(item.section): failed to start (status \(status)); \(item.section) is off, the other protocols go on")
             plugin.state = .stopped
-            reactor.closeAll(ownedBy: plugin) { [self] in destroy(plugin) }
+            reactor.closeAll(ownedBy: plugin) { [self] in plugin.whenWorksDone { self.destroy(plugin) } }
             plugins.removeAll { $0 === plugin }
             return
         }
@@ -139,8 +139,9 @@ public final class HostRuntime: @unchecked Sendable {
     }
 
     /// Asks the server to stop (thread-safe, idempotent): plugins stop in reverse load order, their
-    /// sockets and timers close (their tcp_closed first), then they are destroyed, Lua stops and `data`
-    /// is flushed. `waitUntilStopped` returns once all is done.
+    /// sockets and timers close (their tcp_closed first) and their run_blocking items end (their
+    /// work_done first), then they are destroyed, Lua stops and `data` is flushed. `waitUntilStopped`
+    /// returns once all is done.
     public func requestStop() {
         reactor.execute { [self] in
             guard !stopRequested else { return }
@@ -157,8 +158,9 @@ public final class HostRuntime: @unchecked Sendable {
                 plugin.entry.stop?(plugin.instance)
                 plugin.state = .stopped
                 lua?.closeClients(of: plugin)
-                pending += 1
+                pending += 2
                 reactor.closeAll(ownedBy: plugin, completion: closed)
+                plugin.whenWorksDone(closed) // its run_blocking items end before it is destroyed
             }
             closed()
         }
@@ -257,9 +259,11 @@ public final class HostRuntime: @unchecked Sendable {
     func runBlocking(_ plugin: LoadedPlugin, work: @convention(c) (UnsafeMutableRawPointer?) -> Void,
                      context: UnsafeMutableRawPointer?) {
         let job = BlockingJob(work: work, context: context)
+        plugin.workStarted()
         reactor.runBlocking({ job.work(job.context) }) { _ in
-            guard plugin.isLive || plugin.state == .stopped else { return }
+            // Never after destroy: the stop waits for this (whenWorksDone).
             plugin.entry.work_done?(plugin.instance, job.context)
+            plugin.workFinished()
         }
     }
 }

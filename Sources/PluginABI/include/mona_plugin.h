@@ -461,7 +461,11 @@ typedef struct mona_host_api {
     /** Cancels a timer; it never fires afterwards, even if already due. MONA_E_INVAL if already over. */
     int32_t (*timer_cancel)(mona_host_ctx *ctx, mona_handle timer);
     /** Runs work(work_ctx) on a pool thread, then plugin->work_done(work_ctx) on the loop thread.
-     *  `work` must only use the thread-safe host functions (see THREADING). */
+     *  `work` must only use the thread-safe host functions (see THREADING). work_done always comes,
+     *  once per call, and before destroy: at a stop (or a failed start) the host waits for the
+     *  plugin's pending items after its stop returns and its sockets are closed, delivers their
+     *  work_done, then calls destroy, so work_ctx is always given back (a work function that never
+     *  returns therefore holds up the stop). MONA_E_UNSUPPORTED when the plugin has no work_done. */
     int32_t (*run_blocking)(mona_host_ctx *ctx, void (*work)(void *work_ctx), void *work_ctx);
 
     /* -- crypto (OpenSSL in the host; stateless ones are thread-safe) ------------------------------ */
@@ -660,13 +664,14 @@ typedef struct mona_plugin {
      *  returns, the host closes whatever sockets and timers the plugin still holds, with
      *  MONA_CLOSED_SHUTDOWN callbacks. */
     void (*stop)(void *plugin);
-    /** Frees the instance. No callback follows. */
+    /** Frees the instance, after every run_blocking item has had its work_done. No callback follows. */
     void (*destroy)(void *plugin);
 
     /* -- TCP ------------------------------------------------------------------------------------ */
 
     /** A connection was accepted on a listener. Returns the session context for it, or NULL to refuse
-     *  (the host closes the connection without a tcp_closed callback). */
+     *  (the host closes the connection without a tcp_closed callback). `peer` and `local` are never
+     *  NULL (borrowed for the call); an address the system could not give has family MONA_AF_NONE. */
     void *(*tcp_accepted)(void *plugin, void *listener_ctx, mona_handle connection, const mona_addr *peer,
                           const mona_addr *local);
     /** Bytes arrived. `data` holds what the plugin left unconsumed last time followed by the new bytes.
@@ -681,19 +686,20 @@ typedef struct mona_plugin {
     /** The connection is over (reason MONA_CLOSED_*). The last callback for this session. */
     void (*tcp_closed)(void *plugin, void *session, mona_handle connection, int32_t reason);
     /** A connection handed over by another plugin (host->tcp_handoff). `request` is the MVS the
-     *  sender attached. Returns the session context, or NULL to refuse (the host closes it). The
-     *  already-read bytes follow as an ordinary tcp_data. */
+     *  sender attached (valid MVS; NULL when request_size is 0). `peer` and `local` as for tcp_accepted.
+     *  Returns the session context, or NULL to refuse (the host closes it). The already-read bytes
+     *  follow as an ordinary tcp_data. */
     void *(*tcp_adopted)(void *plugin, mona_handle connection, const mona_addr *peer, const mona_addr *local,
                          const uint8_t *request, size_t request_size);
 
     /* -- UDP, timers, work ---------------------------------------------------------------------- */
 
-    /** One datagram arrived on a socket from host->udp_bind. */
+    /** One datagram arrived on a socket from host->udp_bind. `from` is never NULL. */
     void (*udp_datagram)(void *plugin, void *udp_ctx, mona_handle udp, const mona_addr *from,
                          const uint8_t *data, size_t size);
     /** A timer fired. */
     void (*timer_fired)(void *plugin, void *timer_ctx, mona_handle timer);
-    /** A run_blocking work item finished. */
+    /** A run_blocking work item finished: always delivered, once, before destroy (even after stop). */
     void (*work_done)(void *plugin, void *work_ctx);
 
     /* -- writers: what Lua's client.writer does, encoded by the protocol -------------------------- */
