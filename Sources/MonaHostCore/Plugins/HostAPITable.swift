@@ -36,6 +36,12 @@ enum HostAPITable {
             guard let key, let value = LoadedPlugin.from(ctx).runtime.config[String(cString: key)] else { return -1 }
             return HostAPITable.copyOut(value, buffer, capacity)
         }
+        api.config_default = { ctx, key, value in
+            let plugin = LoadedPlugin.from(ctx)
+            guard let key, key.pointee != 0, let value else { return plugin.refuse("config_default", "a NULL or empty key, or a NULL value") }
+            plugin.runtime.declareDefault("\(plugin.section).\(String(cString: key))", String(cString: value))
+            return MONA_OK
+        }
         api.config_iterate = { ctx, prefix, visit, user in
             guard let visit else { return }
             let config = LoadedPlugin.from(ctx).runtime.config

@@ -96,7 +96,7 @@ public final class HostRuntime: @unchecked Sendable {
             (descriptor, path) = loaded
         case .failure(let failure):
             if item.implicit, case .fileNotFound = failure {
-                log(.warn, "\(item.section): plugin \(failure.message); \(item.section) is off (set \(item.section == "WebSocket" ? "WebSocket.enabled=false" : "\(item.section).port=0") to silence this)")
+                log(.warn, "\(item.section): plugin \(failure.message); \(item.section) is off (set \(item.section).enabled=false to silence this)")
             } else {
                 log(.error, "\(item.section): plugin \(failure.message); \(item.section) is off")
             }
@@ -244,6 +244,11 @@ public final class HostRuntime: @unchecked Sendable {
         let key = keys.first { $0 == "\(section).port" } ?? keys.first
         let file = layout.iniPath
         return key.map { "change \($0) in \(file)" } ?? "change the ports of [\(section)] in \(file)"
+    }
+
+    /// A plugin's default for one of its keys (config_default): kept unless the configuration has the key.
+    func declareDefault(_ key: String, _ value: String) {
+        if config[key] == nil { config[key] = value }
     }
 
     /// MonaServer publishes `<PROTO>.publicAddress` once a protocol listens.

@@ -106,8 +106,9 @@ extern "C" {
  *        frame encoded once, then written to many connections by reference); mona_plugin.sink_frame
  *        (sink_audio/sink_video with the frame's serial, so that a plugin knows it already encoded
  *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2.
- *   1.4  No table changed. The header declares mona_plugin_entry (C linkage, default visibility) and
- *        adds MONA_PLUGIN_VISIBLE, MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced
+ *   1.4  mona_host_api.config_default (protocol defaults belong to their plugin). The header declares
+ *        mona_plugin_entry (C linkage, default visibility) and adds MONA_PLUGIN_VISIBLE,
+ *        MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced
  *        for every minor: structs accepted from their 1.0 size; malformed MVS and another plugin's
  *        handles are MONA_E_INVAL with a log line; sink_frame alone subscribes; pub_audio/pub_video
  *        flags are honoured; value formats' framing documented. */
@@ -636,6 +637,17 @@ typedef struct mona_host_api {
      *  plugin) or a range outside it. */
     int64_t (*tcp_send_parts)(mona_host_ctx *ctx, mona_handle connection, const mona_send_part *parts,
                               size_t count);
+
+    /* -- 1.4: configuration defaults -------------------------------------------------------------
+     * Read it only when struct_size covers it (MONA_HAS_FIELD(mona_host_api, ...)). */
+
+    /** Declares the default of one of the plugin's settings: `key` (NUL-terminated, relative to the
+     *  plugin's section: "port" for "RTMP.port") takes `value` (NUL-terminated) unless the
+     *  configuration already has it. The plugin owns its defaults (the host knows none of any
+     *  protocol's); once declared, config_get and Lua's mona.configs show them. Call it from create or
+     *  start, before reading the setting. MONA_OK when set or already configured; MONA_E_INVAL for a
+     *  NULL or empty key, or a NULL value. */
+    int32_t (*config_default)(mona_host_ctx *ctx, const char *key, const char *value);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */
