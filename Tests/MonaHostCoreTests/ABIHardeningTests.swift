@@ -73,22 +73,24 @@ struct ABIHardeningTests {
         try owner.expect("publish live", "published")
         try owner.expect("subscribe other", "subscribed")
         let handles = try owner.command("handles").split(separator: " ").dropFirst().map(String.init)
-        #expect(handles.count == 3 && !handles.contains("0"))
-        let (client, publication, subscription) = (handles[0], handles[1], handles[2])
+        #expect(handles.count == 4 && !handles.contains("0"))
+        let (client, publication, subscription, connection) = (handles[0], handles[1], handles[2], handles[3])
 
         let thief = LuaHarness.Session(try TestSocket(tcpPort: otherPort))
         try thief.expect("open /", "opened {}")
         let attempts = [("call", client), ("param", client), ("property", client), ("read", client), ("writer", client),
                         ("publish", client), ("subscribe", client), ("video", publication), ("data", publication),
                         ("metadata", publication), ("flush", publication), ("unpublish", publication),
-                        ("option", subscription), ("unsubscribe", subscription), ("close", client)]
+                        ("option", subscription), ("unsubscribe", subscription), ("send", connection),
+                        ("tcpclose", connection), ("close", client)]
         for (op, handle) in attempts {
             try thief.expect("foreign \(op) \(handle)", "foreign \(op) -1", "\(op) on another plugin's handle")
         }
         #expect(harness.server.waitFor("thief: client_close refused: handle \(client) belongs to rpc"))
         #expect(harness.server.waitFor("thief: unpublish refused: handle \(publication) belongs to rpc"))
         #expect(harness.server.waitFor("thief: unsubscribe refused: handle \(subscription) belongs to rpc"))
-        // The owner still has all three, and may use them.
+        #expect(harness.server.waitFor("thief: tcp_close refused: handle \(connection) belongs to rpc"))
+        // The owner still has all four, and may use them (nothing "stolen" was written to its connection).
         try owner.expect("call whoami", #"ok "alive""#)
         try owner.expect("foreign property \(client)", "foreign property 0")
         try owner.expect("foreign flush \(publication)", "foreign flush 0")

@@ -98,17 +98,19 @@ enum HostAPITable {
         }
         api.tcp_unlisten = { ctx, handle in
             let reactor = LoadedPlugin.from(ctx).runtime.reactor!
-            guard let listener = reactor.listeners[handle], listener.owner === LoadedPlugin.from(ctx) else { return MONA_E_INVAL }
+            let listener = reactor.listeners[handle]
+            if let refused = ObjectModelAPI.check(LoadedPlugin.from(ctx), owner: listener?.owner, handle, "tcp_unlisten") { return refused }
+            guard let listener else { return MONA_E_INVAL }
             reactor.listeners[handle] = nil
             listener.close(then: {})
             return MONA_OK
         }
         api.tcp_send = { ctx, handle, data, size in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle), size >= 0 else { return Int64(MONA_E_INVAL) }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_send"), size >= 0 else { return Int64(MONA_E_INVAL) }
             return connection.send(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
         }
         api.tcp_send_parts = { ctx, handle, parts, count in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return Int64(MONA_E_INVAL) }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_send_parts") else { return Int64(MONA_E_INVAL) }
             return connection.send(parts: UnsafeBufferPointer(start: parts, count: parts == nil ? 0 : count),
                                    shared: LoadedPlugin.from(ctx).sharedBuffers)
         }
@@ -126,17 +128,17 @@ enum HostAPITable {
             LoadedPlugin.from(ctx).sharedBuffers[handle] = nil
         }
         api.tcp_set_reading = { ctx, handle, enabled in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_set_reading") else { return MONA_E_INVAL }
             connection.setReading(enabled != 0)
             return MONA_OK
         }
         api.tcp_close = { ctx, handle, how in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_close") else { return MONA_E_INVAL }
             connection.close(how: how)
             return MONA_OK
         }
         api.tcp_addresses = { ctx, handle, peer, local in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_addresses") else { return MONA_E_INVAL }
             let addresses = connection.addresses()
             peer?.pointee = addresses.peer
             local?.pointee = addresses.local
@@ -144,7 +146,7 @@ enum HostAPITable {
         }
         api.tcp_handoff = { ctx, handle, section, bytes, bytesSize, request, requestSize in
             let plugin = LoadedPlugin.from(ctx)
-            guard let connection = HostAPITable.ownedConnection(ctx, handle), let section else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_handoff"), let section else { return MONA_E_INVAL }
             guard ObjectModelAPI.values(request, requestSize) != nil else {
                 return plugin.refuse("tcp_handoff", "malformed MVS request (\(requestSize) bytes)")
             }
@@ -161,10 +163,11 @@ enum HostAPITable {
     /// The largest shared buffer a plugin may create (a frame is at most 16 MiB in RTMP).
     static let maxSharedSize = 1 << 30
 
-    /// The connection `handle` if the calling plugin owns it.
-    static func ownedConnection(_ ctx: OpaquePointer?, _ handle: mona_handle) -> TCPConnection? {
+    /// The connection `handle` if the calling plugin owns it (else nil, logged as ObjectModelAPI.check does).
+    static func ownedConnection(_ ctx: OpaquePointer?, _ handle: mona_handle, _ function: String) -> TCPConnection? {
         let plugin = LoadedPlugin.from(ctx)
-        guard let connection = plugin.runtime.reactor.connections[handle], connection.owner === plugin else { return nil }
+        let connection = plugin.runtime.reactor.connections[handle]
+        guard ObjectModelAPI.check(plugin, owner: connection?.owner, handle, function) == nil else { return nil }
         return connection
     }
 
@@ -178,15 +181,17 @@ enum HostAPITable {
         }
         api.udp_send = { ctx, handle, to, data, size in
             let plugin = LoadedPlugin.from(ctx)
-            guard let socket = plugin.runtime.reactor.udpSockets[handle], socket.owner === plugin,
-                  let address = to?.pointee, size >= 0, size <= 65507, data != nil || size == 0
+            let found = plugin.runtime.reactor.udpSockets[handle]
+            if let refused = ObjectModelAPI.check(plugin, owner: found?.owner, handle, "udp_send") { return refused }
+            guard let socket = found, let address = to?.pointee, size >= 0, size <= 65507, data != nil || size == 0
             else { return MONA_E_INVAL }
             return socket.send(to: address, UnsafeRawBufferPointer(start: data, count: size))
         }
         api.udp_close = { ctx, handle in
             let plugin = LoadedPlugin.from(ctx)
             let reactor = plugin.runtime.reactor!
-            guard let socket = reactor.udpSockets[handle], socket.owner === plugin else { return MONA_E_INVAL }
+            if let refused = ObjectModelAPI.check(plugin, owner: reactor.udpSockets[handle]?.owner, handle, "udp_close") { return refused }
+            guard let socket = reactor.udpSockets[handle] else { return MONA_E_INVAL }
             reactor.udpSockets[handle] = nil
             socket.close(then: {})
             return MONA_OK
@@ -204,7 +209,8 @@ enum HostAPITable {
         api.timer_cancel = { ctx, handle in
             let plugin = LoadedPlugin.from(ctx)
             let reactor = plugin.runtime.reactor!
-            guard let timer = reactor.timers[handle], timer.owner === plugin else { return MONA_E_INVAL }
+            if let refused = ObjectModelAPI.check(plugin, owner: reactor.timers[handle]?.owner, handle, "timer_cancel") { return refused }
+            guard let timer = reactor.timers[handle] else { return MONA_E_INVAL }
             reactor.timers[handle] = nil
             timer.cancel()
             return MONA_OK

@@ -64,7 +64,8 @@
  *     listeners, UDP sockets, timers, crypto objects and shared buffers, the clients it opened (and
  *     their writers), the publications of those clients and its subscriptions. Every host function
  *     that takes a handle answers a handle of another plugin as an unknown one: MONA_E_INVAL (-1 from
- *     client_parameter), and logs a warning; an unknown or closed handle is MONA_E_INVAL too.
+ *     client_parameter) and logs a warning naming its owner (crypto objects: MONA_E_INVAL alone); an
+ *     unknown or closed handle is MONA_E_INVAL too.
  *
  * STATUS
  *   Functions returning int32_t answer MONA_OK (0), a negative MONA_E_* code, or a positive status where

@@ -5,10 +5,11 @@
  *                                which the host must not read): "opened …" or "opensize <status>"
  *   mvs <function>               a malformed MVS stream to open, call, property, metadata, option,
  *                                data or handoff: "mvs <function> <status>"
- *   handles                      "handles <client> <publication> <subscription>" of this session
+ *   handles                      "handles <client> <publication> <subscription> <connection>" of this session
  *   foreign <op> <handle>        calls a host function with a handle (another plugin's, in the tests):
  *                                close, call, param, property, read, writer, publish, unpublish, video,
- *                                data, metadata, flush, subscribe, unsubscribe, option: "foreign <op> <status>"
+ *                                data, metadata, flush, subscribe, unsubscribe, option, send (tcp_send),
+ *                                tcpclose (tcp_close): "foreign <op> <status>"
  *   work <ms>                    run_blocking of a work sleeping <ms>; its work_done logs "work done <ms>"
  *                                ("work <status>" when refused, nothing otherwise)
  */
@@ -113,6 +114,8 @@ static void foreign(session *s, char *arguments, text *out) {
         status = h->subscribe(h->ctx, handle, "stolen", 6, NULL, 0, s, &made, &err);
     else if (strcmp(op, "unsubscribe") == 0) status = h->unsubscribe(h->ctx, handle);
     else if (strcmp(op, "option") == 0) status = h->sub_set_option(h->ctx, handle, "receiveAudio", yes, sizeof yes);
+    else if (strcmp(op, "send") == 0) status = h->tcp_send(h->ctx, handle, (const uint8_t *)"stolen\n", 7);
+    else if (strcmp(op, "tcpclose") == 0) status = h->tcp_close(h->ctx, handle, MONA_CLOSE_ABORT);
     h->buffer_free(h->ctx, &buffer);
     h->buffer_free(h->ctx, &path);
     char what[64];
@@ -166,8 +169,9 @@ int crpc_check_command(session *s, char *command, text *out) {
     } else if (strncmp(command, "mvs ", 4) == 0) {
         malformed(s, command + 4, out);
     } else if (strcmp(command, "handles") == 0) {
-        snprintf(line, sizeof line, "handles %llu %llu %llu", (unsigned long long)s->client,
-                 (unsigned long long)s->publication, (unsigned long long)s->subscription);
+        snprintf(line, sizeof line, "handles %llu %llu %llu %llu", (unsigned long long)s->client,
+                 (unsigned long long)s->publication, (unsigned long long)s->subscription,
+                 (unsigned long long)s->connection);
         puts_(out, line);
     } else if (strncmp(command, "foreign ", 8) == 0) {
         foreign(s, command + 8, out);
