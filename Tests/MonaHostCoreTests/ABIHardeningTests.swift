@@ -115,6 +115,28 @@ struct ABIHardeningTests {
         if let done, let destroyed { #expect(done.lowerBound < destroyed.lowerBound) }
     }
 
+    /// The tests' configuration, which is the server's too (both come from the same `swift build`).
+    static let debugBuild: Bool = {
+        #if DEBUG
+        return true
+        #else
+        return false
+        #endif
+    }()
+
+    @Test(.enabled(if: debugBuild, "release builds compile the loop-thread assertion out"))
+    func aDebugHostStopsOnALoopOnlyCallFromAnotherThread() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let session = try harness.connect()
+        try session.expect("work 1", "working", "a work calling the thread-safe log_level is fine")
+        #expect(harness.server.waitFor("rpc: work done 1"))
+        try session.expect("offloop", "working")
+        #expect(harness.server.waitFor("rpc: a host API function reserved to the loop thread was called from another thread",
+                                       timeout: 30))
+        harness.server.process.waitUntilExit()
+        #expect(harness.server.process.terminationReason == .uncaughtSignal)
+    }
+
     @Test func sinkFrameAloneIsEnoughToSubscribe() throws {
         let harness = try LuaHarness(files: ["www/main.lua": Self.app], crpcDefines: ["CRPC_SINK_FRAME", "CRPC_NO_AV_SINKS"])
         let publisher = try harness.connect()

@@ -109,10 +109,10 @@ extern "C" {
  *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2.
  *   1.4  mona_host_api.config_default (protocol defaults belong to their plugin). The header declares
  *        mona_plugin_entry (C linkage, default visibility) and adds MONA_PLUGIN_VISIBLE,
- *        MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced
- *        for every minor: structs accepted from their 1.0 size; malformed MVS and another plugin's
- *        handles are MONA_E_INVAL with a log line; sink_frame alone subscribes; pub_audio/pub_video
- *        flags are honoured; value formats' framing documented. */
+ *        MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced for every minor:
+ *        structs accepted from their 1.0 size; malformed MVS and another plugin's handles are
+ *        MONA_E_INVAL with a log line; sink_frame alone subscribes; pub_audio/pub_video flags are
+ *        honoured; work_done comes before destroy; the value formats' framing is documented. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
@@ -569,7 +569,8 @@ typedef struct mona_host_api {
      * carries them); the host parses them for configs and key frames and caches what a late
      * subscriber needs. Timestamps are milliseconds. */
 
-    /** Publishes `name` for `client` (0 = a publication of the server itself). Runs Lua onPublish.
+    /** Publishes `name` for `client`, one of the plugin's clients (the server's own publications come
+     *  from Lua's mona:publish, not through this call: client 0 is MONA_E_INVAL). Runs Lua onPublish.
      *  MONA_E_EXISTS if it already has a publisher; MONA_E_REJECTED with err when Lua refuses. */
     int32_t (*publish)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
                        mona_handle *publication, mona_error *err);

@@ -10,8 +10,11 @@
  *                                close, call, param, property, read, writer, publish, unpublish, video,
  *                                data, metadata, flush, subscribe, unsubscribe, option, send (tcp_send),
  *                                tcpclose (tcp_close): "foreign <op> <status>"
- *   work <ms>                    run_blocking of a work sleeping <ms>; its work_done logs "work done <ms>"
- *                                ("work <status>" when refused, nothing otherwise)
+ *   work <ms>                    run_blocking of a work sleeping <ms> (and calling the thread-safe
+ *                                log_level); its work_done logs "work done <ms>": "working", or "work
+ *                                <status>" when refused
+ *   offloop                      a work that calls config_get, reserved to the loop thread: a debug
+ *                                host stops there ("working")
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c99 */
 #include "crpc.h"
@@ -132,6 +135,8 @@ typedef struct work_item {
 
 static void sleep_work(void *work_ctx) {
     work_item *item = work_ctx;
+    const mona_host_api *h = item->owner->host;
+    (void)h->log_level(h->ctx); /* thread-safe */
     struct timespec pause = {item->ms / 1000, (long)(item->ms % 1000) * 1000000L};
     nanosleep(&pause, NULL); /* the blocking work a plugin moves off the loop */
 }
@@ -146,13 +151,13 @@ void crpc_work_done(void *self, void *work_ctx) {
     free(item);
 }
 
-static int start_work(session *s, const char *ms, text *out) {
+static int start_work(session *s, void (*work)(void *), const char *ms, text *out) {
     plugin *p = s->owner;
     work_item *item = calloc(1, sizeof *item);
     if (!item) return 0;
     item->owner = p;
     item->ms = (unsigned)strtoul(ms, NULL, 10);
-    int32_t status = p->host->run_blocking(p->host->ctx, sleep_work, item);
+    int32_t status = p->host->run_blocking(p->host->ctx, work, item);
     if (status == MONA_OK) {
         p->pending_works++;
         return 0;
@@ -160,6 +165,12 @@ static int start_work(session *s, const char *ms, text *out) {
     free(item);
     status_line(out, "work", status);
     return 1;
+}
+
+static void off_loop_work(void *work_ctx) {
+    work_item *item = work_ctx;
+    const mona_host_api *h = item->owner->host;
+    (void)h->config_get(h->ctx, "host", NULL, 0); /* loop only: a plugin bug */
 }
 
 int crpc_check_command(session *s, char *command, text *out) {
@@ -176,7 +187,9 @@ int crpc_check_command(session *s, char *command, text *out) {
     } else if (strncmp(command, "foreign ", 8) == 0) {
         foreign(s, command + 8, out);
     } else if (strncmp(command, "work ", 5) == 0) {
-        if (!start_work(s, command + 5, out)) puts_(out, "working");
+        if (!start_work(s, sleep_work, command + 5, out)) puts_(out, "working");
+    } else if (strcmp(command, "offloop") == 0) {
+        if (!start_work(s, off_loop_work, "0", out)) puts_(out, "working");
     } else {
         return 0;
     }
