@@ -25,6 +25,7 @@ final class HTTPPlugin: MonaPluginInstance {
     }
 
     func start() -> Int32 {
+        host.declareDefaults(["port": "80", "timeout": "\(timeout)", "index": index]) // MonaServer's
         let address = host.config("\(section).host") ?? host.config("host") ?? "0.0.0.0"
         guard let port = UInt16(host.config("\(section).port") ?? "80") else {
             host.log(MONA_LOG_ERROR, "\(section).port is not a port number")

@@ -26,6 +26,7 @@ final class RTMPPlugin: MonaPluginInstance {
     }
 
     func start() -> Int32 {
+        host.declareDefaults(["port": "1935", "timeout": "\(timeout)"]) // MonaServer's
         let address = host.config("\(section).host") ?? host.config("host") ?? "0.0.0.0"
         guard let port = UInt16(host.config("\(section).port") ?? "1935") else {
             host.log(MONA_LOG_ERROR, "\(section).port is not a port number")

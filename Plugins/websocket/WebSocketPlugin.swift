@@ -30,6 +30,7 @@ final class WebSocketPlugin: MonaPluginInstance {
     }
 
     func start() -> Int32 {
+        host.declareDefaults(["timeout": "\(timeout)"]) // MonaServer's
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
         if let text = host.config("\(section).maxMessageSize"), let value = Int(text), value > 0 {
             // A frame waits whole in the host (MONA_TCP_MAX_UNCONSUMED) only while its header is incomplete;

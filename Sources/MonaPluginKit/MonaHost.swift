@@ -37,6 +37,15 @@ public struct MonaHost: @unchecked Sendable {
         return String(decoding: buffer, as: UTF8.self)
     }
 
+    /// Declares the plugin's defaults (keys relative to its section, e.g. "port"): the configuration,
+    /// and so Lua's mona.configs, shows them unless the ini set them. A host before ABI 1.4 has no
+    /// config_default: nothing is declared and the plugin's own fallbacks apply.
+    public func declareDefaults(_ defaults: KeyValuePairs<String, String>) {
+        let needed = MemoryLayout<mona_host_api>.offset(of: \mona_host_api.config_default)! + MemoryLayout<UnsafeRawPointer>.size
+        guard Int(api.pointee.struct_size) >= needed else { return }
+        for (key, value) in defaults { _ = api.pointee.config_default(ctx, key, value) }
+    }
+
     // MARK: TCP
 
     /// Listens; returns the status, the listener handle and the bound address.

@@ -32,24 +32,34 @@ struct ConfigTests {
         #expect(ini.entries == [.init(key: "HTTP.port", value: "3"), .init(key: "HTTP.Port", value: "2")])
     }
 
-    @Test func defaultsAreMonaServers() {
+    @Test func theHostsDefaultsAreTheServersOnly() {
         let config = ServerConfig(ini: nil)
         #expect(config["host"] == "0.0.0.0")
-        #expect(config.int("RTMP.port", default: 0) == 1935)
-        #expect(config.int("RTMFP.port", default: 0) == 1935)
-        #expect(config.int("HTTP.port", default: 0) == 80)
-        #expect(config.int("RTSP.port", default: 0) == 554)
-        #expect(config.int("HTTP.timeout", default: 0) == 7)
-        #expect(config.int("WebSocket.timeout", default: 0) == 80)
         #expect(config.int("logs.rotation", default: 0) == 10)
         #expect(config.int("logs.maxSize", default: 0) == 1_000_000)
+        for key in ["RTMP.port", "RTMFP.port", "HTTP.port", "RTSP.port", "HTTP.timeout", "WebSocket.timeout"] {
+            #expect(config[key] == nil, "\(key) is its plugin's to declare")
+        }
     }
 
     @Test func iniOverridesDefaultsAndExtraOverridesIni() {
         let config = ServerConfig(ini: IniFile(text: "[HTTP]\nport=8080\n"), extra: ["arguments.log": "8"])
         #expect(config.int("HTTP.port", default: 0) == 8080)
         #expect(config["arguments.log"] == "8")
-        #expect(config.keys(withPrefix: "HTTP.") == ["HTTP.index", "HTTP.port", "HTTP.timeout"])
+        #expect(config.keys(withPrefix: "HTTP.") == ["HTTP.port"])
+    }
+
+    @Test func protocolDefaultsComeFromTheirPluginsAndLuaSeesThem() throws {
+        let (rtmp, http) = (TestEnvironment.freePort(), TestEnvironment.freePort())
+        let app = "function onConnection(client) function client:conf(key) return tostring(mona.configs[key]) end end"
+        let harness = try LuaHarness(files: ["www/main.lua": app], ini: "RTMP.port=\(rtmp)\nHTTP.port=\(http)\nWebSocket.timeout=5\n")
+        let session = try harness.connect()
+        try session.expect("open /", "opened {}")
+        let expected = ["RTMP.timeout": "60", "HTTP.timeout": "7", "HTTP.index": "true", "WebSocket.timeout": "5",
+                        "RTMP.port": "\(rtmp)", "RTMP.publicAddress": "127.0.0.1:\(rtmp)", "HTTP.publicAddress": "127.0.0.1:\(http)"]
+        for (key, value) in expected.sorted(by: { $0.key < $1.key }) {
+            try session.expect("call conf \(key)", "ok \"\(value)\"", "\(key): the plugin's default, or what the ini set")
+        }
     }
 
     @Test(arguments: [("0", false), ("false", false), ("No", false), ("OFF", false), ("", false),
@@ -67,7 +77,7 @@ struct ConfigTests {
 
     @Test func builtInsLoadByDefaultWithTheirLibraryNames() {
         let plan = PluginPlan(config: ServerConfig(ini: nil))
-        #expect(plan.items.map(\.section) == PluginPlan.builtIns)
+        #expect(plan.items.map(\.section) == PluginPlan.builtIns.map(\.section))
         #expect(plan.items.map(\.library) == ["libMonaRTMFP.so", "libMonaRTMP.so", "libMonaHTTP.so",
                                               "libMonaWebSocket.so", "libMonaRTSP.so"])
         #expect(plan.items.allSatisfy { $0.implicit })

@@ -27,8 +27,8 @@ struct LoaderTests {
         let loader = PluginLoader(searchPaths: [folder, "\(folder)/plugins"])
 
         let missing = loader.load(Self.item("gone", "libgone.so"))
-        #expect(missing.failure == .fileNotFound(library: "libgone.so", searched: [folder, "\(folder)/plugins"]))
-        #expect(missing.failure?.message == "libgone.so not found in \(folder), \(folder)/plugins")
+        #expect(missing.failure == .fileNotFound(library: "libgone.so", tried: ["\(folder)/libgone.so", "\(folder)/plugins/libgone.so"]))
+        #expect(missing.failure?.message == "libgone.so not found (tried \(folder)/libgone.so, \(folder)/plugins/libgone.so)")
 
         let noEntry = loader.load(Self.item("noentry", "libcnoentry.so"))
         #expect(noEntry.failure?.message == "\(folder)/libcnoentry.so: no entry symbol (looked for mona_plugin_entry_noentry, mona_plugin_entry)")
@@ -63,6 +63,40 @@ struct LoaderTests {
         let entry = LoadedPlugin.table(descriptor)
         #expect(entry.create != nil && entry.destroy != nil)
         #expect(entry.writer_set_property == nil)
+    }
+
+    @Test func theHeadersDeclarationExportsTheEntryFromCxxAndHiddenVisibility() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Neither fixture annotates its entry: no extern "C", no visibility attribute.
+        try TestEnvironment.buildCxxPlugin("cppecho", into: folder, flags: ["-fvisibility=hidden"])
+        try TestEnvironment.buildCPlugin("cecho", into: folder, flags: ["-fvisibility=hidden"])
+        let loader = PluginLoader(searchPaths: [folder])
+        for (library, name) in [("libcppecho.so", "cppecho"), ("libcecho.so", "cecho")] {
+            guard case .success(let (descriptor, _)) = loader.load(Self.item(name, library)) else {
+                Issue.record("\(library) did not load: \(loader.load(Self.item(name, library)).failure?.message ?? "")")
+                continue
+            }
+            #expect(String(cString: descriptor.pointee.name) == name)
+        }
+    }
+
+    @Test func aRelativeLibraryPathStartsAtTheInisFolder() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: "\(folder)/conf/lib", withIntermediateDirectories: true)
+        try TestEnvironment.buildCPlugin("cecho", into: "\(folder)/conf/lib")
+        // The search folders do not hold it, and the working directory is elsewhere.
+        let loader = PluginLoader(searchPaths: [folder], iniFolder: "\(folder)/conf")
+        guard case .success(let (_, path)) = loader.load(Self.item("cecho", "lib/libcecho.so")) else {
+            Issue.record("lib/libcecho.so was not found next to the ini")
+            return
+        }
+        #expect(path == "\(folder)/conf/lib/libcecho.so")
+        #expect(loader.load(Self.item("x", "../lib/libcecho.so")).failure?.message
+            == "../lib/libcecho.so not found (tried \(folder)/conf/../lib/libcecho.so)")
+        #expect(loader.load(Self.item("x", "\(folder)/nowhere.so")).failure?.message
+            == "\(folder)/nowhere.so not found (tried \(folder)/nowhere.so)")
     }
 
     @Test func anExplicitEntrySymbolIsUsedAlone() throws {

@@ -51,6 +51,40 @@ struct ServerTests {
         #expect(server.terminate().status == 0)
     }
 
+    @Test func aCxxDropInBuiltWithHiddenVisibilityServes() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: "\(folder)/plugins", withIntermediateDirectories: true)
+        try TestEnvironment.buildCxxPlugin("cppecho", into: "\(folder)/plugins", flags: ["-fvisibility=hidden"])
+        let port = TestEnvironment.freePort()
+        let server = try ServerProcess(directory: folder, ini: Self.protocolsOff + "[cpp]\nlibrary=libcppecho.so\nport=\(port)\n")
+        try server.waitUntilStarted()
+        #expect(server.output.contains("cpp: C++ plugin started"))
+        let client = try TestSocket(tcpPort: port)
+        try client.send("hello\nworld\n")
+        #expect(try [client.readLine(), client.readLine()] == ["c++ 1 hello", "c++ 2 world"])
+        #expect(server.terminate().status == 0)
+    }
+
+    @Test func aLibraryPathInTheIniIsRelativeToTheIni() throws {
+        let folder = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: "\(folder)/conf/lib", withIntermediateDirectories: true)
+        try TestEnvironment.buildCPlugin("cecho", into: "\(folder)/conf/lib")
+        let port = TestEnvironment.freePort()
+        let ini = Self.protocolsOff + "[cecho]\nlibrary=lib/libcecho.so\nhost=127.0.0.1\nport=\(port)\n[gone]\nlibrary=lib/libgone.so\n"
+        try TestEnvironment.write(ini, to: "\(folder)/conf/MonaServer.ini")
+        // The root (--dir) and the working directory are not the ini's folder.
+        let server = try ServerProcess(directory: folder, ini: nil, extra: ["--ini=\(folder)/conf/MonaServer.ini"])
+        try server.waitUntilStarted()
+        #expect(server.output.contains("cecho: C plugin started"))
+        #expect(server.output.contains("gone: plugin lib/libgone.so not found (tried \(folder)/conf/lib/libgone.so)"))
+        let client = try TestSocket(tcpPort: port)
+        try client.send("here\n")
+        #expect(try client.readLine() == "here")
+        #expect(server.terminate().status == 0)
+    }
+
     @Test func timersFireOnceOrPeriodically() throws {
         let folder = try Self.folderWithCEcho()
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -268,11 +302,11 @@ struct ServerTests {
         try server.waitUntilStarted()
         let plugins = "\(folder)/plugins"
         let output = server.output
-        #expect(output.contains("WARN") && output.contains("RTSP: plugin libMonaRTSP.so not found in"))
+        #expect(output.contains("WARN") && output.contains("RTSP: plugin libMonaRTSP.so not found (tried "))
         #expect(output.contains("wrong: plugin \(plugins)/libcwrongmajor.so: plugin ABI 2.0 is incompatible with host ABI \(TestEnvironment.hostABI)"))
         #expect(output.contains("noentry: plugin \(plugins)/libcnoentry.so: no entry symbol"))
         #expect(output.contains("refuse: plugin \(plugins)/libcrefuse.so: the plugin refused host ABI \(TestEnvironment.hostABI)"))
-        #expect(output.contains("missing: plugin libmissing.so not found in \(plugins)"))
+        #expect(output.contains("missing: plugin libmissing.so not found (tried \(plugins)/libmissing.so, "))
         #expect(output.contains("off disabled (off.enabled=false)"))
         #expect(output.contains("MonaServer started with cecho"))
         let client = try TestSocket(tcpPort: port)
@@ -290,7 +324,7 @@ struct ServerTests {
         let server = try ServerProcess(directory: folder, ini: nil, executable: "\(folder)/MonaServer")
         try server.waitUntilStarted()
         #expect(server.output.contains("no configuration file at \(folder)/MonaServer.ini: MonaServer's defaults apply"))
-        #expect(server.output.contains("HTTP: plugin libMonaHTTP.so not found in \(folder), \(folder)/plugins"))
+        #expect(server.output.contains("HTTP: plugin libMonaHTTP.so not found (tried \(folder)/libMonaHTTP.so, \(folder)/plugins/libMonaHTTP.so)"))
         #expect(server.terminate().status == 0)
         let log = try String(contentsOfFile: "\(folder)/logs/log.0", encoding: .utf8)
         #expect(log.contains("INFO") && log.contains("MonaServer started"))

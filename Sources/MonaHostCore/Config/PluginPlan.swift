@@ -1,7 +1,7 @@
 /// Which plugin libraries the configuration asks for, in load order.
 ///
-/// The built-in protocols (RTMFP, RTMP, HTTP, WebSocket, RTSP) load unless their `<PROTO>.port` is 0
-/// (WebSocket rides on HTTP: it follows `HTTP.port`) or `<PROTO>.enabled` is false; their library is
+/// The built-in protocols (RTMFP, RTMP, HTTP, WebSocket, RTSP) load unless the port key that switches
+/// them off is 0 (`<PROTO>.port`; WebSocket rides on HTTP's) or `<PROTO>.enabled` is false; their library is
 /// `libMona<PROTO>.so`, overridable with `<PROTO>.library`. Any other section with a `library=` key is a
 /// drop-in plugin, loaded after the built-ins in ini order unless `enabled` is false.
 public struct PluginPlan: Sendable, Equatable {
@@ -17,8 +17,19 @@ public struct PluginPlan: Sendable, Equatable {
         public var implicit: Bool
     }
 
-    /// Built-in protocol sections, in load order (HTTP before WebSocket, which it hands upgrades to).
-    public static let builtIns = ["RTMFP", "RTMP", "HTTP", "WebSocket", "RTSP"]
+    /// A protocol MonaServer always offers: its section and the key whose 0 switches it off.
+    public struct BuiltIn: Sendable {
+        public var section: String
+        public var portKey: String
+    }
+
+    /// Built-in protocols, in load order (HTTP before WebSocket, which it hands upgrades to and whose
+    /// port it shares).
+    public static let builtIns = [
+        BuiltIn(section: "RTMFP", portKey: "RTMFP.port"), BuiltIn(section: "RTMP", portKey: "RTMP.port"),
+        BuiltIn(section: "HTTP", portKey: "HTTP.port"), BuiltIn(section: "WebSocket", portKey: "HTTP.port"),
+        BuiltIn(section: "RTSP", portKey: "RTSP.port"),
+    ]
     /// Sections that configure the server itself, never plugins.
     public static let reserved: Set<String> = ["logs", "servers", "plugins", "application", "arguments"]
 
@@ -33,8 +44,8 @@ public struct PluginPlan: Sendable, Equatable {
 
     /// Works out the plan from a configuration.
     public init(config: ServerConfig) {
-        for section in Self.builtIns {
-            let portKey = section == "WebSocket" ? "HTTP.port" : "\(section).port"
+        for builtIn in Self.builtIns {
+            let (section, portKey) = (builtIn.section, builtIn.portKey)
             if config.int(portKey, default: 1) == 0 {
                 disabled.append((section, "\(portKey)=0"))
                 continue
@@ -48,7 +59,7 @@ public struct PluginPlan: Sendable, Equatable {
             items.append(Item(section: section, library: library ?? "libMona\(section).so",
                               entry: config["\(section).entry"], implicit: !mentioned))
         }
-        for section in config.iniSections where !Self.builtIns.contains(section) && !Self.reserved.contains(section) {
+        for section in config.iniSections where !Self.builtIns.contains(where: { $0.section == section }) && !Self.reserved.contains(section) {
             guard let library = config["\(section).library"], !library.isEmpty else { continue }
             if !config.bool("\(section).enabled", default: true) {
                 disabled.append((section, "\(section).enabled=false"))

@@ -6,20 +6,10 @@ public struct ServerConfig: Sendable {
     /// Sections in the order the ini wrote them (drop-in plugins load in this order).
     public private(set) var iniSections: [String]
 
-    /// MonaServer 1.x defaults (lua-api.md §5.2).
+    /// MonaServer 1.x defaults of the server itself (lua-api.md §5.2). A protocol's defaults (its port,
+    /// time-outs…) belong to its plugin, which declares them when it starts (config_default).
     public static let defaults: [String: String] = [
         "host": "0.0.0.0",
-        "RTMFP.port": "1935",
-        "RTMFP.keepalivePeer": "10",
-        "RTMFP.keepaliveServer": "15",
-        "RTMP.port": "1935",
-        "RTMP.timeout": "60",
-        "HTTP.port": "80",
-        "HTTP.timeout": "7",
-        "HTTP.index": "true",
-        "WebSocket.timeout": "80",
-        "RTSP.port": "554",
-        "RTSP.timeout": "60",
         "servers.port": "0",
         "logs.name": "log",
         "logs.rotation": "10",

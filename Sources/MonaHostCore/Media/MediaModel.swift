@@ -91,14 +91,20 @@ final class MediaModel {
         return MONA_OK
     }
 
-    /// One audio or video frame from the publisher.
-    func push(_ handle: UInt64, video: Bool, time: UInt32, data: UnsafeRawBufferPointer) -> Int32 {
+    /// One audio or video frame from the publisher. `flags` (MONA_MEDIA_*) add to what the host reads in
+    /// the FLV tag itself: a frame flagged CONFIG is cached as the codec configuration, one flagged KEY
+    /// starts a subscriber waiting for a key frame, RELIABLE is passed on; other bits are ignored.
+    func push(_ handle: UInt64, video: Bool, time: UInt32, data: UnsafeRawBufferPointer, flags: UInt32 = 0) -> Int32 {
         guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
         let now = LuaNatives.nowMs()
         frameSerial &+= 1
         let serial = frameSerial
         publication.lastTime = time
-        let isConfig = video ? FLVTag.isVideoConfig(data) : FLVTag.isAudioConfig(data)
+        let known = MONA_MEDIA_RELIABLE | MONA_MEDIA_CONFIG | (video ? MONA_MEDIA_KEY : 0)
+        var frameFlags = (video ? FLVTag.videoFlags(data) : FLVTag.audioFlags(data)) | (flags & known)
+        if frameFlags & MONA_MEDIA_CONFIG != 0, video { frameFlags |= MONA_MEDIA_KEY }
+        if frameFlags & (MONA_MEDIA_CONFIG | MONA_MEDIA_KEY) != 0 { frameFlags |= MONA_MEDIA_RELIABLE } // as the host's own
+        let isConfig = frameFlags & MONA_MEDIA_CONFIG != 0
         if isConfig {
             if video { publication.videoConfig = Array(data) } else { publication.audioConfig = Array(data) }
         }
@@ -108,17 +114,19 @@ final class MediaModel {
         }
         for subscription in publication.subscriptions where subscription.started {
             if video {
-                deliverVideo(subscription, time: time, data: data, serial: serial, isConfig: isConfig, now: now)
+                deliverVideo(subscription, time: time, data: data, serial: serial, flags: frameFlags, now: now)
             } else {
-                deliverAudio(subscription, time: time, data: data, serial: serial, isConfig: isConfig, now: now)
+                deliverAudio(subscription, time: time, data: data, serial: serial, flags: frameFlags, now: now)
             }
         }
         return MONA_OK
     }
 
     /// A data message in `format`: `@setDataFrame` sets the metadata, `@clearDataFrame` clears it,
-    /// anything else goes to the subscribers (and Lua's onData).
-    func pushData(_ handle: UInt64, format: Int32, data: [UInt8]) -> Int32 {
+    /// anything else goes to the subscribers (and Lua's onData). MVS that does not decode and an unknown
+    /// format are refused with MONA_E_INVAL (`refused` gets the reason); AMF, JSON or XML-RPC the host
+    /// cannot read is still relayed, the Lua hook seeing no values.
+    func pushData(_ handle: UInt64, format: Int32, data: [UInt8], refused: (String) -> Void = { _ in }) -> Int32 {
         guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
         let values: [MonaValue]
         switch format {
@@ -127,9 +135,17 @@ final class MediaModel {
         case MONA_FORMAT_JSON:
             values = (try? JSON.decode(data)) ?? []
         case MONA_FORMAT_MVS:
-            values = (try? MVSReader.decode(data)) ?? []
-        default:
+            do {
+                values = try MVSReader.decode(data)
+            } catch {
+                refused("malformed MVS data (\(data.count) bytes): \(error)")
+                return MONA_E_INVAL
+            }
+        case MONA_FORMAT_RAW, MONA_FORMAT_XMLRPC, MONA_FORMAT_QUERY:
             values = [.bytes(data)]
+        default:
+            refused("unknown format \(format)")
+            return MONA_E_INVAL
         }
         if case .string("@setDataFrame")? = values.first {
             let rest = values.dropFirst()
@@ -280,20 +296,22 @@ final class MediaModel {
     }
 
     private func deliverAudio(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, serial: UInt64,
-                              isConfig: Bool, now: Double) {
+                              flags: UInt32, now: Double) {
+        let isConfig = flags & MONA_MEDIA_CONFIG != 0
         if isConfig && !subscription.bootstrapped { return } // sent by the bootstrap
         guard subscription.receiveAudio || isConfig else { return }
         if !subscription.bootstrapped { bootstrap(subscription, time: time) }
-        let status = send(subscription, video: false, time: time, data: data, flags: FLVTag.audioFlags(data), serial: serial)
+        let status = send(subscription, video: false, time: time, data: data, flags: flags, serial: serial)
         if status == MONA_E_AGAIN { subscription.publication.droppedFrames += 1 } else { subscription.audioQoS.count(data.count, now: now) }
     }
 
     private func deliverVideo(_ subscription: Subscription, time: UInt32, data: UnsafeRawBufferPointer, serial: UInt64,
-                              isConfig: Bool, now: Double) {
+                              flags: UInt32, now: Double) {
+        let isConfig = flags & MONA_MEDIA_CONFIG != 0
         if isConfig && subscription.waitingKeyFrame { return } // sent right before the key frame
         guard subscription.receiveVideo || isConfig else { return }
         if subscription.waitingKeyFrame {
-            guard FLVTag.isKeyFrame(data) else {
+            guard flags & MONA_MEDIA_KEY != 0 else {
                 subscription.publication.droppedFrames += 1
                 return
             }
@@ -306,7 +324,7 @@ final class MediaModel {
             subscription.waitingKeyFrame = false
         }
         // (Bootstrapped by now: a run starts waiting for a key frame.)
-        let status = send(subscription, video: true, time: time, data: data, flags: FLVTag.videoFlags(data), serial: serial)
+        let status = send(subscription, video: true, time: time, data: data, flags: flags, serial: serial)
         if status == MONA_E_AGAIN {
             subscription.waitingKeyFrame = true
             subscription.publication.droppedFrames += 1

@@ -25,16 +25,22 @@ enum HostAPITable {
 
     private static func fillCore(_ api: inout mona_host_api) {
         api.log = { ctx, level, file, line, message, size in
-            let plugin = LoadedPlugin.from(ctx)
+            let plugin = LoadedPlugin.fromAnyThread(ctx)
             let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
             let mona = MonaLogLevel(rawValue: min(max(level, 1), 8)) ?? .info
             plugin.runtime.sink.log(mona, "\(plugin.section): \(text)", file: file.map { String(cString: $0) } ?? plugin.path,
                                     line: Int(line))
         }
-        api.log_level = { ctx in LoadedPlugin.from(ctx).runtime.sink.maxLevel }
+        api.log_level = { ctx in LoadedPlugin.fromAnyThread(ctx).runtime.sink.maxLevel }
         api.config_get = { ctx, key, buffer, capacity in
             guard let key, let value = LoadedPlugin.from(ctx).runtime.config[String(cString: key)] else { return -1 }
             return HostAPITable.copyOut(value, buffer, capacity)
+        }
+        api.config_default = { ctx, key, value in
+            let plugin = LoadedPlugin.from(ctx)
+            guard let key, key.pointee != 0, let value else { return plugin.refuse("config_default", "a NULL or empty key, or a NULL value") }
+            plugin.runtime.declareDefault("\(plugin.section).\(String(cString: key))", String(cString: value))
+            return MONA_OK
         }
         api.config_iterate = { ctx, prefix, visit, user in
             guard let visit else { return }
@@ -92,17 +98,19 @@ enum HostAPITable {
         }
         api.tcp_unlisten = { ctx, handle in
             let reactor = LoadedPlugin.from(ctx).runtime.reactor!
-            guard let listener = reactor.listeners[handle], listener.owner === LoadedPlugin.from(ctx) else { return MONA_E_INVAL }
+            let listener = reactor.listeners[handle]
+            if let refused = ObjectModelAPI.check(LoadedPlugin.from(ctx), owner: listener?.owner, handle, "tcp_unlisten") { return refused }
+            guard let listener else { return MONA_E_INVAL }
             reactor.listeners[handle] = nil
             listener.close(then: {})
             return MONA_OK
         }
         api.tcp_send = { ctx, handle, data, size in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle), size >= 0 else { return Int64(MONA_E_INVAL) }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_send"), size >= 0 else { return Int64(MONA_E_INVAL) }
             return connection.send(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
         }
         api.tcp_send_parts = { ctx, handle, parts, count in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return Int64(MONA_E_INVAL) }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_send_parts") else { return Int64(MONA_E_INVAL) }
             return connection.send(parts: UnsafeBufferPointer(start: parts, count: parts == nil ? 0 : count),
                                    shared: LoadedPlugin.from(ctx).sharedBuffers)
         }
@@ -120,17 +128,17 @@ enum HostAPITable {
             LoadedPlugin.from(ctx).sharedBuffers[handle] = nil
         }
         api.tcp_set_reading = { ctx, handle, enabled in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_set_reading") else { return MONA_E_INVAL }
             connection.setReading(enabled != 0)
             return MONA_OK
         }
         api.tcp_close = { ctx, handle, how in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_close") else { return MONA_E_INVAL }
             connection.close(how: how)
             return MONA_OK
         }
         api.tcp_addresses = { ctx, handle, peer, local in
-            guard let connection = HostAPITable.ownedConnection(ctx, handle) else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_addresses") else { return MONA_E_INVAL }
             let addresses = connection.addresses()
             peer?.pointee = addresses.peer
             local?.pointee = addresses.local
@@ -138,7 +146,10 @@ enum HostAPITable {
         }
         api.tcp_handoff = { ctx, handle, section, bytes, bytesSize, request, requestSize in
             let plugin = LoadedPlugin.from(ctx)
-            guard let connection = HostAPITable.ownedConnection(ctx, handle), let section else { return MONA_E_INVAL }
+            guard let connection = HostAPITable.ownedConnection(ctx, handle, "tcp_handoff"), let section else { return MONA_E_INVAL }
+            guard ObjectModelAPI.values(request, requestSize) != nil else {
+                return plugin.refuse("tcp_handoff", "malformed MVS request (\(requestSize) bytes)")
+            }
             guard let target = plugin.runtime.plugin(section: String(cString: section)), target.isLive,
                   target.entry.tcp_adopted != nil, target !== plugin
             else { return MONA_E_NOTFOUND }
@@ -152,10 +163,11 @@ enum HostAPITable {
     /// The largest shared buffer a plugin may create (a frame is at most 16 MiB in RTMP).
     static let maxSharedSize = 1 << 30
 
-    /// The connection `handle` if the calling plugin owns it.
-    static func ownedConnection(_ ctx: OpaquePointer?, _ handle: mona_handle) -> TCPConnection? {
+    /// The connection `handle` if the calling plugin owns it (else nil, logged as ObjectModelAPI.check does).
+    static func ownedConnection(_ ctx: OpaquePointer?, _ handle: mona_handle, _ function: String) -> TCPConnection? {
         let plugin = LoadedPlugin.from(ctx)
-        guard let connection = plugin.runtime.reactor.connections[handle], connection.owner === plugin else { return nil }
+        let connection = plugin.runtime.reactor.connections[handle]
+        guard ObjectModelAPI.check(plugin, owner: connection?.owner, handle, function) == nil else { return nil }
         return connection
     }
 
@@ -169,15 +181,17 @@ enum HostAPITable {
         }
         api.udp_send = { ctx, handle, to, data, size in
             let plugin = LoadedPlugin.from(ctx)
-            guard let socket = plugin.runtime.reactor.udpSockets[handle], socket.owner === plugin,
-                  let address = to?.pointee, size >= 0, size <= 65507, data != nil || size == 0
+            let found = plugin.runtime.reactor.udpSockets[handle]
+            if let refused = ObjectModelAPI.check(plugin, owner: found?.owner, handle, "udp_send") { return refused }
+            guard let socket = found, let address = to?.pointee, size >= 0, size <= 65507, data != nil || size == 0
             else { return MONA_E_INVAL }
             return socket.send(to: address, UnsafeRawBufferPointer(start: data, count: size))
         }
         api.udp_close = { ctx, handle in
             let plugin = LoadedPlugin.from(ctx)
             let reactor = plugin.runtime.reactor!
-            guard let socket = reactor.udpSockets[handle], socket.owner === plugin else { return MONA_E_INVAL }
+            if let refused = ObjectModelAPI.check(plugin, owner: reactor.udpSockets[handle]?.owner, handle, "udp_close") { return refused }
+            guard let socket = reactor.udpSockets[handle] else { return MONA_E_INVAL }
             reactor.udpSockets[handle] = nil
             socket.close(then: {})
             return MONA_OK
@@ -195,7 +209,8 @@ enum HostAPITable {
         api.timer_cancel = { ctx, handle in
             let plugin = LoadedPlugin.from(ctx)
             let reactor = plugin.runtime.reactor!
-            guard let timer = reactor.timers[handle], timer.owner === plugin else { return MONA_E_INVAL }
+            if let refused = ObjectModelAPI.check(plugin, owner: reactor.timers[handle]?.owner, handle, "timer_cancel") { return refused }
+            guard let timer = reactor.timers[handle] else { return MONA_E_INVAL }
             reactor.timers[handle] = nil
             timer.cancel()
             return MONA_OK
@@ -269,23 +284,28 @@ enum HostAPITable {
 
     private static func fillValues(_ api: inout mona_host_api) {
         api.value_encode = { ctx, format, data, size, out in
-            let bytes = Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
-            switch ValueCodecs.encode(format: format, mvs: bytes) {
+            out?.pointee = mona_buffer()
+            guard data != nil || size == 0 else { return LoadedPlugin.fromAnyThread(ctx).refuse("value_encode", "NULL data with \(size) bytes") }
+            switch ValueCodecs.encode(format: format, mvs: Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))) {
             case .success(let encoded):
                 HostAPITable.fill(out, encoded)
                 return MONA_OK
             case .failure(let code):
-                return code
+                let reason = code == MONA_E_UNSUPPORTED ? "unknown format" : "malformed MVS, or RAW not given one BYTES or STRING value"
+                return LoadedPlugin.fromAnyThread(ctx).refuse("value_encode", "to format \(format): \(reason)", status: code)
             }
         }
         api.value_decode = { ctx, format, data, size, out in
-            let bytes = Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
-            switch ValueCodecs.decode(format: format, data: bytes) {
+            out?.pointee = mona_buffer()
+            guard data != nil || size == 0 else { return LoadedPlugin.fromAnyThread(ctx).refuse("value_decode", "NULL data with \(size) bytes") }
+            switch ValueCodecs.decode(format: format, data: Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))) {
             case .success(let decoded):
                 HostAPITable.fill(out, decoded)
                 return MONA_OK
             case .failure(let code):
-                return code
+                // Usually a peer's bytes (a WebSocket message): a debug line, not a warning per message.
+                let reason = code == MONA_E_UNSUPPORTED ? "unknown format" : "bytes that do not decode in that format"
+                return LoadedPlugin.fromAnyThread(ctx).refuse("value_decode", "from format \(format): \(reason)", status: code, level: .debug)
             }
         }
     }

@@ -23,6 +23,11 @@ final class LoadedPlugin: @unchecked Sendable {
     var state = State.created
     /// Shared buffers the plugin created (ABI 1.3), by handle; queued sends hold their own references.
     var sharedBuffers: [mona_handle: SharedBlock] = [:]
+    /// run_blocking items whose work_done has not been delivered yet: the plugin is not destroyed
+    /// before they are (the header's promise).
+    private(set) var pendingWorks = 0
+    /// What waits for `pendingWorks` to reach 0.
+    private var worksDrained: [() -> Void] = []
     unowned let runtime: HostRuntime
 
     init(section: String, path: String, descriptor: UnsafePointer<mona_plugin>, runtime: HostRuntime) {
@@ -41,18 +46,51 @@ final class LoadedPlugin: @unchecked Sendable {
     }
 
     /// A copy of a plugin's table: the bytes its struct_size covers, the rest (newer minors) zero, i.e. NULL.
+    /// The loader refused tables below the 1.0 layout already.
     static func table(_ descriptor: UnsafePointer<mona_plugin>) -> mona_plugin {
-        var table = mona_plugin()
-        let size = min(Int(descriptor.pointee.struct_size), MemoryLayout<mona_plugin>.size)
-        withUnsafeMutableBytes(of: &table) { $0.copyMemory(from: UnsafeRawBufferPointer(start: descriptor, count: size)) }
-        return table
+        ABIStruct.copy(descriptor, declaredSize: descriptor.pointee.struct_size, minimumSize: 0, into: mona_plugin())!
+    }
+
+    /// Logs why a host API call of this plugin was refused (one line naming the function) and returns
+    /// `status` (MONA_E_INVAL unless said otherwise). Thread-safe.
+    func refuse(_ function: String, _ reason: String, status: Int32 = MONA_E_INVAL, level: MonaLogLevel = .warn) -> Int32 {
+        runtime.log(level, "\(section): \(function) refused: \(reason)")
+        return status
+    }
+
+    /// A run_blocking item was queued.
+    func workStarted() {
+        pendingWorks += 1
+    }
+
+    /// A run_blocking item's work_done was delivered; the waiters run once none is left.
+    func workFinished() {
+        pendingWorks -= 1
+        guard pendingWorks == 0 else { return }
+        let waiters = worksDrained
+        worksDrained = []
+        for waiter in waiters { waiter() }
+    }
+
+    /// Runs `body` once every run_blocking item of the plugin has had its work_done (now, if none is pending).
+    func whenWorksDone(_ body: @escaping () -> Void) {
+        if pendingWorks == 0 { body() } else { worksDrained.append(body) }
     }
 
     /// True while callbacks may reach the instance.
     var isLive: Bool { state == .created || state == .started }
 
-    /// The record behind a host API `ctx` argument.
+    /// The record behind a host API `ctx` argument, for the functions the header reserves to the loop
+    /// thread: debug builds stop on a call from another thread (a plugin bug that would corrupt the
+    /// host's tables).
     static func from(_ ctx: OpaquePointer?) -> LoadedPlugin {
+        let plugin = fromAnyThread(ctx)
+        assert(plugin.runtime.reactor.inLoop, "\(plugin.section): a host API function reserved to the loop thread was called from another thread")
+        return plugin
+    }
+
+    /// The record behind a host API `ctx` argument, for the thread-safe functions (log, log_level).
+    static func fromAnyThread(_ ctx: OpaquePointer?) -> LoadedPlugin {
         Unmanaged<LoadedPlugin>.fromOpaque(UnsafeRawPointer(ctx!)).takeUnretainedValue()
     }
 }

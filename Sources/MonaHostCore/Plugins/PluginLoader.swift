@@ -7,7 +7,7 @@ import Glibc
 struct PluginLoader {
     /// Why a plugin could not be loaded; each case has its own log message.
     enum Failure: Error, Equatable {
-        case fileNotFound(library: String, searched: [String])
+        case fileNotFound(library: String, tried: [String])
         case cannotOpen(path: String, reason: String)
         case noEntrySymbol(path: String, symbols: [String])
         case refusedHost(path: String)
@@ -16,8 +16,8 @@ struct PluginLoader {
 
         var message: String {
             switch self {
-            case .fileNotFound(let library, let searched):
-                return "\(library) not found in \(searched.joined(separator: ", "))"
+            case .fileNotFound(let library, let tried):
+                return "\(library) not found (tried \(tried.joined(separator: ", ")))"
             case .cannotOpen(let path, let reason):
                 return "\(path): cannot be loaded: \(reason)"
             case .noEntrySymbol(let path, let symbols):
@@ -34,8 +34,10 @@ struct PluginLoader {
 
     /// Entry functions linked into the executable (slim single binaries), by lower-case section name.
     var staticEntries: [String: mona_plugin_entry_fn] = [:]
-    /// Folders searched for a relative library name, in order.
+    /// Folders searched for a bare library name, in order.
     var searchPaths: [String]
+    /// The folder of the ini: a relative path with a '/' (`library = lib/libx.so`) starts there.
+    var iniFolder = "."
 
     static func versionText(_ version: UInt32) -> String {
         "\(version >> 16).\(version & 0xFFFF)"
@@ -46,8 +48,9 @@ struct PluginLoader {
         if let entry = staticEntries[item.section.lowercased()] {
             return validate(entry(MONA_ABI_VERSION), path: "(built in) \(item.section)")
         }
-        guard let path = locate(item.library) else {
-            return .failure(.fileNotFound(library: item.library, searched: searchPaths))
+        let candidates = candidates(item.library)
+        guard let path = candidates.first(where: { access($0, F_OK) == 0 }) else {
+            return .failure(.fileNotFound(library: item.library, tried: candidates))
         }
         guard let library = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             return .failure(.cannotOpen(path: path, reason: dlerror().map { String(cString: $0) } ?? "unknown error"))
@@ -63,20 +66,16 @@ struct PluginLoader {
         return result
     }
 
-    /// The absolute path of a library: as is when it contains a '/', else the first search folder that has it.
-    func locate(_ library: String) -> String? {
-        if library.contains("/") {
-            return access(library, F_OK) == 0 ? library : nil
-        }
-        for folder in searchPaths {
-            let candidate = "\(folder)/\(library)"
-            if access(candidate, F_OK) == 0 { return candidate }
-        }
-        return nil
+    /// Where a library may be, in order: an absolute path as is, a relative path with a '/' in the
+    /// ini's folder, a bare name in each search folder.
+    func candidates(_ library: String) -> [String] {
+        if library.hasPrefix("/") { return [library] }
+        if library.contains("/") { return ["\(iniFolder)/\(library)"] }
+        return searchPaths.map { "\($0)/\(library)" }
     }
 
     /// The size of the 1.0 layout of `mona_plugin` (MONA_PLUGIN_SIZE_1_0): older plugins of the major are welcome.
-    static let minimumTableSize = MemoryLayout<mona_plugin>.offset(of: \.sink_released)! + MemoryLayout<UnsafeRawPointer>.size
+    static let minimumTableSize = ABIStruct.pluginSize10
 
     /// Checks a descriptor returned by an entry function.
     func validate(_ descriptor: UnsafePointer<mona_plugin>?, path: String) -> Result<(UnsafePointer<mona_plugin>, String), Failure> {

@@ -37,7 +37,8 @@ public final class HostRuntime: @unchecked Sendable {
         self.layout = layout
         self.sink = sink
         logger = Logger(label: "MonaServer", factory: { _ in MonaLogHandler(sink: sink) })
-        loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config))
+        loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config),
+                              iniFolder: ServerLayout.directory(of: layout.iniPath))
         reactor = Reactor(runtime: self)
         crypto = CryptoService(makeHandle: { [unowned self] in reactor.makeHandle() })
     }
@@ -95,7 +96,7 @@ public final class HostRuntime: @unchecked Sendable {
             (descriptor, path) = loaded
         case .failure(let failure):
             if item.implicit, case .fileNotFound = failure {
-                log(.warn, "\(item.section): plugin \(failure.message); \(item.section) is off (set \(item.section == "WebSocket" ? "WebSocket.enabled=false" : "\(item.section).port=0") to silence this)")
+                log(.warn, "\(item.section): plugin \(failure.message); \(item.section) is off (set \(item.section).enabled=false to silence this)")
             } else {
                 log(.error, "\(item.section): plugin \(failure.message); \(item.section) is off")
             }
@@ -118,7 +119,7 @@ public final class HostRuntime: @unchecked Sendable {
         guard status >= 0 else {
             log(.error, "\(item.section): failed to start (status \(status)); \(item.section) is off, the other protocols go on")
             plugin.state = .stopped
-            reactor.closeAll(ownedBy: plugin) { [self] in destroy(plugin) }
+            reactor.closeAll(ownedBy: plugin) { [self] in plugin.whenWorksDone { self.destroy(plugin) } }
             plugins.removeAll { $0 === plugin }
             return
         }
@@ -138,8 +139,9 @@ public final class HostRuntime: @unchecked Sendable {
     }
 
     /// Asks the server to stop (thread-safe, idempotent): plugins stop in reverse load order, their
-    /// sockets and timers close (their tcp_closed first), then they are destroyed, Lua stops and `data`
-    /// is flushed. `waitUntilStopped` returns once all is done.
+    /// sockets and timers close (their tcp_closed first) and their run_blocking items end (their
+    /// work_done first), then they are destroyed, Lua stops and `data` is flushed. `waitUntilStopped`
+    /// returns once all is done.
     public func requestStop() {
         reactor.execute { [self] in
             guard !stopRequested else { return }
@@ -156,8 +158,9 @@ public final class HostRuntime: @unchecked Sendable {
                 plugin.entry.stop?(plugin.instance)
                 plugin.state = .stopped
                 lua?.closeClients(of: plugin)
-                pending += 1
+                pending += 2
                 reactor.closeAll(ownedBy: plugin, completion: closed)
+                plugin.whenWorksDone(closed) // its run_blocking items end before it is destroyed
             }
             closed()
         }
@@ -243,6 +246,11 @@ public final class HostRuntime: @unchecked Sendable {
         return key.map { "change \($0) in \(file)" } ?? "change the ports of [\(section)] in \(file)"
     }
 
+    /// A plugin's default for one of its keys (config_default): kept unless the configuration has the key.
+    func declareDefault(_ key: String, _ value: String) {
+        if config[key] == nil { config[key] = value }
+    }
+
     /// MonaServer publishes `<PROTO>.publicAddress` once a protocol listens.
     private func notePublicAddress(_ section: String, _ address: mona_addr) {
         let key = "\(section).publicAddress"
@@ -256,9 +264,11 @@ public final class HostRuntime: @unchecked Sendable {
     func runBlocking(_ plugin: LoadedPlugin, work: @convention(c) (UnsafeMutableRawPointer?) -> Void,
                      context: UnsafeMutableRawPointer?) {
         let job = BlockingJob(work: work, context: context)
+        plugin.workStarted()
         reactor.runBlocking({ job.work(job.context) }) { _ in
-            guard plugin.isLive || plugin.state == .stopped else { return }
+            // Never after destroy: the stop waits for this (whenWorksDone).
             plugin.entry.work_done?(plugin.instance, job.context)
+            plugin.workFinished()
         }
     }
 }

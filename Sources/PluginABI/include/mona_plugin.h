@@ -28,12 +28,16 @@
  *   can be linked statically into one binary) and, failing that, the generic `mona_plugin_entry` that
  *   third-party drop-ins export. The entry returns a pointer to a static mona_plugin, or NULL to refuse
  *   the host's ABI version. A refused, mismatched or symbol-less library is logged and skipped; the
- *   server goes on with the others.
+ *   server goes on with the others. This header declares mona_plugin_entry with C linkage and default
+ *   visibility: a drop-in defines it and needs no extern "C" nor export attribute of its own, in C or
+ *   C++, with or without -fvisibility=hidden (MONA_PLUGIN_EXPORT exports any other symbol).
  *
  * THREADING
  *   Every call in both directions happens on the host's single event-loop thread, except:
- *     - host->log, and the stateless crypto functions (random_bytes, sha1, sha256, hmac_sha256,
- *       aes128_cbc), which are thread-safe and may be called from a run_blocking work function;
+ *     - host->log, log_level, time_ms, monotonic_ns, buffer_free, value_encode, value_decode and the
+ *       stateless crypto functions (random_bytes, sha1, sha256, hmac_sha256, aes128_cbc), which are
+ *       thread-safe and may be called from a run_blocking work function (debug builds of the host stop
+ *       on any other host function called off the loop thread);
  *     - the `work` function given to run_blocking, which runs on a pool thread and must touch neither
  *       the host API (but for the thread-safe functions above) nor the plugin's loop-owned state.
  *   No plugin callback may block: file reads, DNS and long computations go through run_blocking.
@@ -56,11 +60,27 @@
  *     timer cancellation or last firing, writer_released, sink_released, destroy).
  *   - Handles (mona_handle) are opaque 64-bit integers issued by the host; 0 is never a valid handle.
  *     A handle is never reused during the life of the process.
+ *   - A handle belongs to the plugin it was issued to: connections it accepted or adopted, its
+ *     listeners, UDP sockets, timers, crypto objects and shared buffers, the clients it opened (and
+ *     their writers), the publications of those clients and its subscriptions. Every host function
+ *     that takes a handle answers a handle of another plugin as an unknown one: MONA_E_INVAL (-1 from
+ *     client_parameter) and logs a warning naming its owner (crypto objects: MONA_E_INVAL alone); an
+ *     unknown or closed handle is MONA_E_INVAL too.
  *
  * STATUS
- *   Functions returning int32_t answer MONA_OK (0) or a negative MONA_E_* code (client_invoke may also
- *   answer MONA_PENDING to plugins of ABI 1.2 and later). Functions that can fail for a reason a remote
- *   peer should see also fill an optional mona_error.
+ *   Functions returning int32_t answer MONA_OK (0), a negative MONA_E_* code, or a positive status where
+ *   a function documents one: client_invoke answers MONA_PENDING (1) to plugins of ABI 1.2 and later.
+ *   Test failures with `status < 0`, never with `status != MONA_OK`. Functions that can fail for a
+ *   reason a remote peer should see also fill an optional mona_error. A refused argument (a malformed
+ *   MVS stream, a struct too small, a handle the plugin does not own) is MONA_E_INVAL and one log line
+ *   naming the function and the reason.
+ *
+ * STRUCTS A PLUGIN PASSES IN
+ *   A struct that starts with abi_version and struct_size (mona_client_info) is read like the tables:
+ *   the host accepts any struct_size from the size of its 1.0 layout (MONA_CLIENT_INFO_SIZE_1_0) up,
+ *   copies the bytes struct_size covers and reads the fields beyond them (appended by later minors) as
+ *   zero / NULL. A smaller struct_size is MONA_E_INVAL. The other structs (mona_addr, mona_send_part,
+ *   mona_buffer, mona_error) have a fixed layout for the whole major.
  * ---------------------------------------------------------------------------------------------------
  */
 #ifndef MONA_PLUGIN_H
@@ -86,14 +106,20 @@ extern "C" {
  *   1.3  Fan-out without copies: mona_host_api.shared_create, shared_release and tcp_send_parts (a
  *        frame encoded once, then written to many connections by reference); mona_plugin.sink_frame
  *        (sink_audio/sink_video with the frame's serial, so that a plugin knows it already encoded
- *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2. */
+ *        it); mona_media_frame; MONA_PLUGIN_SIZE_1_2.
+ *   1.4  mona_host_api.config_default (protocol defaults belong to their plugin). The header declares
+ *        mona_plugin_entry (C linkage, default visibility) and adds MONA_PLUGIN_VISIBLE,
+ *        MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced for every minor:
+ *        structs accepted from their 1.0 size; malformed MVS and another plugin's handles are
+ *        MONA_E_INVAL with a log line; sink_frame alone subscribes; pub_audio/pub_video flags are
+ *        honoured; work_done comes before destroy; the value formats' framing is documented. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 3
+#define MONA_ABI_MINOR 4
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010003u
+#define MONA_ABI_VERSION 0x00010004u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -106,6 +132,24 @@ extern "C" {
 /** Generic entry symbol exported by drop-in plugins. Built-ins export mona_plugin_entry_<name>. */
 #define MONA_PLUGIN_ENTRY_SYMBOL "mona_plugin_entry"
 
+/** Makes a symbol visible to dlsym even when the plugin is compiled with -fvisibility=hidden. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#define MONA_PLUGIN_VISIBLE __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MONA_PLUGIN_VISIBLE __attribute__((visibility("default")))
+#else
+#define MONA_PLUGIN_VISIBLE
+#endif
+
+/** Exports a symbol of a plugin for the host with C linkage, from C or C++; e.g. the entry of a
+ *  built-in: `MONA_PLUGIN_EXPORT const mona_plugin *mona_plugin_entry_foo(uint32_t host_abi_version)`.
+ *  (mona_plugin_entry itself needs nothing: this header declares it.) */
+#ifdef __cplusplus
+#define MONA_PLUGIN_EXPORT extern "C" MONA_PLUGIN_VISIBLE
+#else
+#define MONA_PLUGIN_EXPORT MONA_PLUGIN_VISIBLE
+#endif
+
 /* ---- basic types -------------------------------------------------------------------------------- */
 
 /** Opaque handle issued by the host (connection, listener, UDP socket, timer, client, writer, ...). 0 = none. */
@@ -114,7 +158,7 @@ typedef uint64_t mona_handle;
 /** Status codes. */
 #define MONA_OK 0
 #define MONA_PENDING 1          /* client_invoke only (ABI >= 1.2): done, the answer comes later */
-#define MONA_E_INVAL (-1)       /* a bad argument (unknown handle, wrong size, ...) */
+#define MONA_E_INVAL (-1)       /* a bad argument (unknown handle or another plugin's, wrong size, malformed MVS) */
 #define MONA_E_NOTFOUND (-2)    /* no such plugin, application, method, publication, key */
 #define MONA_E_REJECTED (-3)    /* refused by the application (Lua) or by policy (blacklist) */
 #define MONA_E_SCRIPT (-4)      /* the Lua code raised an error */
@@ -223,11 +267,30 @@ typedef struct mona_buffer {
 #define MONA_MVS_MAP 0x0B
 #define MONA_MVS_REFERENCE 0x0C
 
-/** Wire formats the host's codecs translate to and from MVS (host->value_encode / value_decode). */
+/**
+ * Wire formats the host's codecs translate to and from MVS (host->value_encode / value_decode). What
+ * crosses is always a value LIST (an MVS stream of zero or more values); each format frames it so:
+ *   MVS     the stream itself (value_decode checks it; value_encode copies it).
+ *   AMF0    each value one top-level AMF0 value, end to end; decoding reads values to the end of the
+ *           bytes (none: an empty list).
+ *   AMF3    the same, each value AMF0 switching to AMF3 with the marker 0x11; decoding reads AMF0 and
+ *           AMF3 values alike. (RTMP's AMF3 messages carry one 0x00 byte before this stream; the
+ *           plugin strips or adds it.)
+ *   JSON    encoding: one JSON array holding the values, `[v1,v2,...]` (`[]` for none); decoding: a
+ *           top-level array gives its items as the values, any other top-level value is one value,
+ *           empty text is no value (a UTF-8 byte order mark is skipped).
+ *   XMLRPC  encoding: a methodResponse with one <param> per value; decoding: a methodCall gives its
+ *           method name (STRING) then its params, a methodResponse its params (a fault: one OBJECT).
+ *   QUERY   encoding: values joined by '&', an object's fields as key=value, nested tables flattened;
+ *           decoding: consecutive key=value pairs form one OBJECT, a bare token is a value of its own;
+ *           '+' is a space, %XX decoded; null, true/false and numbers are typed, the rest are STRINGs.
+ *   RAW     encoding: one BYTES or STRING value, its bytes (anything else: MONA_E_INVAL); decoding:
+ *           the bytes as one BYTES value.
+ * Malformed input is MONA_E_INVAL, an unknown format MONA_E_UNSUPPORTED.
+ */
 #define MONA_FORMAT_MVS 0
 #define MONA_FORMAT_AMF0 1   /* pure AMF0 (what RTMP sends to objectEncoding 0 clients) */
-#define MONA_FORMAT_AMF3 2   /* AMF0 switching to AMF3 per value with 0x11 (objectEncoding 3); decoding
-                                either format reads both */
+#define MONA_FORMAT_AMF3 2   /* AMF0 switching to AMF3 per value with 0x11 (objectEncoding 3) */
 #define MONA_FORMAT_JSON 3
 #define MONA_FORMAT_XMLRPC 4
 #define MONA_FORMAT_QUERY 5
@@ -308,6 +371,9 @@ typedef struct mona_client_info {
     const uint8_t *client_id;    /* 32 bytes of identity (RTMFP peer id), or NULL: the host draws a random id */
 } mona_client_info;
 
+/** Size of the 1.0 layout of mona_client_info (up to client_id): the least struct_size a host accepts. */
+#define MONA_CLIENT_INFO_SIZE_1_0 (offsetof(mona_client_info, client_id) + sizeof(const uint8_t *))
+
 /**
  * Services of the host. The host gives every loaded plugin its own copy; `ctx` identifies the plugin
  * and is the first argument of every function. Unless marked otherwise, call only on the loop thread.
@@ -335,11 +401,11 @@ typedef struct mona_host_api {
                            void (*visit)(void *user, const char *key, size_t key_size, const char *value,
                                          size_t value_size),
                            void *user);
-    /** Wall-clock time in milliseconds since 1970-01-01 UTC. */
+    /** Wall-clock time in milliseconds since 1970-01-01 UTC. Thread-safe. */
     int64_t (*time_ms)(mona_host_ctx *ctx);
-    /** Monotonic time in nanoseconds (arbitrary origin), for timeouts and rates. */
+    /** Monotonic time in nanoseconds (arbitrary origin), for timeouts and rates. Thread-safe. */
     uint64_t (*monotonic_ns)(mona_host_ctx *ctx);
-    /** Gives back a buffer the host filled; zeroes *buffer. Harmless on an empty buffer. */
+    /** Gives back a buffer the host filled; zeroes *buffer. Harmless on an empty buffer. Thread-safe. */
     void (*buffer_free)(mona_host_ctx *ctx, mona_buffer *buffer);
 
     /* -- TCP ------------------------------------------------------------------------------------ */
@@ -397,7 +463,11 @@ typedef struct mona_host_api {
     /** Cancels a timer; it never fires afterwards, even if already due. MONA_E_INVAL if already over. */
     int32_t (*timer_cancel)(mona_host_ctx *ctx, mona_handle timer);
     /** Runs work(work_ctx) on a pool thread, then plugin->work_done(work_ctx) on the loop thread.
-     *  `work` must only use the thread-safe host functions (see THREADING). */
+     *  `work` must only use the thread-safe host functions (see THREADING). work_done always comes,
+     *  once per call, and before destroy: at a stop (or a failed start) the host waits for the
+     *  plugin's pending items after its stop returns and its sockets are closed, delivers their
+     *  work_done, then calls destroy, so work_ctx is always given back (a work function that never
+     *  returns therefore holds up the stop). MONA_E_UNSUPPORTED when the plugin has no work_done. */
     int32_t (*run_blocking)(mona_host_ctx *ctx, void (*work)(void *work_ctx), void *work_ctx);
 
     /* -- crypto (OpenSSL in the host; stateless ones are thread-safe) ------------------------------ */
@@ -436,10 +506,11 @@ typedef struct mona_host_api {
 
     /* -- values --------------------------------------------------------------------------------- */
 
-    /** Translates MVS into a wire format (MONA_FORMAT_*) into *out. */
+    /** Translates MVS into a wire format (MONA_FORMAT_*, framed as described there) into *out.
+     *  Thread-safe. */
     int32_t (*value_encode)(mona_host_ctx *ctx, int32_t format, const uint8_t *mvs, size_t size,
                             mona_buffer *out);
-    /** Translates a wire format into MVS into *out. */
+    /** Translates a wire format into MVS into *out. Thread-safe. */
     int32_t (*value_decode)(mona_host_ctx *ctx, int32_t format, const uint8_t *data, size_t size,
                             mona_buffer *out);
 
@@ -498,19 +569,25 @@ typedef struct mona_host_api {
      * carries them); the host parses them for configs and key frames and caches what a late
      * subscriber needs. Timestamps are milliseconds. */
 
-    /** Publishes `name` for `client` (0 = a publication of the server itself). Runs Lua onPublish.
+    /** Publishes `name` for `client`, one of the plugin's clients (the server's own publications come
+     *  from Lua's mona:publish, not through this call: client 0 is MONA_E_INVAL). Runs Lua onPublish.
      *  MONA_E_EXISTS if it already has a publisher; MONA_E_REJECTED with err when Lua refuses. */
     int32_t (*publish)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
                        mona_handle *publication, mona_error *err);
     /** Ends a publication (Lua onUnpublish); subscribers stay, waiting for a next publisher. */
     int32_t (*unpublish)(mona_host_ctx *ctx, mona_handle publication);
-    /** Pushes one audio frame (flags MONA_MEDIA_*; the host also detects configs itself). */
+    /** Pushes one audio frame of a publication of one of the plugin's clients. `flags` (MONA_MEDIA_*)
+     *  add to what the host reads in the FLV tag itself: CONFIG caches the frame as the codec
+     *  configuration a late subscriber gets first, KEY (video) lets a subscriber waiting for a key
+     *  frame start on it, RELIABLE is passed on (CONFIG and KEY imply it); other bits are ignored. */
     int32_t (*pub_audio)(mona_host_ctx *ctx, mona_handle publication, uint32_t time_ms, const uint8_t *data,
                          size_t size, uint32_t flags);
-    /** Pushes one video frame. */
+    /** Pushes one video frame (flags as for pub_audio). */
     int32_t (*pub_video)(mona_host_ctx *ctx, mona_handle publication, uint32_t time_ms, const uint8_t *data,
                          size_t size, uint32_t flags);
-    /** Pushes a data message in `format` (MONA_FORMAT_*), e.g. an AMF0 "@setDataFrame"/"onMetaData". */
+    /** Pushes a data message in `format` (MONA_FORMAT_*), e.g. an AMF0 "@setDataFrame"/"onMetaData".
+     *  MONA_E_INVAL for malformed MVS or an unknown format; AMF, JSON or XML-RPC the host cannot read
+     *  is still relayed to the subscribers (Lua's onData sees no values). */
     int32_t (*pub_data)(mona_host_ctx *ctx, mona_handle publication, int32_t format, const uint8_t *data,
                         size_t size);
     /** Replaces the publication's metadata (MVS, one OBJECT); sent to current and future subscribers. */
@@ -520,7 +597,8 @@ typedef struct mona_host_api {
     /** Ends a batch: subscribers get one sink_flush (one socket wake-up for many frames). */
     int32_t (*pub_flush)(mona_host_ctx *ctx, mona_handle publication);
     /** Subscribes `client` to `name` (query: the part after '?', becomes listener.parameters). Runs Lua
-     *  onSubscribe. The media arrive through plugin->sink_* with sink_ctx. */
+     *  onSubscribe. The media arrive through plugin->sink_* with sink_ctx: the plugin needs sink_frame,
+     *  or sink_audio and sink_video, else MONA_E_UNSUPPORTED. */
     int32_t (*subscribe)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
                          const char *query, size_t query_size, void *sink_ctx, mona_handle *subscription,
                          mona_error *err);
@@ -561,6 +639,17 @@ typedef struct mona_host_api {
      *  plugin) or a range outside it. */
     int64_t (*tcp_send_parts)(mona_host_ctx *ctx, mona_handle connection, const mona_send_part *parts,
                               size_t count);
+
+    /* -- 1.4: configuration defaults -------------------------------------------------------------
+     * Read it only when struct_size covers it (MONA_HAS_FIELD(mona_host_api, ...)). */
+
+    /** Declares the default of one of the plugin's settings: `key` (NUL-terminated, relative to the
+     *  plugin's section: "port" for "RTMP.port") takes `value` (NUL-terminated) unless the
+     *  configuration already has it. The plugin owns its defaults (the host knows none of any
+     *  protocol's); once declared, config_get and Lua's mona.configs show them. Call it from create or
+     *  start, before reading the setting. MONA_OK when set or already configured; MONA_E_INVAL for a
+     *  NULL or empty key, or a NULL value. */
+    int32_t (*config_default)(mona_host_ctx *ctx, const char *key, const char *value);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */
@@ -589,13 +678,14 @@ typedef struct mona_plugin {
      *  returns, the host closes whatever sockets and timers the plugin still holds, with
      *  MONA_CLOSED_SHUTDOWN callbacks. */
     void (*stop)(void *plugin);
-    /** Frees the instance. No callback follows. */
+    /** Frees the instance, after every run_blocking item has had its work_done. No callback follows. */
     void (*destroy)(void *plugin);
 
     /* -- TCP ------------------------------------------------------------------------------------ */
 
     /** A connection was accepted on a listener. Returns the session context for it, or NULL to refuse
-     *  (the host closes the connection without a tcp_closed callback). */
+     *  (the host closes the connection without a tcp_closed callback). `peer` and `local` are never
+     *  NULL (borrowed for the call); an address the system could not give has family MONA_AF_NONE. */
     void *(*tcp_accepted)(void *plugin, void *listener_ctx, mona_handle connection, const mona_addr *peer,
                           const mona_addr *local);
     /** Bytes arrived. `data` holds what the plugin left unconsumed last time followed by the new bytes.
@@ -610,19 +700,20 @@ typedef struct mona_plugin {
     /** The connection is over (reason MONA_CLOSED_*). The last callback for this session. */
     void (*tcp_closed)(void *plugin, void *session, mona_handle connection, int32_t reason);
     /** A connection handed over by another plugin (host->tcp_handoff). `request` is the MVS the
-     *  sender attached. Returns the session context, or NULL to refuse (the host closes it). The
-     *  already-read bytes follow as an ordinary tcp_data. */
+     *  sender attached (valid MVS; NULL when request_size is 0). `peer` and `local` as for tcp_accepted.
+     *  Returns the session context, or NULL to refuse (the host closes it). The already-read bytes
+     *  follow as an ordinary tcp_data. */
     void *(*tcp_adopted)(void *plugin, mona_handle connection, const mona_addr *peer, const mona_addr *local,
                          const uint8_t *request, size_t request_size);
 
     /* -- UDP, timers, work ---------------------------------------------------------------------- */
 
-    /** One datagram arrived on a socket from host->udp_bind. */
+    /** One datagram arrived on a socket from host->udp_bind. `from` is never NULL. */
     void (*udp_datagram)(void *plugin, void *udp_ctx, mona_handle udp, const mona_addr *from,
                          const uint8_t *data, size_t size);
     /** A timer fired. */
     void (*timer_fired)(void *plugin, void *timer_ctx, mona_handle timer);
-    /** A run_blocking work item finished. */
+    /** A run_blocking work item finished: always delivered, once, before destroy (even after stop). */
     void (*work_done)(void *plugin, void *work_ctx);
 
     /* -- writers: what Lua's client.writer does, encoded by the protocol -------------------------- */
@@ -703,6 +794,13 @@ typedef struct mona_plugin {
 
 /** Signature of the entry symbol: returns the plugin's table, or NULL to refuse host_abi_version. */
 typedef const mona_plugin *(*mona_plugin_entry_fn)(uint32_t host_abi_version);
+
+/** The entry of a drop-in plugin (MONA_PLUGIN_ENTRY_SYMBOL), which the plugin defines: returns its
+ *  table, or NULL to refuse host_abi_version. Declared here with C linkage and default visibility, so
+ *  that a plugin that includes this header and defines it loads whether it is compiled as C, as C++
+ *  (no extern "C" of its own) or with -fvisibility=hidden. The host never calls it by this name: it
+ *  looks it up with dlsym. */
+MONA_PLUGIN_VISIBLE const mona_plugin *mona_plugin_entry(uint32_t host_abi_version);
 
 #ifdef __cplusplus
 }

@@ -18,13 +18,16 @@
  * Shared buffers (ABI 1.3): share <text>: shared_create holding text ("shared"); sendparts <offset>
  *   <size>: tcp_send_parts of "part:", that range of the shared buffer, "\n" (nothing but
  *   "sendparts <status>" when the host refuses); unshare: shared_release ("unshared").
+ * Hardening checks (crpc_checks.c): opensize, mvs, handles, foreign, work; -DCRPC_NO_AV_SINKS leaves
+ *   sink_audio and sink_video NULL (with CRPC_SINK_FRAME: a plugin with sink_frame alone).
+ * audio|video take optional flags after the hex (MONA_MEDIA_*, decimal).
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
  * "writer close <code>", and "response <token> <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
  * T{k=v} (typed), [a|k=v] (mixed), bytes(hex), date(ms), map{k=>v}, ref(i).
  * Configuration: <section>.host, <section>.port.
  */
-#include <mona_plugin.h>
+#include "crpc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,36 +37,13 @@
 #define CRPC_ABI_VERSION MONA_ABI_VERSION
 #endif
 
-typedef struct plugin {
-    const mona_host_api *host;
-    char section[64];
-} plugin;
-
-typedef struct session {
-    plugin *owner;
-    mona_handle connection;
-    mona_handle client;
-    mona_handle publication;
-    mona_handle subscription;
-    int slow;
-    int closed;
-    mona_handle shared;
-} session;
-
-/* ---- output ---- */
-
-typedef struct text {
-    char data[16384];
-    size_t size;
-} text;
-
-static void put(text *t, const char *s, size_t n) {
+void put(text *t, const char *s, size_t n) {
     if (t->size + n >= sizeof t->data) n = sizeof t->data - 1 - t->size;
     memcpy(t->data + t->size, s, n);
     t->size += n;
     t->data[t->size] = 0;
 }
-static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
+void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
 
 /* ---- MVS reading and printing ---- */
 
@@ -185,7 +165,7 @@ static void print_value(reader *r, text *out) {
     }
 }
 
-static void print_stream(const uint8_t *data, size_t size, text *out) {
+void print_stream(const uint8_t *data, size_t size, text *out) {
     reader r = {data, data + size, 0};
     int first = 1;
     while (r.at < r.end && !r.bad) {
@@ -210,7 +190,7 @@ static size_t write_varuint(uint8_t *out, uint64_t v) {
 }
 
 /* Encodes space-separated tokens; returns the MVS size. */
-static size_t encode_args(char *tokens, uint8_t *out, size_t capacity) {
+size_t encode_args(char *tokens, uint8_t *out, size_t capacity) {
     size_t size = 0;
     for (char *token = strtok(tokens, " "); token && size + 16 + strlen(token) < capacity; token = strtok(NULL, " ")) {
         char *end = NULL;
@@ -234,7 +214,7 @@ static size_t encode_args(char *tokens, uint8_t *out, size_t capacity) {
 
 /* ---- hex ---- */
 
-static size_t from_hex(const char *hex, uint8_t *out, size_t capacity) {
+size_t from_hex(const char *hex, uint8_t *out, size_t capacity) {
     size_t n = 0;
     while (hex[0] && hex[1] && n < capacity) {
         unsigned value;
@@ -255,12 +235,12 @@ static void put_hex(text *t, const uint8_t *data, size_t size) {
 
 /* ---- plugin ---- */
 
-static void send_line(session *s, text *t) {
+void send_line(session *s, text *t) {
     puts_(t, "\n");
     s->owner->host->tcp_send(s->owner->host->ctx, s->connection, (const uint8_t *)t->data, t->size);
 }
 
-static const char *kind_name(int32_t kind) {
+const char *kind_name(int32_t kind) {
     switch (kind) {
     case MONA_ERR_APPLICATION: return "APPLICATION";
     case MONA_ERR_SCRIPT: return "SCRIPT";
@@ -292,7 +272,13 @@ static int32_t start(void *self) {
     return p->host->tcp_listen(p->host->ctx, host, (uint16_t)atoi(port), NULL, &listener, NULL);
 }
 
-static void destroy(void *self) { free(self); }
+static void destroy(void *self) {
+    plugin *p = self;
+    char text_[64];
+    snprintf(text_, sizeof text_, "destroyed with %d works pending", p->pending_works);
+    p->host->log(p->host->ctx, MONA_LOG_INFO, __FILE__, __LINE__, text_, strlen(text_));
+    free(self);
+}
 
 static void *accepted(void *self, void *listener, mona_handle connection, const mona_addr *peer, const mona_addr *local) {
     (void)listener; (void)peer; (void)local;
@@ -422,9 +408,11 @@ static void line(session *s, char *command) {
         char *hex = strtok(NULL, " ");
         uint8_t frame[2048];
         size_t size = from_hex(hex ? hex : "", frame, sizeof frame);
+        char *flags = strtok(NULL, " ");
         uint32_t ms = (uint32_t)strtoul(time ? time : "0", NULL, 10);
-        int32_t status = video ? h->pub_video(h->ctx, s->publication, ms, frame, size, 0)
-                               : h->pub_audio(h->ctx, s->publication, ms, frame, size, 0);
+        uint32_t given = (uint32_t)strtoul(flags ? flags : "0", NULL, 10);
+        int32_t status = video ? h->pub_video(h->ctx, s->publication, ms, frame, size, given)
+                               : h->pub_audio(h->ctx, s->publication, ms, frame, size, given);
         if (status == MONA_OK) return;
         snprintf(out.data, sizeof out.data, "push-failed %d", status);
         out.size = strlen(out.data);
@@ -488,7 +476,7 @@ static void line(session *s, char *command) {
     } else if (strcmp(command, "close") == 0) {
         close_client(s);
         puts_(&out, "closed");
-    } else {
+    } else if (!crpc_check_command(s, command, &out)) {
         puts_(&out, "unknown command");
     }
     h->buffer_free(h->ctx, &buffer);
@@ -598,6 +586,7 @@ static int32_t sink_metadata(void *self, void *sink, const uint8_t *mvs, size_t 
     return MONA_OK;
 }
 
+#ifndef CRPC_NO_AV_SINKS
 static int32_t sink_media(session *s, const char *kind, uint32_t time, const uint8_t *data_, size_t size, uint32_t flags) {
     text out = {{0}, 0};
     char head[64];
@@ -621,6 +610,7 @@ static int32_t sink_video(void *self, void *sink, uint32_t time, const uint8_t *
     if (s->slow) return MONA_E_AGAIN;
     return sink_media(s, "video", time, data_, size, flags);
 }
+#endif
 
 #ifdef CRPC_SINK_FRAME
 static int32_t sink_frame(void *self, void *sink, const mona_media_frame *frame) {
@@ -678,6 +668,7 @@ static const mona_plugin table = {
     .tcp_accepted = accepted,
     .tcp_data = data,
     .tcp_closed = closed,
+    .work_done = crpc_work_done,
     .writer_invoke = writer_invoke,
     .writer_message = writer_message,
     .writer_raw = writer_raw,
@@ -687,8 +678,10 @@ static const mona_plugin table = {
     .sink_start = sink_start,
     .sink_stop = sink_stop,
     .sink_metadata = sink_metadata,
+#ifndef CRPC_NO_AV_SINKS
     .sink_audio = sink_audio,
     .sink_video = sink_video,
+#endif
     .sink_data = sink_data,
     .sink_flush = sink_flush,
     .sink_released = sink_released,

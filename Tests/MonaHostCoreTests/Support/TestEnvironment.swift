@@ -45,15 +45,31 @@ enum TestEnvironment {
     /// The host's ABI version as the server prints it ("major.minor").
     static let hostABI = "\(MONA_ABI_VERSION >> 16).\(MONA_ABI_VERSION & 0xFFFF)"
 
-    /// Compiles `Tests/Fixtures/cplugins/<name>.c` against the ABI header alone into `<folder>/lib<name>.so`
-    /// (`defines`: NAME=VALUE for the C compiler).
+    /// Compiles `Tests/Fixtures/cplugins/<name>.c` (with its companions `<name>_*.c`) against the ABI
+    /// header alone into `<folder>/lib<name>.so` (`defines`: NAME=VALUE for the C compiler; `flags`:
+    /// more compiler options, e.g. -fvisibility=hidden).
     @discardableResult
-    static func buildCPlugin(_ name: String, into folder: String, defines: [String] = []) throws -> String {
-        let output = "\(folder)/lib\(name).so"
-        let result = try run("/usr/bin/env", ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                                               "-I", "\(repository)/Sources/PluginABI/include"] + defines.map { "-D\($0)" }
-                                               + ["\(repository)/Tests/Fixtures/cplugins/\(name).c", "-o", output])
-        guard result.status == 0 else { throw TestFailure("cc \(name).c failed: \(result.output)") }
+    static func buildCPlugin(_ name: String, into folder: String, defines: [String] = [], flags: [String] = []) throws -> String {
+        let fixtures = "\(repository)/Tests/Fixtures/cplugins"
+        let companions = ((try? FileManager.default.contentsOfDirectory(atPath: fixtures)) ?? [])
+            .filter { $0.hasPrefix("\(name)_") && $0.hasSuffix(".c") }.sorted().map { "\(fixtures)/\($0)" }
+        return try compile(compiler: ["cc", "-std=c99"], sources: ["\(fixtures)/\(name).c"] + companions,
+                           output: "\(folder)/lib\(name).so", options: defines.map { "-D\($0)" } + flags)
+    }
+
+    /// Compiles `Tests/Fixtures/cplugins/<name>.cpp` with g++ into `<folder>/lib<name>.so`: a C++ plugin
+    /// that includes the header and defines its entry with no annotation of its own.
+    @discardableResult
+    static func buildCxxPlugin(_ name: String, into folder: String, flags: [String] = []) throws -> String {
+        try compile(compiler: ["g++", "-std=c++20"], sources: ["\(repository)/Tests/Fixtures/cplugins/\(name).cpp"],
+                    output: "\(folder)/lib\(name).so", options: flags)
+    }
+
+    private static func compile(compiler: [String], sources: [String], output: String, options: [String]) throws -> String {
+        let result = try run("/usr/bin/env", compiler + ["-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                                                         "-I", "\(repository)/Sources/PluginABI/include"]
+                                                + options + sources + ["-o", output])
+        guard result.status == 0 else { throw TestFailure("\(compiler[0]) \(sources.map { ($0 as NSString).lastPathComponent }) failed: \(result.output)") }
         return output
     }
 
