@@ -130,7 +130,8 @@ struct ABIHardeningTests {
         let session = try harness.connect()
         try session.expect("work 1", "working", "a work calling the thread-safe log_level is fine")
         #expect(harness.server.waitFor("rpc: work done 1"))
-        try session.expect("offloop", "working")
+        // The work may run, and stop the server, before the loop answers "working": only the assertion counts.
+        try session.send("offloop")
         #expect(harness.server.waitFor("rpc: a host API function reserved to the loop thread was called from another thread",
                                        timeout: 30))
         harness.server.process.waitUntilExit()

@@ -80,6 +80,13 @@ enum FakeHostTable {
                 key.withCString { k in value.withCString { v in visit?(user, k, strlen(k), v, strlen(v)) } }
             }
         }
+        api.config_default = { ctx, key, value in
+            let host = FakeHostTable.host(ctx, "config_default")
+            guard let key, let value else { return MONA_E_INVAL }
+            let name = "\(host.section).\(String(cString: key))"
+            if host.config[name] == nil { host.config[name] = String(cString: value) }
+            return MONA_OK
+        }
         api.time_ms = { ctx in FakeHost.from(ctx).wallMs }
         api.monotonic_ns = { ctx in FakeHost.from(ctx).nowNs }
         api.buffer_free = { _, buffer in

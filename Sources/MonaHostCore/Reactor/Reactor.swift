@@ -94,10 +94,11 @@ final class Reactor: @unchecked Sendable {
         }, { request, _ in
             Unmanaged<BlockingWork>.fromOpaque(request!.pointee.data).takeRetainedValue().then()
         })
-        if status != 0 { // only when the loop is closing: do the work here rather than lose it
+        if status != 0 { // only when the loop is closing: do the work here rather than lose it, and
+            // answer as a callback of its own, never from inside the call that asked for it
             Unmanaged<BlockingWork>.fromOpaque(item.request.pointee.data).release()
             item.work()
-            item.then()
+            execute { item.then() }
         }
     }
 
