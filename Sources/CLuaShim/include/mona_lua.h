@@ -19,5 +19,7 @@ int mona_lua_isnoneornil(lua_State *L, int index);
 int mona_lua_pcall(lua_State *L, int nargs, int nresults);
 /** luaL_loadbuffer of a chunk with a name ("=name" for a plain name). */
 int mona_lua_loadbuffer(lua_State *L, const char *buffer, size_t size, const char *name);
+/** Lua 5.2's table.pack: the array part has exactly n slots, so # counts the arguments as there. */
+int mona_lua_table_pack(lua_State *L);
 
 #endif

@@ -47,6 +47,7 @@ final class LuaRuntime {
         self.host = host
         self.www = www
         luaL_openlibs(L)
+        addLua52Functions()
         addModuleFolders()
         mona_lua_newtable(L)
         LuaNatives.register(self)
@@ -66,6 +67,14 @@ final class LuaRuntime {
     }
 
     deinit { lua_close(L) }
+
+    /// Lua 5.2 functions written in C (Debian's LuaJIT lacks LUAJIT_ENABLE_LUA52COMPAT); the prelude adds the rest.
+    private func addLua52Functions() {
+        lua_getfield(L, mona_lua_globalsindex(), "table")
+        mona_lua_pushcfunction(L, mona_lua_table_pack)
+        lua_setfield(L, -2, "pack")
+        mona_lua_pop(L, 1)
+    }
 
     /// `require` finds Lua C modules (`luaopen_<name>`) in www/ and next to the executable too.
     private func addModuleFolders() {

@@ -17,7 +17,7 @@ local rawnext = next
 
 -- Lua 5.2 functions MonaServer applications use (Debian's LuaJIT lacks LUAJIT_ENABLE_LUA52COMPAT).
 table.unpack = table.unpack or unpack
-table.pack = table.pack or function(...) return { n = select("#", ...), ... } end
+-- table.pack is the host's, in C: its array part has exactly n slots, so #t == n when the last argument is not nil (Lua 5.2).
 rawlen = rawlen or function(v) return #v end
 
 -- Logging: MonaServer's message format (arguments concatenated, nil → (null), booleans → (true)).
