@@ -232,7 +232,7 @@ end
 local native, M = ...
 local type, tostring, setmetatable, pairs = type, tostring, setmetatable, pairs
 
-local tables = setmetatable({}, { __mode = "k" })
+local tables = setmetatable({}, { __mode = "kv" }) -- proxy → state, held by the proxy (M.attachState)
 local writing = true
 
 local function primitiveCount(state)
@@ -248,7 +248,7 @@ local function newDataTable(path)
 	local proxy = newproxy(true)
 	local state = { items = {}, path = path }
 	tables[proxy] = state
-	M.collections[proxy] = state
+	M.attachState(proxy, state)
 	local meta = getmetatable(proxy)
 	meta.__index = function(_, key)
 		if type(key) == "number" then key = tostring(key) end

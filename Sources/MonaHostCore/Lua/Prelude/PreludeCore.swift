@@ -44,9 +44,20 @@ end
 FATAL, CRITIC, ERROR, WARN, NOTE, INFO, DEBUG, TRACE =
 	logger(1), logger(2), logger(3), logger(4), logger(5), logger(6), logger(7), logger(8)
 
--- Collections: userdata proxies (so that # works without 5.2 compat) over an items table.
-local collections = setmetatable({}, { __mode = "k" })
+-- Collections: userdata proxies (so that # works without 5.2 compat) over a state table.
+-- A proxy holds its state strongly as its environment (debug.setfenv); `collections` finds the state
+-- of a proxy quickly and is weak on both sides. Weak keys alone would leak: a state may refer back to
+-- its proxy (a client's properties call a function that reaches the client's state, which holds them),
+-- and LuaJIT (no ephemerons) keeps the values of a weak-keyed table alive, hence their keys.
+local collections = setmetatable({}, { __mode = "kv" })
+local setState = debug.setfenv
 M.collections = collections
+
+--- Makes `proxy` a collection-like object whose state is `state` (lives as long as the proxy).
+function M.attachState(proxy, state)
+	setState(proxy, state)
+	collections[proxy] = state
+end
 
 -- One metatable serves every collection (each client has several: memory per connection counts);
 -- the state of a proxy is found in `collections`. `subs` and `extra` are made when first needed.
@@ -83,7 +94,7 @@ end
 --- Makes a collection; `call(key, ...)` answers coll(key, ...) when given.
 function M.newCollection(name, call, weak)
 	local proxy = newproxy(template)
-	collections[proxy] = { items = weak and setmetatable({}, { __mode = "v" }) or {}, count = 0, name = name, call = call }
+	M.attachState(proxy, { items = weak and setmetatable({}, { __mode = "v" }) or {}, count = 0, name = name, call = call })
 	return proxy
 end
 
