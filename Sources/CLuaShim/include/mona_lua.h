@@ -6,6 +6,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "mona_watchdog.h"
 
 void mona_lua_pop(lua_State *L, int n);
 void mona_lua_newtable(lua_State *L);

@@ -20,6 +20,29 @@ table.unpack = table.unpack or unpack
 -- table.pack is the host's, in C: its array part has exactly n slots, so #t == n when the last argument is not nil (Lua 5.2).
 rawlen = rawlen or function(v) return #v end
 
+-- Application code runs in LuaJIT's interpreter, never as compiled traces: a compiled loop runs no
+-- hook, and the watchdog (lua.timeout, SIGTERM) interrupts scripts through a count hook. Every way a
+-- script's code is loaded marks its functions so (jit.off with its sub-functions); the prelude is compiled.
+local jitOff = jit.off
+local function interpreted(chunk, ...)
+	if type(chunk) == "function" then jitOff(chunk, true) end
+	return chunk, ...
+end
+M.interpreted = interpreted
+local rawLoadstring, rawLoad, rawLoadfile = loadstring, load, loadfile
+function loadstring(...) return interpreted(rawLoadstring(...)) end
+function load(...) return interpreted(rawLoad(...)) end
+function loadfile(...) return interpreted(rawLoadfile(...)) end
+function dofile(name)
+	local chunk, message = loadfile(name)
+	if not chunk then error(message, 2) end
+	return chunk()
+end
+do
+	local luaSearcher = package.loaders[2]
+	package.loaders[2] = function(...) return interpreted(luaSearcher(...)) end
+end
+
 -- Logging: MonaServer's message format (arguments concatenated, nil → (null), booleans → (true)).
 local function describe(value)
 	local kind = type(value)
