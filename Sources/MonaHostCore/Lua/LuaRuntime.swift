@@ -119,8 +119,10 @@ final class LuaRuntime {
             lua_settop(L, base)
             return false
         }
+        host.data?.holdWrites() // what one call changes in `data` is written as one batch
         mona_watchdog_enter()
         let status = mona_lua_pcall(L, count, LUA_MULTRET)
+        host.data?.releaseWrites()
         if mona_watchdog_leave() == Int32(MONA_WATCHDOG_TIMEOUT) { interrupted(what().isEmpty ? name : what(), client: client) }
         guard status == 0 else {
             host.log(.error, "Lua \(name): \(popError())")
