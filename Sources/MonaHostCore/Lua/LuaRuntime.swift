@@ -56,8 +56,8 @@ final class LuaRuntime {
         let natives = lua_gettop(L)
         mona_lua_newtable(L)
         let shared = lua_gettop(L)
-        for (name, source) in LuaPrelude.chunks {
-            var source = source
+        for (name, embedded) in LuaPrelude.chunks {
+            guard var source = embedded else { throw StartFailure(description: "the Lua prelude lacks \(name)") }
             let loaded = source.withUTF8 { mona_lua_loadbuffer(L, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count, name) }
             guard loaded == 0 else { throw StartFailure(description: popError()) }
             lua_pushvalue(L, natives)

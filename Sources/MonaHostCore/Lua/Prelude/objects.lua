@@ -1,6 +1,4 @@
-extension LuaPrelude {
-    /// The `mona` object and the small value objects it makes: File, IPAddress, SocketAddress.
-    static let objects = #"""
+-- prelude/objects: The `mona` object and the small value objects it makes: File, IPAddress, SocketAddress.
 local native, M = ...
 local type, tostring, select, setmetatable = type, tostring, select, setmetatable
 
@@ -223,5 +221,3 @@ mona.fromXML = withErrorCallback(function(text)
 	if document then attach(document) end
 	return document, err
 end)
-"""#
-}

@@ -1,15 +1,5 @@
-/// Lua chunks run once when the Lua state starts, in order; each receives the host's native
-/// functions and the shared internal table `M` (the entry points the host calls live there too).
-enum LuaPrelude {
-    /// (chunk name, source) in load order.
-    static let chunks: [(String, String)] = [
-        ("=prelude/core", core), ("=prelude/objects", objects), ("=prelude/applications", applications),
-        ("=prelude/clients", clients), ("=prelude/media", media), ("=prelude/data", data),
-    ]
-
-    /// Lua 5.2 compatibility, logging globals, collections, and the global pairs/ipairs/next that
-    /// understand collections.
-    static let core = #"""
+-- prelude/core: Lua 5.2 compatibility, logging globals, collections, the global pairs/ipairs/next that
+-- understand collections, and the host coroutines of events and RPC methods.
 local native, M = ...
 local rawget, rawset, type, tostring, select, setmetatable, getmetatable =
       rawget, rawset, type, tostring, select, setmetatable, getmetatable
@@ -294,5 +284,3 @@ function M.convert(text)
 	if lower == "null" then return nil end
 	return tonumber(text) or text
 end
-"""#
-}
