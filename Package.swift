@@ -53,8 +53,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/MonaHostCore"
+            path: "Sources/MonaHostCore",
+            exclude: ["Lua/Prelude"], // Lua sources, embedded by the EmbedLuaPrelude plugin
+            plugins: ["EmbedLuaPrelude"]
         ),
+        // Build tool: the Lua prelude's .lua files → one Swift file of string literals (no resource bundle).
+        .executableTarget(name: "LuaEmbedder", path: "BuildPlugins/LuaEmbedder"),
+        .plugin(name: "EmbedLuaPrelude", capability: .buildTool(), dependencies: ["LuaEmbedder"],
+                path: "BuildPlugins/EmbedLuaPrelude"),
         .executableTarget(name: "Host", dependencies: ["MonaHostCore"], path: "Sources/Host"),
         .testTarget(
             name: "MonaHostCoreTests",

@@ -14,3 +14,13 @@ int mona_lua_pcall(lua_State *L, int nargs, int nresults) { return lua_pcall(L, 
 int mona_lua_loadbuffer(lua_State *L, const char *buffer, size_t size, const char *name) {
     return luaL_loadbuffer(L, buffer, size, name);
 }
+
+int mona_lua_table_pack(lua_State *L) {
+    int count = lua_gettop(L);
+    lua_createtable(L, count, 1);
+    lua_insert(L, 1);
+    for (int index = count; index >= 1; index--) lua_rawseti(L, 1, index);
+    lua_pushinteger(L, count);
+    lua_setfield(L, 1, "n");
+    return 1;
+}

@@ -215,6 +215,17 @@ final class Directory {
         guard result == 0 else { throw DiskError(operation: "rename", path: describe(from), code: errno) }
     }
 
+    /// Swaps the entries `first` and `second` in one atomic step (renameat2's RENAME_EXCHANGE). Throws
+    /// EINVAL, ENOSYS or EOPNOTSUPP where the file system or the kernel cannot.
+    func exchange(_ first: [UInt8], _ second: [UInt8], budget: inout CrashBudget) throws {
+        try budget.step()
+        guard let renameat2 = renameat2Function else {
+            throw DiskError(operation: "exchange", path: describe(first), code: ENOSYS)
+        }
+        let result = withCName(first) { source in withCName(second) { renameat2(fd, source, fd, $0, renameExchange) } }
+        guard result == 0 else { throw DiskError(operation: "exchange", path: describe(first), code: errno) }
+    }
+
     /// Makes this folder's entries (creations, renames) durable.
     func sync(budget: inout CrashBudget) throws {
         try budget.step()
@@ -246,6 +257,15 @@ final class Directory {
         try unlink(name, directory: true, budget: &budget)
     }
 }
+
+/// renameat2(2), found at run time: Swift's Glibc module does not declare it.
+private let renameat2Function: (@convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32)? = {
+    guard let symbol = dlsym(nil, "renameat2") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32).self)
+}()
+
+/// renameat2's flag that swaps two entries (linux/fs.h).
+private let renameExchange: UInt32 = 1 << 1
 
 /// The wall clock in nanoseconds since the epoch.
 func currentTime() -> Int64 {

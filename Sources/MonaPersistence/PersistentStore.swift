@@ -42,6 +42,8 @@ public final class PersistentStore: @unchecked Sendable {
     private var pending = PendingChange()
     /// True while a write of `pending` is scheduled (guarded by `lock`).
     private var scheduled = false
+    /// How many `holdWrites` are not yet released (guarded by `lock`).
+    private var held = 0
 
     /// A store over the folder `root` (created on the first write).
     public init(root: String, flushInterval: Int, log: @escaping @Sendable (LogLevel, String) -> Void) {
@@ -80,29 +82,53 @@ public final class PersistentStore: @unchecked Sendable {
         queue.sync { writePending() }
     }
 
-    private func enqueue(_ change: (inout PendingChange) -> Void) {
-        let schedule = lock.withLock {
-            change(&pending)
-            defer { scheduled = true }
-            return !scheduled
+    /// Keeps the changes that follow from the writer until the matching `releaseWrites` (calls nest), so
+    /// that related changes reach it in one batch: `data.t = nil; data.t = {…}` in one Lua call is then
+    /// written as one atomic replacement, never as a removal the writer could apply alone. `flush()` still
+    /// writes everything.
+    public func holdWrites() {
+        lock.withLock { held += 1 }
+    }
+
+    /// Ends a `holdWrites`; the last one schedules the write of what was held.
+    public func releaseWrites() {
+        let schedule = lock.withLock { () -> Bool in
+            held -= 1
+            guard held == 0, !scheduled, !pending.isEmpty else { return false }
+            scheduled = true
+            return true
         }
-        guard schedule else { return }
+        if schedule { scheduleWrite() }
+    }
+
+    private func enqueue(_ change: (inout PendingChange) -> Void) {
+        let schedule = lock.withLock { () -> Bool in
+            change(&pending)
+            guard !scheduled, held == 0 else { return false }
+            scheduled = true
+            return true
+        }
+        if schedule { scheduleWrite() }
+    }
+
+    private func scheduleWrite() {
         if flushInterval == 0 {
-            queue.async { self.writePending() }
+            queue.async { self.writePending(heldToo: false) }
         } else {
-            queue.asyncAfter(deadline: .now() + .milliseconds(flushInterval)) { self.writePending() }
+            queue.asyncAfter(deadline: .now() + .milliseconds(flushInterval)) { self.writePending(heldToo: false) }
         }
     }
 
     /// Takes the queued changes and applies them (on `queue`); what fails goes back under newer changes.
-    private func writePending() {
-        let changes = lock.withLock {
-            defer {
-                pending = PendingChange()
-                scheduled = false
-            }
+    /// A scheduled write (`heldToo` false) that finds writes held leaves them to `releaseWrites`.
+    private func writePending(heldToo: Bool = true) {
+        let taken = lock.withLock { () -> PendingChange? in
+            scheduled = false
+            guard heldToo || held == 0 else { return nil }
+            defer { pending = PendingChange() }
             return pending
         }
+        guard let changes = taken else { return }
         let failed = writer.apply(changes)
         guard !failed.isEmpty else { return }
         lock.withLock {

@@ -10,6 +10,11 @@ import Glibc
 ///   Missing parent folders are created first, each creation made durable by fsyncing its parent.
 /// - remove: the entry's folder is renamed to `.mona-del-<unique>` in its parent, the parent is fsynced,
 ///   then the tombstone is deleted recursively.
+/// - remove, then write again below the same entry (`data.t = nil; data.t = {…}` in one batch): the new
+///   content is written into a new `.mona-del-<unique>` folder, which is then exchanged with the entry's
+///   folder in one atomic step (renameat2 RENAME_EXCHANGE) and the parent fsynced; the tombstone, now
+///   holding the old content, is deleted. A crash leaves the whole old or the whole new entry, never
+///   neither. (Where the file system cannot exchange: remove, then write.)
 /// - load: tombstones and temp files are deleted, a value file whose content does not match its name is
 ///   deleted, of several valid value files the newest (mtime in ns) wins, empty folders are deleted.
 final class Writer {
@@ -73,16 +78,32 @@ final class Writer {
     /// Applies the change of the entry `key` of `parent`; returns what failed.
     private func apply(_ change: PendingChange, key: String, in parent: Directory) throws -> PendingChange {
         let name = KeyCodec.encode(key)
-        if change.removeFirst {
-            guard try attempt({ try removeEntry(name, in: parent) }) else { return change }
-        }
         var remainder = change
         remainder.removeFirst = false
+        if change.removeFirst {
+            if change.writes, let info = parent.info(name), Directory.kind(info) == .directory {
+                var replaced = false
+                guard try attempt({ replaced = try replaceEntry(name, with: remainder, in: parent) }) else { return change }
+                if replaced { return PendingChange() }
+            }
+            guard try attempt({ try removeEntry(name, in: parent) }) else { return change }
+        }
         guard !change.children.isEmpty || change.value != nil else { return PendingChange() }
         var opened: Directory?
         guard try attempt({ opened = try parent.child(name, create: change.writes, budget: &budget) })
         else { return remainder }
         guard let folder = opened else { return PendingChange() }  // nothing there to remove
+        let failed = try applyContent(remainder, in: folder)
+        if !change.writes && change.children.values.contains(where: { $0.removes }) {
+            // Removals below may have emptied the folder: an empty folder holds no data (best effort).
+            try budget.step()
+            _ = withCName(name) { unlinkat(parent.fd, $0, AT_REMOVEDIR) }
+        }
+        return failed
+    }
+
+    /// Writes the value and applies the children of `change` in `folder`; returns what failed.
+    private func applyContent(_ change: PendingChange, in folder: Directory) throws -> PendingChange {
         var failed = PendingChange()
         if let value = change.value, try !attempt({ try writeValue(value, in: folder) }) {
             failed.value = value
@@ -91,12 +112,43 @@ final class Writer {
             guard let child = change.children[childKey] else { continue }
             failed.adopt(childKey, try apply(child, key: childKey, in: folder))
         }
-        if !change.writes && change.children.values.contains(where: { $0.removes }) {
-            // Removals below may have emptied the folder: an empty folder holds no data (best effort).
-            try budget.step()
-            _ = withCName(name) { unlinkat(parent.fd, $0, AT_REMOVEDIR) }
-        }
         return failed
+    }
+
+    /// Replaces the entry folder `name` of `parent` by `content` atomically (see the type's notes); false
+    /// when the file system cannot exchange two entries, and nothing changed.
+    private func replaceEntry(_ name: [UInt8], with content: PendingChange, in parent: Directory) throws -> Bool {
+        let staging = newTombstoneName()
+        guard let folder = try parent.child(staging, create: true, budget: &budget) else { return false }
+        guard try applyContent(content, in: folder).isEmpty else {
+            try removeTombstone(staging, in: parent)
+            throw DiskError(operation: "write", path: parent.describe(name), code: EIO)  // retried as a whole
+        }
+        do {
+            try parent.exchange(staging, name, budget: &budget)
+        } catch let error as DiskError where [EINVAL, ENOSYS, EOPNOTSUPP].contains(error.code) {
+            try removeTombstone(staging, in: parent)
+            return false
+        }
+        try parent.sync(budget: &budget)
+        try removeTombstone(staging, in: parent)
+        return true
+    }
+
+    /// Deletes a tombstone; a disk error is only logged (load deletes what is left).
+    private func removeTombstone(_ tombstone: [UInt8], in parent: Directory) throws {
+        do {
+            try parent.removeTree(tombstone, budget: &budget)
+        } catch let error as DiskError {
+            log(.warn, "Database: \(error) (the removed entry is deleted on the next load)")
+        }
+    }
+
+    /// A tombstone name not used so far in this process.
+    private func newTombstoneName() -> [UInt8] {
+        tombstones &+= 1
+        let unique = String(UInt64(bitPattern: currentTime()), radix: 16) + "-" + String(tombstones, radix: 16)
+        return KeyCodec.tombstonePrefix + Array(unique.utf8)
     }
 
     /// Writes `value` as the value file of `folder` (see the type's notes for the order of steps).
@@ -133,9 +185,7 @@ final class Writer {
         guard let info = parent.info(name), Directory.kind(info) == .directory else { return }
         var tombstone: [UInt8] = []
         for attempt in 0..<100 {
-            tombstones &+= 1
-            let unique = String(UInt64(bitPattern: currentTime()), radix: 16) + "-" + String(tombstones, radix: 16)
-            tombstone = KeyCodec.tombstonePrefix + Array(unique.utf8)
+            tombstone = newTombstoneName()
             do {
                 try parent.rename(name, tombstone, budget: &budget)
                 break
@@ -144,11 +194,7 @@ final class Writer {
             }
         }
         try parent.sync(budget: &budget)
-        do {
-            try parent.removeTree(tombstone, budget: &budget)
-        } catch let error as DiskError {
-            log(.warn, "Database: \(error) (the removed entry is deleted on the next load)")
-        }
+        try removeTombstone(tombstone, in: parent)
     }
 
     /// Removes every entry folder of the root (foreign files stay).

@@ -18,6 +18,11 @@ struct DataAndModulesTests {
         function client:burst(round)
             for k = 1, 40 do data["k" .. k] = "r" .. round .. string.rep("x", (round * 7 + k) % 97) end
         end
+        function client:replace(round)
+            data.t = nil
+            data.t = { x = "r" .. round, y = { z = "r" .. round } }
+        end
+        function client:replaced() return data.t and data.t.x, data.t and data.t.y and data.t.y.z end
         function client:snapshot()
             local out = {}
             for k = 1, 40 do out[k] = data["k" .. k] end
@@ -101,6 +106,25 @@ struct DataAndModulesTests {
             }
             #expect(valid, "k\(key) = \(value) is torn or foreign")
         }
+    }
+
+    @Test func killNineNeverLosesATableRemovedAndWrittenAgain() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.dataApp], ini: "[data]\nflushInterval=0\n", log: 6)
+        let session = try harness.connect()
+        try session.expect("open /", "opened {}")
+        _ = try session.command("call replace 0")
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !FileManager.default.fileExists(atPath: "\(harness.folder)/data/t/y/z") { usleep(20_000) }
+        // data.t = nil; data.t = {…} again and again, killed in the middle of it.
+        for round in 1...Int.random(in: 30...80) { _ = try session.command("call replace \(round)") }
+        harness.kill9()
+        try harness.restart()
+        let after = try harness.connect()
+        try after.expect("open /", "opened {}")
+        let answer = try after.command("call replaced")
+        let values = answer.dropFirst(3).split(separator: " ")
+        #expect(answer.hasPrefix("ok \"r") && values.count == 2 && values[0] == values[1],
+                "t is wholly one round's table, never missing nor mixed: \(answer)")
     }
 
     @Test func cModulesLoadFromTheAppFolderAndTheExecutablesFolder() throws {

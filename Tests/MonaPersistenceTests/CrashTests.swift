@@ -177,3 +177,40 @@ func everyCrashPointLeavesOldOrNewValues(interval: Int) {
     }
     #expect(crashes >= 20)  // most runs stop in the middle of the changes
 }
+
+/// `data.t = nil; data.t = {…}`: a removed entry written again in the same batch.
+private let replacedTable: [Change] = [
+    .remove(["t"]), .set(["t", "x"], bytes("new x")), .set(["t", "z", "w"], bytes("new w")), .set(["t"], bytes("new t")),
+]
+
+@Test(arguments: [0, 60_000])
+func aTableRemovedAndWrittenAgainIsWhollyOldOrWhollyNewAtEveryCrashPoint(interval: Int) {
+    let initial: [Change] = [.set(["t", "x"], bytes("old x")), .set(["t", "b", "c"], bytes("old c")), .set(["stay"], bytes("s"))]
+    let before = model([:], initial)
+    let after = model(before, replacedTable)
+    /// The run of `crashRun`, with the changes sent between holdWrites and releaseWrites (one Lua call).
+    func run(crashAfter: Int?) -> (loaded: [[String]: [UInt8]], steps: Int, crashed: Bool, clean: Bool) {
+        let scratch = Scratch()
+        let data = scratch.at("data")
+        let store = makeStore(data, interval: interval)
+        for change in initial { change.send(to: store) }
+        store.flush()
+        let start = store.setCrashBudget(crashAfter)
+        store.holdWrites()
+        for change in replacedTable { change.send(to: store) }
+        store.releaseWrites()
+        store.flush()
+        let steps = store.setCrashBudget(nil) - start
+        let loaded = makeStore(data).load()
+        return (asMap(loaded), steps, store.crashed, leftovers(data).isEmpty && makeStore(data).load() == loaded)
+    }
+    let full = run(crashAfter: nil)
+    #expect(!full.crashed && full.clean)
+    #expect(same(full.loaded, after))
+    for crashAfter in 0..<full.steps {
+        let crash = run(crashAfter: crashAfter)
+        #expect(crash.crashed && crash.clean, "crash after \(crashAfter) of \(full.steps) steps")
+        #expect(crash.loaded == before || crash.loaded == after,
+                "crash after \(crashAfter) of \(full.steps) steps: \(crash.loaded.keys.sorted { $0.joined(separator: "/") < $1.joined(separator: "/") })")
+    }
+}

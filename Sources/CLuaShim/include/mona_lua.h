@@ -6,6 +6,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "mona_watchdog.h"
 
 void mona_lua_pop(lua_State *L, int n);
 void mona_lua_newtable(lua_State *L);
@@ -19,5 +20,7 @@ int mona_lua_isnoneornil(lua_State *L, int index);
 int mona_lua_pcall(lua_State *L, int nargs, int nresults);
 /** luaL_loadbuffer of a chunk with a name ("=name" for a plain name). */
 int mona_lua_loadbuffer(lua_State *L, const char *buffer, size_t size, const char *name);
+/** Lua 5.2's table.pack: the array part has exactly n slots, so # counts the arguments as there. */
+int mona_lua_table_pack(lua_State *L);
 
 #endif

@@ -18,6 +18,8 @@ final class LuaRuntime {
     let www: String
     /// The entry points the prelude defined (a registry reference to the table `M`).
     private var entries: Int32 = 0
+    /// How long a call into Lua may run before the watchdog interrupts it (`lua.timeout`, 0 = no limit).
+    private(set) var timeoutMs = 0
     /// Clients opened by plugins, by handle.
     var clients: [UInt64: ClientRecord] = [:]
     /// Writers (each client's main writer and the extra ones), by handle.
@@ -49,14 +51,15 @@ final class LuaRuntime {
         self.host = host
         self.www = www
         luaL_openlibs(L)
+        addLua52Functions()
         addModuleFolders()
         mona_lua_newtable(L)
         LuaNatives.register(self)
         let natives = lua_gettop(L)
         mona_lua_newtable(L)
         let shared = lua_gettop(L)
-        for (name, source) in LuaPrelude.chunks {
-            var source = source
+        for (name, embedded) in LuaPrelude.chunks {
+            guard var source = embedded else { throw StartFailure(description: "the Lua prelude lacks \(name)") }
             let loaded = source.withUTF8 { mona_lua_loadbuffer(L, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count, name) }
             guard loaded == 0 else { throw StartFailure(description: popError()) }
             lua_pushvalue(L, natives)
@@ -65,9 +68,21 @@ final class LuaRuntime {
         }
         entries = luaL_ref(L, mona_lua_registryindex())
         mona_lua_pop(L, 1) // natives
+        timeoutMs = max(0, host.config.int("lua.timeout", default: 5000))
+        if mona_watchdog_start(L, Int32(clamping: timeoutMs), SIGUSR2) != 0 {
+            host.log(.warn, "the Lua watchdog cannot start: a script that never returns will not be interrupted")
+        }
     }
 
     deinit { lua_close(L) }
+
+    /// Lua 5.2 functions written in C (Debian's LuaJIT lacks LUAJIT_ENABLE_LUA52COMPAT); the prelude adds the rest.
+    private func addLua52Functions() {
+        lua_getfield(L, mona_lua_globalsindex(), "table")
+        mona_lua_pushcfunction(L, mona_lua_table_pack)
+        lua_setfield(L, -2, "pack")
+        mona_lua_pop(L, 1)
+    }
 
     /// `require` finds Lua C modules (`luaopen_<name>`) in www/ and next to the executable too.
     private func addModuleFolders() {
@@ -96,15 +111,22 @@ final class LuaRuntime {
 
     /// Calls an entry point with arguments pushed by `arguments`; returns the results as a slice of
     /// the stack (first index, count) that the caller pops. A Lua error is logged and gives nil.
+    /// A call the watchdog interrupts (`lua.timeout`) is logged as `what`, and disconnects `client`.
     @discardableResult
-    func call(_ name: String, _ arguments: () -> Int32?, results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
+    func call(_ name: String, client: UInt64? = nil, what: @autoclosure () -> String = "", _ arguments: () -> Int32?,
+              results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
         let base = lua_gettop(L)
         pushEntry(name)
         guard let count = arguments() else { // arguments that could not be pushed: no call
             lua_settop(L, base)
             return false
         }
-        guard mona_lua_pcall(L, count, LUA_MULTRET) == 0 else {
+        host.data?.holdWrites() // what one call changes in `data` is written as one batch
+        mona_watchdog_enter()
+        let status = mona_lua_pcall(L, count, LUA_MULTRET)
+        host.data?.releaseWrites()
+        if mona_watchdog_leave() == Int32(MONA_WATCHDOG_TIMEOUT) { interrupted(what().isEmpty ? name : what(), client: client) }
+        guard status == 0 else {
             host.log(.error, "Lua \(name): \(popError())")
             lua_settop(L, base)
             return false
@@ -112,6 +134,20 @@ final class LuaRuntime {
         handle(base + 1, lua_gettop(L) - base)
         lua_settop(L, base)
         return true
+    }
+
+    /// The watchdog interrupted a call: logged; its client (if any) is disconnected once the plugin has
+    /// its answer.
+    private func interrupted(_ what: String, client: UInt64?) {
+        guard let client, let record = clients[client], let writer = writers[record.writer] else {
+            host.log(.error, "Lua watchdog: \(what) ran longer than lua.timeout (\(timeoutMs) ms) and was interrupted")
+            return
+        }
+        host.log(.error, "Lua watchdog: \(what) of client \(client) ran longer than lua.timeout (\(timeoutMs) ms): interrupted, the client is disconnected")
+        host.reactor.execute { [weak self] in
+            guard let self, self.clients[client] != nil else { return }
+            _ = writer.plugin.entry.writer_close?(writer.plugin.instance, writer.context, 0)
+        }
     }
 
     // MARK: lifecycle
@@ -138,7 +174,7 @@ final class LuaRuntime {
     }
 
     /// The 2-second tick (reload of the root app, onManage).
-    func manage() { call("manage") { 0 } }
+    func manage() { call("manage", what: "onManage") { 0 } }
 
     /// Host work a Lua coroutine waited for is done: it goes on with `value`.
     func resume(continuation id: Int, with value: String?) {
@@ -175,7 +211,7 @@ final class LuaRuntime {
         let parameters = host.config.keys(withPrefix: "\(plugin.section).").map {
             (String($0.dropFirst(plugin.section.count + 1)), host.config[$0] ?? "")
         }
-        call("connect", {
+        call("connect", what: "onConnection", {
             lua_pushnumber(L, Double(handle))
             lua_createtable(L, 0, 10)
             let text: [(String, String?)] = [
@@ -229,7 +265,7 @@ final class LuaRuntime {
         let bridge = LuaBridge(L: L)
         var outcome: (status: Int32, results: [UInt8], error: (Int32, String)?) = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "Lua failure"))
         var malformed = false
-        call("invoke", {
+        call("invoke", client: client, what: "client:\(method)", {
             lua_pushnumber(L, Double(client))
             lua_pushstring(L, method)
             guard let count = bridge.push(mvs: args) else {
@@ -292,7 +328,7 @@ final class LuaRuntime {
         let bridge = LuaBridge(L: L)
         var decision: FileDecision = .deny(kind: MONA_ERR_OTHER, message: "Lua failure")
         var malformed = false
-        call("readFile", {
+        call("readFile", client: client, what: "client:onRead", {
             lua_pushnumber(L, Double(client))
             lua_pushstring(L, name)
             guard let count = bridge.push(mvs: parameters) else {

@@ -1,3 +1,4 @@
+import CLuaShim
 import CMonaSystem
 import Dispatch
 import PluginABI
@@ -67,6 +68,7 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
         var number: Int32 = 0
         while sigwait(&set, &number) == 0 {
             runtime.log(.info, "signal \(number) received")
+            mona_watchdog_request_stop() // a script that loops is interrupted, so the loop can stop
             runtime.requestStop()
         }
     }

@@ -1,8 +1,6 @@
-extension LuaPrelude {
-    /// Publications and listeners as Lua sees them (`mona.publications`, `mona:publish`, the publication
-    /// and listener objects, the client events onPublish/onUnpublish/onSubscribe/onUnsubscribe), over the
-    /// host's media model (natives media*).
-    static let media = #"""
+-- prelude/media: Publications and listeners as Lua sees them (`mona.publications`, `mona:publish`, the publication
+-- and listener objects, the client events onPublish/onUnpublish/onSubscribe/onUnsubscribe), over the
+-- host's media model (natives media*).
 local native, M = ...
 local type, tostring, setmetatable, rawget, select = type, tostring, setmetatable, rawget, select
 
@@ -245,5 +243,3 @@ function M.mona:publish(name)
 	pubStates[publication].owned = true
 	return publication
 end
-"""#
-}

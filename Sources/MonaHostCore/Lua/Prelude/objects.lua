@@ -1,6 +1,4 @@
-extension LuaPrelude {
-    /// The `mona` object and the small value objects it makes: File, IPAddress, SocketAddress.
-    static let objects = #"""
+-- prelude/objects: The `mona` object and the small value objects it makes: File, IPAddress, SocketAddress.
 local native, M = ...
 local type, tostring, select, setmetatable = type, tostring, select, setmetatable
 
@@ -196,12 +194,17 @@ end
 mona.toXML = withErrorCallback(function(document) return native.toXML(document) end)
 
 -- Parsed XML elements: el.childName is the first child element of that name, el.__value is el[1],
--- and other new keys are ignored (1.x).
+-- and other new keys are ignored (1.x). Only names are looked up, with raw reads: ipairs and #
+-- reach __index with the index past the last child, which must answer nil, not search again.
 local elementMeta = {
 	__index = function(element, key)
 		if key == "__value" then return rawget(element, 1) end
-		for _, child in ipairs(element) do
+		if type(key) ~= "string" then return nil end
+		local index, child = 1, rawget(element, 1)
+		while child ~= nil do
 			if type(child) == "table" and rawget(child, "__name") == key then return child end
+			index = index + 1
+			child = rawget(element, index)
 		end
 	end,
 	__newindex = function(element, key, value)
@@ -218,5 +221,3 @@ mona.fromXML = withErrorCallback(function(text)
 	if document then attach(document) end
 	return document, err
 end)
-"""#
-}

@@ -1,7 +1,5 @@
-extension LuaPrelude {
-    /// Applications: one per folder of www/, each with its own environment inheriting its parent's,
-    /// lazily loaded, reloaded when main.lua changes; app-aware require/dofile/loadfile; events.
-    static let applications = #"""
+-- prelude/applications: Applications: one per folder of www/, each with its own environment inheriting its parent's,
+-- lazily loaded, reloaded when main.lua changes; app-aware require/dofile/loadfile; events.
 local native, M = ...
 local type, tostring, select, setmetatable, rawget, rawset, pcall, setfenv =
       type, tostring, select, setmetatable, rawget, rawset, pcall, setfenv
@@ -281,5 +279,3 @@ function M.stopApplications()
 	end
 	if services[""] then stop(services[""]) end
 end
-"""#
-}

@@ -1,15 +1,5 @@
-/// Lua chunks run once when the Lua state starts, in order; each receives the host's native
-/// functions and the shared internal table `M` (the entry points the host calls live there too).
-enum LuaPrelude {
-    /// (chunk name, source) in load order.
-    static let chunks: [(String, String)] = [
-        ("=prelude/core", core), ("=prelude/objects", objects), ("=prelude/applications", applications),
-        ("=prelude/clients", clients), ("=prelude/media", media), ("=prelude/data", data),
-    ]
-
-    /// Lua 5.2 compatibility, logging globals, collections, and the global pairs/ipairs/next that
-    /// understand collections.
-    static let core = #"""
+-- prelude/core: Lua 5.2 compatibility, logging globals, collections, the global pairs/ipairs/next that
+-- understand collections, and the host coroutines of events and RPC methods.
 local native, M = ...
 local rawget, rawset, type, tostring, select, setmetatable, getmetatable =
       rawget, rawset, type, tostring, select, setmetatable, getmetatable
@@ -17,8 +7,31 @@ local rawnext = next
 
 -- Lua 5.2 functions MonaServer applications use (Debian's LuaJIT lacks LUAJIT_ENABLE_LUA52COMPAT).
 table.unpack = table.unpack or unpack
-table.pack = table.pack or function(...) return { n = select("#", ...), ... } end
+-- table.pack is the host's, in C: its array part has exactly n slots, so #t == n when the last argument is not nil (Lua 5.2).
 rawlen = rawlen or function(v) return #v end
+
+-- Application code runs in LuaJIT's interpreter, never as compiled traces: a compiled loop runs no
+-- hook, and the watchdog (lua.timeout, SIGTERM) interrupts scripts through a count hook. Every way a
+-- script's code is loaded marks its functions so (jit.off with its sub-functions); the prelude is compiled.
+local jitOff = jit.off
+local function interpreted(chunk, ...)
+	if type(chunk) == "function" then jitOff(chunk, true) end
+	return chunk, ...
+end
+M.interpreted = interpreted
+local rawLoadstring, rawLoad, rawLoadfile = loadstring, load, loadfile
+function loadstring(...) return interpreted(rawLoadstring(...)) end
+function load(...) return interpreted(rawLoad(...)) end
+function loadfile(...) return interpreted(rawLoadfile(...)) end
+function dofile(name)
+	local chunk, message = loadfile(name)
+	if not chunk then error(message, 2) end
+	return chunk()
+end
+do
+	local luaSearcher = package.loaders[2]
+	package.loaders[2] = function(...) return interpreted(luaSearcher(...)) end
+end
 
 -- Logging: MonaServer's message format (arguments concatenated, nil → (null), booleans → (true)).
 local function describe(value)
@@ -44,9 +57,20 @@ end
 FATAL, CRITIC, ERROR, WARN, NOTE, INFO, DEBUG, TRACE =
 	logger(1), logger(2), logger(3), logger(4), logger(5), logger(6), logger(7), logger(8)
 
--- Collections: userdata proxies (so that # works without 5.2 compat) over an items table.
-local collections = setmetatable({}, { __mode = "k" })
+-- Collections: userdata proxies (so that # works without 5.2 compat) over a state table.
+-- A proxy holds its state strongly as its environment (debug.setfenv); `collections` finds the state
+-- of a proxy quickly and is weak on both sides. Weak keys alone would leak: a state may refer back to
+-- its proxy (a client's properties call a function that reaches the client's state, which holds them),
+-- and LuaJIT (no ephemerons) keeps the values of a weak-keyed table alive, hence their keys.
+local collections = setmetatable({}, { __mode = "kv" })
+local setState = debug.setfenv
 M.collections = collections
+
+--- Makes `proxy` a collection-like object whose state is `state` (lives as long as the proxy).
+function M.attachState(proxy, state)
+	setState(proxy, state)
+	collections[proxy] = state
+end
 
 -- One metatable serves every collection (each client has several: memory per connection counts);
 -- the state of a proxy is found in `collections`. `subs` and `extra` are made when first needed.
@@ -83,7 +107,7 @@ end
 --- Makes a collection; `call(key, ...)` answers coll(key, ...) when given.
 function M.newCollection(name, call, weak)
 	local proxy = newproxy(template)
-	collections[proxy] = { items = weak and setmetatable({}, { __mode = "v" }) or {}, count = 0, name = name, call = call }
+	M.attachState(proxy, { items = weak and setmetatable({}, { __mode = "v" }) or {}, count = 0, name = name, call = call })
 	return proxy
 end
 
@@ -260,5 +284,3 @@ function M.convert(text)
 	if lower == "null" then return nil end
 	return tonumber(text) or text
 end
-"""#
-}
