@@ -77,8 +77,10 @@ extension HTTPSession {
         finish()
     }
 
+    /// Queues bytes; what the host keeps queued afterwards holds back the next answers (`outputWindow`).
     func send(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { _ = host.send(connection, $0) }
+        let queued = bytes.withUnsafeBytes { host.send(connection, $0) }
+        if queued >= 0 { queuedBytes = queued }
     }
 
     /// Closes once what is queued is written.
@@ -224,6 +226,7 @@ extension HTTPSession {
             stream.offset += bytes.count
             stream.remaining -= bytes.count
             let queued = bytes.withUnsafeBytes { session.host.send(session.connection, $0) }
+            session.queuedBytes = max(queued, 0)
             if queued < 0 {
                 stream.close()
                 session.stream = nil

@@ -16,6 +16,16 @@ final class HTTPSession {
     /// The request being received, then the complete ones waiting their turn.
     private var receiving: HTTPRequest?
     private var queue: [HTTPRequest] = []
+    /// Bytes received and not parsed yet: only `maxWaitingRequests` parsed requests wait for their answers.
+    private var backlog: [UInt8] = []
+    /// Reading is paused (tcp_set_reading(0)) while requests or output back up.
+    private var readingPaused = false
+    /// What the host had queued for this connection after our last send.
+    var queuedBytes: Int64 = 0
+    /// Most parsed requests waiting for their answers; the rest of a pipeline stays unparsed meanwhile.
+    static let maxWaitingRequests = 8
+    /// Most bytes queued in the host before requests stop being answered (until tcp_writable).
+    static let outputWindow: Int64 = 256 * 1024
     /// A request answered later (long polling), and pushes that found no request to answer.
     private var waiting: HTTPRequest?
     private var pushes: [Reply] = []
@@ -85,12 +95,32 @@ final class HTTPSession {
     func receive(_ bytes: UnsafeRawBufferPointer) {
         guard !closing else { return }
         touch()
-        let events: [HTTPParseEvent]
+        if backlog.isEmpty {
+            let consumed = parse(bytes)
+            if !closing, consumed < bytes.count { backlog = Array(UnsafeRawBufferPointer(rebasing: bytes[consumed...])) }
+        } else {
+            backlog.append(contentsOf: bytes)
+        }
+        process()
+    }
+
+    /// Parses more of the backlog while few requests wait.
+    private func parseBacklog() {
+        guard !backlog.isEmpty, queue.count < Self.maxWaitingRequests else { return }
+        let consumed = backlog.withUnsafeBytes { parse($0) }
+        backlog.removeFirst(min(consumed, backlog.count))
+        if backlog.isEmpty { backlog = [] } // gives the storage back
+    }
+
+    /// Feeds the parser until `maxWaitingRequests` requests wait; returns how many bytes it consumed.
+    private func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let events: [HTTPParseEvent], consumed: Int
         do throws(HTTPParseError) {
-            events = try parser.feed(bytes)
+            (events, consumed) = try parser.feed(bytes, maxRequests: Self.maxWaitingRequests - queue.count)
         } catch {
+            backlog = []
             fail(status: error.status, message: "\(error)")
-            return
+            return bytes.count
         }
         for event in events {
             switch event {
@@ -108,11 +138,20 @@ final class HTTPSession {
                     host.log(MONA_LOG_WARN, "more than \(Self.maxTunnelBytes) bytes after a WebSocket upgrade request before its answer")
                     host.close(connection, how: MONA_CLOSE_ABORT)
                     closing = true
-                    return
+                    return bytes.count
                 }
             }
         }
-        process()
+        return consumed
+    }
+
+    /// Reads while few requests wait and little output is queued; pauses otherwise (TCP flow control
+    /// then holds the peer back, and memory stays bounded however many requests it pipelines).
+    private func updateReading() {
+        let wanted = !closing && backlog.isEmpty && queue.count < Self.maxWaitingRequests && queuedBytes <= Self.outputWindow
+        guard wanted == readingPaused else { return }
+        readingPaused = !wanted
+        host.setReading(connection, wanted)
     }
 
     func peerFinished() -> Bool {
@@ -122,10 +161,19 @@ final class HTTPSession {
         return true
     }
 
-    func writable() { stream.map { _ in continueStream() } }
+    /// The host's queue drained: stream more of a file, or answer the requests that wait.
+    func writable() {
+        queuedBytes = 0
+        touch()
+        if stream != nil { continueStream() } else { process() }
+    }
 
     func closed() {
         closing = true
+        queue = []
+        backlog = []
+        waiting = nil
+        pushes = []
         if !reading { stream?.close() } // a read in flight still uses the descriptor: closed when it ends
         stream = nil
         if let timer { host.cancelTimer(timer) }
@@ -174,12 +222,16 @@ final class HTTPSession {
 
     // MARK: dispatch
 
-    /// Answers queued requests in order while nothing is in progress.
+    /// Answers queued requests in order while nothing is in progress and the output is not backed up,
+    /// parsing more of the backlog as they go.
     func process() {
-        while !closing, waiting == nil, stream == nil, !reading, !queue.isEmpty {
+        while !closing {
+            parseBacklog()
+            guard waiting == nil, stream == nil, !reading, queuedBytes <= Self.outputWindow, !queue.isEmpty else { break }
             handle(queue.removeFirst())
         }
-        if peerDone, !closing, waiting == nil, stream == nil, !reading, queue.isEmpty { finish() }
+        if peerDone, !closing, waiting == nil, stream == nil, !reading, queue.isEmpty, backlog.isEmpty { finish() }
+        updateReading()
     }
 
     private func handle(_ request: HTTPRequest) {
@@ -491,9 +543,11 @@ final class HTTPSession {
             MonaField("query", .string(head.query)),
             MonaField("headers", .object(type: "", fields: head.headers.map { MonaField($0.name, .string($0.value)) })),
         ])
-        if host.handoff(connection, to: "WebSocket", bytes: tunnel, request: request) == MONA_OK {
+        // The parser took every byte after the upgrade head as tunnel; the backlog follows them.
+        if host.handoff(connection, to: "WebSocket", bytes: tunnel + backlog, request: request) == MONA_OK {
             closing = true // the connection belongs to the WebSocket plugin now
             tunnel = []
+            backlog = []
             if let timer { host.cancelTimer(timer) }
             timer = nil
             if client != 0 { host.closeClient(client) }
