@@ -42,6 +42,9 @@ final class HTTPSession {
     private var timer: mona_handle?
     /// When the connection was last active (monotonic ms): the timer compares it with the time-out.
     private var lastActivity: Int64 = 0
+    /// When the first byte of the request head being received arrived (monotonic ms), nil between heads:
+    /// a head must be complete within the time-out, however slowly its bytes keep coming.
+    private var headStarted: Int64?
     /// Idle time-out in seconds: HTTP.timeout, or the client's `timeout` parameter once it is open.
     private lazy var idleSeconds = plugin.timeout
     var closing = false
@@ -114,6 +117,7 @@ final class HTTPSession {
 
     /// Feeds the parser until `maxWaitingRequests` requests wait; returns how many bytes it consumed.
     private func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let wasReceivingHead = parser.isReceivingHead
         let events: [HTTPParseEvent], consumed: Int
         do throws(HTTPParseError) {
             (events, consumed) = try parser.feed(bytes, maxRequests: Self.maxWaitingRequests - queue.count)
@@ -121,6 +125,12 @@ final class HTTPSession {
             backlog = []
             fail(status: error.status, message: "\(error)")
             return bytes.count
+        }
+        if parser.isReceivingHead {
+            let headDone = events.contains { if case .head = $0 { true } else { false } }
+            if !wasReceivingHead || headDone || headStarted == nil { headStarted = host.monotonicMs }
+        } else {
+            headStarted = nil
         }
         for event in events {
             switch event {
@@ -185,22 +195,37 @@ final class HTTPSession {
         guard fired == timer else { return }
         timer = nil
         guard idleSeconds > 0, !closing else { return }
-        let idle = Int64(idleSeconds) * 1000
-        let elapsed = host.monotonicMs - lastActivity
-        if elapsed < idle {
-            startTimer(idle - elapsed) // active since it was armed: wait for the rest
+        let limit = Int64(idleSeconds) * 1000
+        let now = host.monotonicMs
+        let headLate = headStarted.map { now - $0 >= limit } ?? false
+        let idle = now - lastActivity >= limit
+        guard headLate || idle else {
+            // Active since it was armed: wait for the rest (of the head's time, if it comes first).
+            startTimer(min(lastActivity, headStarted ?? lastActivity) + limit - now)
+            return
+        }
+        let owesAnswers = waiting != nil || !queue.isEmpty || stream != nil || reading || queuedBytes > 0
+        if headLate || (idle && !parser.isIdle && !owesAnswers) {
+            // A request that does not come whole in time (one byte now and then must not hold a connection).
+            host.log(MONA_LOG_INFO, "HTTP request not received within \(idleSeconds) s: connection closed")
+            if owesAnswers {
+                host.close(connection, how: MONA_CLOSE_ABORT)
+                closing = true
+            } else {
+                fail(status: 408, message: "The request did not arrive in time")
+            }
             return
         }
         if let request = waiting {
             waiting = nil
             respond(request.head, status: 204, body: [])
             process()
-        } else if queue.isEmpty, stream == nil, !reading, parser.isIdle {
+        } else if !owesAnswers {
             host.close(connection)
             closing = true
             return
         }
-        touch()
+        touch() // answers are being produced or wait for the peer to read them
     }
 
     /// The connection is active: the idle time-out counts from now. Starts the timer if none runs.

@@ -24,6 +24,9 @@ final class WebSocketSession {
     /// The last time anything arrived (ms, host clock), the idle limit (s) and the ping/idle timer.
     private var lastReceived: Int64
     private var idleSeconds: Int
+    /// When the first byte of the message being received arrived (ms, host clock), nil between messages:
+    /// a message must be complete within the idle time-out, however slowly its bytes keep coming.
+    private var messageStarted: Int64?
     /// When the next ping is due (ms, host clock).
     private var nextPing: Int64 = 0
     /// A timer of this session only while closing (the keep-alive is the plugin's tick).
@@ -110,6 +113,11 @@ final class WebSocketSession {
             host.log(MONA_LOG_WARN, "WebSocket client broke the protocol (closing with \(error.code)): \(error.reason)")
             fail(error.code, reason: error.reason)
             return
+        }
+        if parser.isBetweenMessages {
+            messageStarted = nil
+        } else if messageStarted == nil || events.contains(where: \.isMessage) {
+            messageStarted = lastReceived
         }
         for event in events {
             guard phase == .open || phase == .closing else { return }
@@ -315,7 +323,10 @@ final class WebSocketSession {
     /// The plugin's tick: a ping every timeout/2 s; a client silent for the whole timeout is closed (1001).
     func tick(now: Int64) {
         guard phase == .open, idleSeconds > 0 else { return }
-        if now - lastReceived >= Int64(idleSeconds) * 1000 {
+        if let started = messageStarted, now - started >= Int64(idleSeconds) * 1000 {
+            host.log(MONA_LOG_INFO, "WebSocket message not received within \(idleSeconds) s: closed")
+            close(code: WebSocketCloseCode.policyViolation, reason: "message too slow")
+        } else if now - lastReceived >= Int64(idleSeconds) * 1000 {
             host.log(MONA_LOG_DEBUG, "WebSocket client silent for \(idleSeconds) s: closed")
             close(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
         } else if now >= nextPing {
