@@ -331,7 +331,8 @@ final class HTTPSession {
             // 1.x: 503 for a missing application; a GET of a path whose folder does not exist is a 404.
             let missing = kind == MONA_ERR_APPLICATION
             let status = missing ? (head.method == "GET" || head.method == "HEAD" ? 404 : 503) : 500
-            fail(head, status: status, message: message, close: !missing)
+            // "Application /x doesn't exist" names what was asked; a script's failure stays in the log.
+            fail(head, status: status, message: missing ? message : PeerText.applicationFailure, close: !missing)
             return false
         }
     }
@@ -349,7 +350,7 @@ final class HTTPSession {
                 answer(head, body: body, format: MONA_FORMAT_JSON)
                 return
             case .failed(let status, _, let message) where status != MONA_E_NOTFOUND:
-                fail(head, status: 500, message: message)
+                fail(head, status: 500, message: PeerText.withoutPaths(message))
                 return
             default:
                 break // not a method: a file
@@ -359,7 +360,10 @@ final class HTTPSession {
         case .handled:
             return // the application answered through its writer
         case .deny(let kind, let message):
-            fail(head, status: kind == MONA_ERR_PERMISSION ? 403 : kind == MONA_ERR_NOTFOUND ? 404 : 500, message: message)
+            // The host's refusals name only the file asked for; a failing onRead says nothing more.
+            let known = kind == MONA_ERR_PERMISSION || kind == MONA_ERR_NOTFOUND
+            fail(head, status: kind == MONA_ERR_PERMISSION ? 403 : kind == MONA_ERR_NOTFOUND ? 404 : 500,
+                 message: known ? message : PeerText.applicationFailure)
         case .allow(let path, let properties):
             if path.hasSuffix("/") {
                 folder(head, path: path, arguments: arguments)
@@ -398,7 +402,7 @@ final class HTTPSession {
             } else {
                 switch invoke(rule, args: arguments, format: MONA_FORMAT_JSON) {
                 case .results(let body): answer(head, body: body, format: MONA_FORMAT_JSON)
-                case .failed(_, _, let message): fail(head, status: 503, message: message)
+                case .failed(_, _, let message): fail(head, status: 503, message: PeerText.withoutPaths(message))
                 }
             }
         }
@@ -440,7 +444,7 @@ final class HTTPSession {
         case .pending:
             answer(head, body: nil, format: format ?? MONA_FORMAT_JSON) // the answer comes later, as a push
         case .failed(let status, _, let message):
-            fail(head, status: status == MONA_E_NOTFOUND ? 503 : 500, message: message)
+            fail(head, status: status == MONA_E_NOTFOUND ? 503 : 500, message: PeerText.withoutPaths(message))
         }
     }
 

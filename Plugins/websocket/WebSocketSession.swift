@@ -91,7 +91,9 @@ final class WebSocketSession {
             nextPing = host.monotonicMs + Int64(idleSeconds) * 500
             if closeAfter { finish() }
         case .refused(_, let kind, let message):
-            refuse(status: kind == MONA_ERR_APPLICATION ? 404 : 500, headers: [], message: message)
+            // "Application /x doesn't exist" names what was asked; a script's failure stays in the log.
+            let missing = kind == MONA_ERR_APPLICATION
+            refuse(status: missing ? 404 : 500, headers: [], message: missing ? message : PeerText.applicationFailure)
         }
     }
 
@@ -184,7 +186,7 @@ final class WebSocketSession {
         case .pending:
             break // the answer comes later through writerMessage
         case .failed(_, _, let message):
-            sendJSON([.string("__error"), .string(method), .string(message)])
+            sendJSON([.string("__error"), .string(method), .string(PeerText.withoutPaths(message))])
         }
     }
 
@@ -196,7 +198,7 @@ final class WebSocketSession {
         case .pending:
             break // the answer comes later through writerMessage
         case .failed(_, _, let message):
-            sendJSON([.string("__error"), .string(method), .string(message)])
+            sendJSON([.string("__error"), .string(method), .string(PeerText.withoutPaths(message))])
         }
     }
 
