@@ -53,7 +53,7 @@ final class HTTPPlugin: MonaPluginInstance {
 
     func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? HTTPSession)?.closed() }
 
-    func workDone(context: UnsafeMutableRawPointer?) { FileRead.finish(context) }
+    func workDone(context: UnsafeMutableRawPointer?) { BlockingJob.finish(context) }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
         HTTPSession.from(context)?.timedOut(timer)

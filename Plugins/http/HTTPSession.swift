@@ -31,7 +31,7 @@ final class HTTPSession {
     private var pushes: [Reply] = []
     /// A file being sent.
     var stream: FileStream?
-    /// A file read is in progress on the blocking pool.
+    /// Work is in progress on the blocking pool (a file opened or read, a folder listed).
     var reading = false
     /// The last request path and what it maps to (see `location(of:)`).
     private var lastLocation: (path: String, location: HTTPPath)?
@@ -392,8 +392,7 @@ final class HTTPSession {
         let rule = host.parameter(client: client, "index") ?? plugin.index
         switch rule.lowercased() {
         case "true", "1", "yes", "on":
-            respond(head, status: 200, extra: [("Content-Type", "text/html; charset=utf-8")],
-                    body: FolderListing.page(urlPath: head.path, entries: Self.entries(of: path)))
+            list(head, folder: path)
         case "false", "0", "no", "off", "":
             fail(head, status: 403, message: "Folder listing is forbidden")
         default:
