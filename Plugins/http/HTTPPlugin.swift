@@ -64,10 +64,10 @@ final class HTTPPlugin: MonaPluginInstance {
     }
 
     func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
-        // A late answer without results is like a call that returned nothing: the request keeps waiting.
-        // A late failure was logged by the host; the peer gets no answer for it (as before ABI 1.2).
-        if response < 0 || (response != 0 && args.isEmpty) { return HTTPSession.from(writer) == nil ? MONA_E_CLOSED : MONA_OK }
-        return HTTPSession.from(writer)?.push(values: args) ?? MONA_E_CLOSED
+        guard let session = HTTPSession.from(writer) else { return MONA_E_CLOSED }
+        // Nothing to send: a request waiting for a late answer keeps waiting.
+        guard let values = WebClient.messageValues(response: response, args: args) else { return MONA_OK }
+        return session.push(values: values)
     }
 
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {

@@ -32,7 +32,7 @@ extension HTTPSession {
     }
 
     /// Goes on with what the pool found at `path`.
-    private func serve(_ head: HTTPRequestHead, path: String, loaded: FileCache.Loaded, templateValues: [String: String]) {
+    func serve(_ head: HTTPRequestHead, path: String, loaded: FileCache.Loaded, templateValues: [String: String]) {
         let files = plugin.files
         switch loaded {
         case .failed(let code):
@@ -67,7 +67,7 @@ extension HTTPSession {
     }
 
     /// Serves a file version from its content in memory, or from `fd` (closed here) when `content` is nil.
-    private func serve(_ head: HTTPRequestHead, facts: FileCache.Facts, content: [UInt8]?, fd: Int32,
+    func serve(_ head: HTTPRequestHead, facts: FileCache.Facts, content: [UInt8]?, fd: Int32,
                        templateValues: [String: String]) {
         let validators = facts.validators
         let type = facts.type

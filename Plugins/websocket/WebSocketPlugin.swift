@@ -84,10 +84,9 @@ final class WebSocketPlugin: MonaPluginInstance {
     }
 
     func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
-        // A late answer without results is like a call that returned nothing: no message.
-        // A late failure was logged by the host; the peer gets no answer for it (as before ABI 1.2).
-        if response < 0 || (response != 0 && args.isEmpty) { return WebSocketSession.from(writer) == nil ? MONA_E_CLOSED : MONA_OK }
-        return WebSocketSession.from(writer)?.push(message: args) ?? MONA_E_CLOSED
+        guard let session = WebSocketSession.from(writer) else { return MONA_E_CLOSED }
+        guard let values = WebClient.messageValues(response: response, args: args) else { return MONA_OK }
+        return session.push(message: values)
     }
 
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {

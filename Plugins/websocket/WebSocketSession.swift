@@ -67,19 +67,11 @@ final class WebSocketSession {
             refuse(status: 400, headers: [], message: "Invalid path")
             return
         }
-        var fields = request.headers.map { MonaField($0.name, .string($0.value)) }
-        if let cookie = request.header("Cookie") {
-            fields += Cookies.parse(cookie).map { MonaField($0.name, .string($0.value)) }
-        }
-        fields.append(MonaField("version", .string("1.1")))
-        let arguments = request.query.isEmpty ? []
-            : Array(request.query.utf8).withUnsafeBytes { host.decode($0, format: MONA_FORMAT_QUERY) } ?? []
-        switch host.openClient(protocol: "WebSocket", peer: peer, local: local, serverAddress: request.header("Host"),
-                               path: location.application, query: request.query, properties: .object(type: "", fields: fields),
-                               args: arguments, writer: context) {
+        switch WebClient.open(host, protocol: "WebSocket", peer: peer, local: local, path: location.application,
+                              query: request.query, headers: request.headers, version: "1.1", writer: context) {
         case .opened(let handle, _):
             client = handle
-            if let text = host.parameter(client: client, "timeout"), let value = Double(text), value >= 0 { idleSeconds = Int(value) }
+            if let seconds = WebClient.idleSeconds(host, client: client) { idleSeconds = seconds }
             let accept = WebSocketHandshake.accept(key: key, sha1: host.sha1)
             send(WebSocketHandshake.switching(accept: accept, subprotocol: subprotocol, cookies: cookies))
             cookies = []
