@@ -6,7 +6,7 @@ import PluginABI
 /// sans-IO request parser. Configured by its section (`HTTP` by default): `host`, `port` (80),
 /// `timeout` (7 s idle), `index` (true: folder listing; false: 403; "file.ext": that file; "name": that
 /// client method), `maxBodySize` (bytes, 16 MiB).
-final class HTTPPlugin: MonaPluginInstance {
+final class HTTPPlugin: MonaSessionPlugin {
     let host: MonaHost
     let section: String
     var limits = HTTPLimits()
@@ -36,22 +36,20 @@ final class HTTPPlugin: MonaPluginInstance {
         return host.listenTCP(host: address, port: port).status
     }
 
-    func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? {
+    func accept(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> HTTPSession? {
         HTTPSession(plugin: self, connection: connection, peer: peer, local: local)
     }
 
-    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
-        (session as? HTTPSession)?.receive(bytes)
+    func receive(_ session: HTTPSession, bytes: UnsafeRawBufferPointer) -> Int {
+        session.receive(bytes)
         return bytes.count
     }
 
-    func writable(session: AnyObject, connection: mona_handle) { (session as? HTTPSession)?.writable() }
+    func drained(_ session: HTTPSession) { session.writable() }
 
-    func peerFinished(session: AnyObject, connection: mona_handle) -> Bool {
-        (session as? HTTPSession)?.peerFinished() ?? false
-    }
+    func peerFinished(_ session: HTTPSession) -> Bool { session.peerFinished() }
 
-    func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? HTTPSession)?.closed() }
+    func closed(_ session: HTTPSession, reason: Int32) { session.closed() }
 
     func workDone(context: UnsafeMutableRawPointer?) { BlockingJob.finish(context) }
 

@@ -6,7 +6,7 @@ import PluginABI
 /// (`WebSocket`): `timeout` (80 s: a ping every timeout/2, silent clients closed), `maxMessageSize`
 /// (bytes, 16 MiB), `protocols` (the sub-protocols it agrees to, comma-separated; unset: the first one
 /// a client offers).
-final class WebSocketPlugin: MonaPluginInstance {
+final class WebSocketPlugin: MonaSessionPlugin {
     let host: MonaHost
     let section: String
     /// Idle time-out in seconds (a client's `timeout` parameter overrides it).
@@ -48,7 +48,7 @@ final class WebSocketPlugin: MonaPluginInstance {
         for session in sessions.values { session.close(code: WebSocketCloseCode.goingAway, reason: "server stopping") }
     }
 
-    func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject? {
+    func adopt(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> WebSocketSession? {
         guard let values = try? MVSReader.decode(Array(request)), let value = values.first,
               let upgrade = WebSocketHandshake.Request(value) else {
             host.log(MONA_LOG_ERROR, "a connection was handed over without an upgrade request")
@@ -60,14 +60,14 @@ final class WebSocketPlugin: MonaPluginInstance {
         return session
     }
 
-    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
-        (session as? WebSocketSession)?.receive(bytes)
+    func receive(_ session: WebSocketSession, bytes: UnsafeRawBufferPointer) -> Int {
+        session.receive(bytes)
         return bytes.count
     }
 
-    func closed(session: AnyObject, connection: mona_handle, reason: Int32) {
-        sessions.removeValue(forKey: connection)
-        (session as? WebSocketSession)?.closed()
+    func closed(_ session: WebSocketSession, reason: Int32) {
+        sessions.removeValue(forKey: session.connection)
+        session.closed()
     }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
