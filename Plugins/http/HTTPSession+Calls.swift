@@ -111,15 +111,7 @@ extension HTTPSession {
     /// client.properties(key, value[, options]): a cookie for the next response. `args` is the value then,
     /// optionally, an object of options `expires` (seconds from now, negative deletes), `path`, `domain`,
     /// `secure`, `httponly`. MONA_E_INVAL for a name that is not an RFC 6265 token.
-    func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
-        guard let cookie = Cookies.setCookie(name, args: args, now: Int(host.timeMs / 1000)) else { return MONA_E_INVAL }
-        if cookies.count == Self.maxCookies {
-            host.log(MONA_LOG_WARN, "more than \(Self.maxCookies) cookies for one HTTP response, the oldest is dropped")
-            cookies.removeFirst()
-        }
-        cookies.append(cookie)
-        return MONA_OK
-    }
+    func setCookie(_ name: String, args: [MonaValue]) -> Int32 { cookies.add(name, args: args, host: host) }
 
     func push(values: [MonaValue]) -> Int32 { push(.values(values)) }
 

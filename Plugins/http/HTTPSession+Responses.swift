@@ -32,13 +32,10 @@ extension HTTPSession {
             out.append(text: value)
             out.append(literal: "\r\n")
         }
-        if !cookies.isEmpty {
-            for cookie in cookies {
-                out.append(literal: "Set-Cookie: ")
-                out.append(text: cookie)
-                out.append(literal: "\r\n")
-            }
-            cookies.removeAll()
+        for cookie in cookies.take() {
+            out.append(literal: "Set-Cookie: ")
+            out.append(text: cookie)
+            out.append(literal: "\r\n")
         }
         if status != 304, status != 204, !(100..<200).contains(status) {
             out.append(literal: "Content-Length: ")

@@ -58,9 +58,7 @@ final class HTTPSession {
     /// The request being dispatched and not answered yet (a push during onRead or an RPC answers it).
     var current: HTTPRequestHead?
     /// Set-Cookie values from client.properties(key, value, options), sent with the next response.
-    var cookies: [String] = []
-    /// Most cookies kept for one response (a loop in a script cannot grow the headers without bound).
-    static let maxCookies = 32
+    var cookies = PendingCookies()
 
     /// A complete request.
     struct HTTPRequest {

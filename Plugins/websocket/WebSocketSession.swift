@@ -20,7 +20,7 @@ final class WebSocketSession {
     private var phase = Phase.opening
     private var beforeSwitch: [[UInt8]] = []
     /// Set-Cookie values from client.properties during onConnection, sent with the 101.
-    private var cookies: [String] = []
+    private var cookies = PendingCookies()
     /// The last time anything arrived (ms, host clock), the idle limit (s) and the ping/idle timer.
     private var lastReceived: Int64
     private var idleSeconds: Int
@@ -73,8 +73,7 @@ final class WebSocketSession {
             client = handle
             if let seconds = WebClient.idleSeconds(host, client: client) { idleSeconds = seconds }
             let accept = WebSocketHandshake.accept(key: key, sha1: host.sha1)
-            send(WebSocketHandshake.switching(accept: accept, subprotocol: subprotocol, cookies: cookies))
-            cookies = []
+            send(WebSocketHandshake.switching(accept: accept, subprotocol: subprotocol, cookies: cookies.take()))
             // onConnection may have closed the socket (writer:close) after queueing frames: they follow the 101.
             let closeAfter = phase == .closing
             if !closeAfter { phase = .open }
@@ -258,10 +257,7 @@ final class WebSocketSession {
     /// client.properties(key, value, options): a cookie, which only the 101 can carry.
     func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
         guard phase == .opening else { return MONA_E_UNSUPPORTED }
-        guard let cookie = Cookies.setCookie(name, args: args, now: Int(host.timeMs / 1000)) else { return MONA_E_INVAL }
-        guard cookies.count < 32 else { return MONA_E_NOMEM } // as HTTP: a bounded 101
-        cookies.append(cookie)
-        return MONA_OK
+        return cookies.add(name, args: args, host: host)
     }
 
     /// writer:close(code): a close frame with that code (0 or an invalid one: 1000).
