@@ -75,7 +75,7 @@ extension HTTPSession {
 
     func peerFinished() -> Bool {
         // Answer what was asked, then close.
-        if queue.isEmpty, waiting == nil, stream == nil, !reading { return false }
+        if queue.isEmpty, backlog.isEmpty, waiting == nil, stream == nil, !reading { return false }
         peerDone = true
         return true
     }

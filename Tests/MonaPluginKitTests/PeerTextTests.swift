@@ -1,6 +1,7 @@
 import MonaPluginKit
 import Testing
 
+/// PeerText cuts server paths out of error messages and leaves the API's names alone.
 @Suite struct PeerTextTests {
     @Test(arguments: [
         ("/srv/mona/www/main.lua:2: attempt to index local 't' (a nil value)", "main.lua:2: attempt to index local 't' (a nil value)"),

@@ -2,6 +2,7 @@ import MonaPluginKit
 import MonaValues
 import Testing
 
+/// What a late RPC answer sends to a web client.
 @Suite struct WebClientTests {
     @Test func lateAnswersWithoutResultsAndLateFailuresSendNothing() {
         #expect(WebClient.messageValues(response: 0, args: [.string("pushed")]) == [.string("pushed")], "writeMessage")
