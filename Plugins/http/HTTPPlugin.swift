@@ -6,7 +6,7 @@ import PluginABI
 /// sans-IO request parser. Configured by its section (`HTTP` by default): `host`, `port` (80),
 /// `timeout` (7 s idle), `index` (true: folder listing; false: 403; "file.ext": that file; "name": that
 /// client method), `maxBodySize` (bytes, 16 MiB).
-final class HTTPPlugin: MonaPluginInstance {
+final class HTTPPlugin: MonaSessionPlugin {
     let host: MonaHost
     let section: String
     var limits = HTTPLimits()
@@ -37,24 +37,22 @@ final class HTTPPlugin: MonaPluginInstance {
         return host.listenTCP(host: address, port: port).status
     }
 
-    func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? {
+    func accept(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> HTTPSession? {
         HTTPSession(plugin: self, connection: connection, peer: peer, local: local)
     }
 
-    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
-        (session as? HTTPSession)?.receive(bytes)
+    func receive(_ session: HTTPSession, bytes: UnsafeRawBufferPointer) -> Int {
+        session.receive(bytes)
         return bytes.count
     }
 
-    func writable(session: AnyObject, connection: mona_handle) { (session as? HTTPSession)?.writable() }
+    func drained(_ session: HTTPSession) { session.writable() }
 
-    func peerFinished(session: AnyObject, connection: mona_handle) -> Bool {
-        (session as? HTTPSession)?.peerFinished() ?? false
-    }
+    func peerFinished(_ session: HTTPSession) -> Bool { session.peerFinished() }
 
-    func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? HTTPSession)?.closed() }
+    func closed(_ session: HTTPSession, reason: Int32) { session.closed() }
 
-    func workDone(context: UnsafeMutableRawPointer?) { FileRead.finish(context) }
+    func workDone(context: UnsafeMutableRawPointer?) { BlockingJob.finish(context) }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
         HTTPSession.from(context)?.timedOut(timer)
@@ -65,10 +63,10 @@ final class HTTPPlugin: MonaPluginInstance {
     }
 
     func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
-        // A late answer without results is like a call that returned nothing: the request keeps waiting.
-        // A late failure was logged by the host; the peer gets no answer for it (as before ABI 1.2).
-        if response < 0 || (response != 0 && args.isEmpty) { return HTTPSession.from(writer) == nil ? MONA_E_CLOSED : MONA_OK }
-        return HTTPSession.from(writer)?.push(values: args) ?? MONA_E_CLOSED
+        guard let session = HTTPSession.from(writer) else { return MONA_E_CLOSED }
+        // Nothing to send: a request waiting for a late answer keeps waiting.
+        guard let values = WebClient.messageValues(response: response, args: args) else { return MONA_OK }
+        return session.push(values: values)
     }
 
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {

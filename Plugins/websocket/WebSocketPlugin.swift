@@ -6,7 +6,7 @@ import PluginABI
 /// (`WebSocket`): `timeout` (80 s: a ping every timeout/2, silent clients closed), `maxMessageSize`
 /// (bytes, 16 MiB), `protocols` (the sub-protocols it agrees to, comma-separated; unset: the first one
 /// a client offers).
-final class WebSocketPlugin: MonaPluginInstance {
+final class WebSocketPlugin: MonaSessionPlugin {
     let host: MonaHost
     let section: String
     /// Idle time-out in seconds (a client's `timeout` parameter overrides it).
@@ -49,7 +49,7 @@ final class WebSocketPlugin: MonaPluginInstance {
         for session in sessions.values { session.close(code: WebSocketCloseCode.goingAway, reason: "server stopping") }
     }
 
-    func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject? {
+    func adopt(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> WebSocketSession? {
         guard let values = try? MVSReader.decode(Array(request)), let value = values.first,
               let upgrade = WebSocketHandshake.Request(value) else {
             host.log(MONA_LOG_ERROR, "a connection was handed over without an upgrade request")
@@ -61,14 +61,14 @@ final class WebSocketPlugin: MonaPluginInstance {
         return session
     }
 
-    func received(session: AnyObject, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
-        (session as? WebSocketSession)?.receive(bytes)
+    func receive(_ session: WebSocketSession, bytes: UnsafeRawBufferPointer) -> Int {
+        session.receive(bytes)
         return bytes.count
     }
 
-    func closed(session: AnyObject, connection: mona_handle, reason: Int32) {
-        sessions.removeValue(forKey: connection)
-        (session as? WebSocketSession)?.closed()
+    func closed(_ session: WebSocketSession, reason: Int32) {
+        sessions.removeValue(forKey: session.connection)
+        session.closed()
     }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
@@ -85,10 +85,9 @@ final class WebSocketPlugin: MonaPluginInstance {
     }
 
     func writerMessage(writer: UnsafeMutableRawPointer?, response: Int32, args: [MonaValue]) -> Int32 {
-        // A late answer without results is like a call that returned nothing: no message.
-        // A late failure was logged by the host; the peer gets no answer for it (as before ABI 1.2).
-        if response < 0 || (response != 0 && args.isEmpty) { return WebSocketSession.from(writer) == nil ? MONA_E_CLOSED : MONA_OK }
-        return WebSocketSession.from(writer)?.push(message: args) ?? MONA_E_CLOSED
+        guard let session = WebSocketSession.from(writer) else { return MONA_E_CLOSED }
+        guard let values = WebClient.messageValues(response: response, args: args) else { return MONA_OK }
+        return session.push(message: values)
     }
 
     func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 {

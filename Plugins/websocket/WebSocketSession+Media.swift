@@ -17,7 +17,7 @@ extension WebSocketSession {
             stopPublishing()
             switch host.publish(client: client, name: name) {
             case .success(let handle): publication = handle
-            case .failure(let refusal): sendJSON([.string("__error"), .string(command), .string(refusal.message)])
+            case .failure(let refusal): sendJSON([.string("__error"), .string(command), .string(PeerText.withoutPaths(refusal.message))])
             }
         case "__play":
             guard case .string(let full)? = arguments.first, !full.isEmpty else {
@@ -27,7 +27,7 @@ extension WebSocketSession {
             let parts = full.split(separator: "?", maxSplits: 1)
             switch host.subscribe(client: client, name: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "", sink: context) {
             case .success(let handle): subscription = handle
-            case .failure(let refusal): sendJSON([.string("__error"), .string(command), .string(refusal.message)])
+            case .failure(let refusal): sendJSON([.string("__error"), .string(command), .string(PeerText.withoutPaths(refusal.message))])
             }
         case "__closePublish":
             stopPublishing()

@@ -20,10 +20,13 @@ final class WebSocketSession {
     private var phase = Phase.opening
     private var beforeSwitch: [[UInt8]] = []
     /// Set-Cookie values from client.properties during onConnection, sent with the 101.
-    private var cookies: [String] = []
+    private var cookies = PendingCookies()
     /// The last time anything arrived (ms, host clock), the idle limit (s) and the ping/idle timer.
     private var lastReceived: Int64
     private var idleSeconds: Int
+    /// When the first byte of the message being received arrived (ms, host clock), nil between messages:
+    /// a message must be complete within the idle time-out, however slowly its bytes keep coming.
+    private var messageStarted: Int64?
     /// When the next ping is due (ms, host clock).
     private var nextPing: Int64 = 0
     /// A timer of this session only while closing (the keep-alive is the plugin's tick).
@@ -64,22 +67,13 @@ final class WebSocketSession {
             refuse(status: 400, headers: [], message: "Invalid path")
             return
         }
-        var fields = request.headers.map { MonaField($0.name, .string($0.value)) }
-        if let cookie = request.header("Cookie") {
-            fields += Cookies.parse(cookie).map { MonaField($0.name, .string($0.value)) }
-        }
-        fields.append(MonaField("version", .string("1.1")))
-        let arguments = request.query.isEmpty ? []
-            : Array(request.query.utf8).withUnsafeBytes { host.decode($0, format: MONA_FORMAT_QUERY) } ?? []
-        switch host.openClient(protocol: "WebSocket", peer: peer, local: local, serverAddress: request.header("Host"),
-                               path: location.application, query: request.query, properties: .object(type: "", fields: fields),
-                               args: arguments, writer: context) {
+        switch WebClient.open(host, protocol: "WebSocket", peer: peer, local: local, path: location.application,
+                              query: request.query, headers: request.headers, version: "1.1", writer: context) {
         case .opened(let handle, _):
             client = handle
-            if let text = host.parameter(client: client, "timeout"), let value = Double(text), value >= 0 { idleSeconds = Int(value) }
+            if let seconds = WebClient.idleSeconds(host, client: client) { idleSeconds = seconds }
             let accept = WebSocketHandshake.accept(key: key, sha1: host.sha1)
-            send(WebSocketHandshake.switching(accept: accept, subprotocol: subprotocol, cookies: cookies))
-            cookies = []
+            send(WebSocketHandshake.switching(accept: accept, subprotocol: subprotocol, cookies: cookies.take()))
             // onConnection may have closed the socket (writer:close) after queueing frames: they follow the 101.
             let closeAfter = phase == .closing
             if !closeAfter { phase = .open }
@@ -88,7 +82,9 @@ final class WebSocketSession {
             nextPing = host.monotonicMs + Int64(idleSeconds) * 500
             if closeAfter { finish() }
         case .refused(_, let kind, let message):
-            refuse(status: kind == MONA_ERR_APPLICATION ? 404 : 500, headers: [], message: message)
+            // "Application /x doesn't exist" names what was asked; a script's failure stays in the log.
+            let missing = kind == MONA_ERR_APPLICATION
+            refuse(status: missing ? 404 : 500, headers: [], message: missing ? message : PeerText.applicationFailure)
         }
     }
 
@@ -110,6 +106,11 @@ final class WebSocketSession {
             host.log(MONA_LOG_WARN, "WebSocket client broke the protocol (closing with \(error.code)): \(error.reason)")
             fail(error.code, reason: error.reason)
             return
+        }
+        if parser.isBetweenMessages {
+            messageStarted = nil
+        } else if messageStarted == nil || events.contains(where: \.isMessage) {
+            messageStarted = lastReceived
         }
         for event in events {
             guard phase == .open || phase == .closing else { return }
@@ -176,7 +177,7 @@ final class WebSocketSession {
         case .pending:
             break // the answer comes later through writerMessage
         case .failed(_, _, let message):
-            sendJSON([.string("__error"), .string(method), .string(message)])
+            sendJSON([.string("__error"), .string(method), .string(PeerText.withoutPaths(message))])
         }
     }
 
@@ -188,7 +189,7 @@ final class WebSocketSession {
         case .pending:
             break // the answer comes later through writerMessage
         case .failed(_, _, let message):
-            sendJSON([.string("__error"), .string(method), .string(message)])
+            sendJSON([.string("__error"), .string(method), .string(PeerText.withoutPaths(message))])
         }
     }
 
@@ -256,10 +257,7 @@ final class WebSocketSession {
     /// client.properties(key, value, options): a cookie, which only the 101 can carry.
     func setCookie(_ name: String, args: [MonaValue]) -> Int32 {
         guard phase == .opening else { return MONA_E_UNSUPPORTED }
-        guard let cookie = Cookies.setCookie(name, args: args, now: Int(host.timeMs / 1000)) else { return MONA_E_INVAL }
-        guard cookies.count < 32 else { return MONA_E_NOMEM } // as HTTP: a bounded 101
-        cookies.append(cookie)
-        return MONA_OK
+        return cookies.add(name, args: args, host: host)
     }
 
     /// writer:close(code): a close frame with that code (0 or an invalid one: 1000).
@@ -315,7 +313,10 @@ final class WebSocketSession {
     /// The plugin's tick: a ping every timeout/2 s; a client silent for the whole timeout is closed (1001).
     func tick(now: Int64) {
         guard phase == .open, idleSeconds > 0 else { return }
-        if now - lastReceived >= Int64(idleSeconds) * 1000 {
+        if let started = messageStarted, now - started >= Int64(idleSeconds) * 1000 {
+            host.log(MONA_LOG_INFO, "WebSocket message not received within \(idleSeconds) s: closed")
+            close(code: WebSocketCloseCode.policyViolation, reason: "message too slow")
+        } else if now - lastReceived >= Int64(idleSeconds) * 1000 {
             host.log(MONA_LOG_DEBUG, "WebSocket client silent for \(idleSeconds) s: closed")
             close(code: WebSocketCloseCode.goingAway, reason: "idle timeout")
         } else if now >= nextPing {

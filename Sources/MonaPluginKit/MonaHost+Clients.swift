@@ -224,7 +224,7 @@ extension MonaHost {
             }
         }
         // The connection is the other plugin's now: no tcp_closed comes for it here, forget its session.
-        if status == MONA_OK, let ctx { PluginBox.byContext[ctx]?.takeUnretainedValue().sessions[connection] = nil }
+        if status == MONA_OK, let ctx { PluginBox.byContext[ctx]?.takeUnretainedValue().forget(connection) }
         return status
     }
 

@@ -1,15 +1,59 @@
 import MonaValues
 import PluginABI
 
-/// The instance behind a Swift plugin's C context: the plugin object, its host and its sessions.
-final class PluginBox {
+/// The instance behind a Swift plugin's C context: the plugin object and its host. A session object is
+/// itself the session context handed to the host (retained from tcp_accepted or tcp_adopted until
+/// tcp_closed or a handoff), so every callback finds it from the pointer the host passes back.
+class PluginBox {
     let instance: any MonaPluginInstance
     let host: MonaHost
-    var sessions: [mona_handle: AnyObject] = [:]
+    /// The session contexts by connection, only to release them when a handoff ends one without tcp_closed.
+    private var contexts: [mona_handle: UnsafeMutableRawPointer] = [:]
 
     init(_ instance: any MonaPluginInstance, host: MonaHost) {
         self.instance = instance
         self.host = host
+    }
+
+    /// Retains `session` as the context of `connection`.
+    func adopt(_ session: AnyObject, connection: mona_handle) -> UnsafeMutableRawPointer {
+        let context = Unmanaged.passRetained(session).toOpaque()
+        contexts[connection] = context
+        return context
+    }
+
+    /// Releases the context of `connection` (tcp_closed, or handed to another plugin).
+    func forget(_ connection: mona_handle) {
+        contexts.removeValue(forKey: connection).map { Unmanaged<AnyObject>.fromOpaque($0).release() }
+    }
+
+    // The TCP callbacks, with the session context; a SessionPluginBox gives them typed sessions.
+    func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? {
+        instance.accepted(connection: connection, listener: listener, peer: peer, local: local)
+    }
+
+    func adopted(connection: mona_handle, peer: mona_addr, local: mona_addr, request: UnsafeRawBufferPointer) -> AnyObject? {
+        instance.adopted(connection: connection, peer: peer, local: local, request: request)
+    }
+
+    func received(_ context: UnsafeMutableRawPointer, connection: mona_handle, bytes: UnsafeRawBufferPointer) -> Int {
+        instance.received(session: Self.object(context), connection: connection, bytes: bytes)
+    }
+
+    func writable(_ context: UnsafeMutableRawPointer, connection: mona_handle) {
+        instance.writable(session: Self.object(context), connection: connection)
+    }
+
+    func peerFinished(_ context: UnsafeMutableRawPointer, connection: mona_handle) -> Bool {
+        instance.peerFinished(session: Self.object(context), connection: connection)
+    }
+
+    func closed(_ context: UnsafeMutableRawPointer, connection: mona_handle, reason: Int32) {
+        instance.closed(session: Self.object(context), connection: connection, reason: reason)
+    }
+
+    private static func object(_ context: UnsafeMutableRawPointer) -> AnyObject {
+        Unmanaged<AnyObject>.fromOpaque(context).takeUnretainedValue()
     }
 
     static func from(_ pointer: UnsafeMutableRawPointer?) -> PluginBox {
@@ -20,18 +64,23 @@ final class PluginBox {
     /// the connection, since no tcp_closed follows for the plugin that gave it away.
     nonisolated(unsafe) static var byContext: [OpaquePointer: Unmanaged<PluginBox>] = [:]
 
-    /// The non-NULL session context handed to the host for a connection of this plugin.
-    var sessionToken: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
 }
 
 /// True when a host's ABI version has the major this plugin was built for.
 public func monaAccepts(hostABI: UInt32) -> Bool { hostABI >> 16 == MONA_ABI_VERSION >> 16 }
 
 /// Wraps a plugin instance as the context `create` returns (retained until `destroy`).
+/// A `MonaSessionPlugin` gets typed sessions.
 public func monaBox(_ instance: any MonaPluginInstance, host: MonaHost) -> UnsafeMutableRawPointer {
-    let box = Unmanaged.passRetained(PluginBox(instance, host: host))
-    if let ctx = host.api.pointee.ctx { PluginBox.byContext[ctx] = box }
-    return box.toOpaque()
+    if let sessions = instance as? any MonaSessionPlugin { return monaRegister(sessionBox(sessions, host: host)) }
+    return monaRegister(PluginBox(instance, host: host))
+}
+
+/// Retains `box` until `destroy` and records it by its host context.
+func monaRegister(_ box: PluginBox) -> UnsafeMutableRawPointer {
+    let retained = Unmanaged.passRetained(box)
+    if let ctx = box.host.api.pointee.ctx { PluginBox.byContext[ctx] = retained }
+    return retained.toOpaque()
 }
 
 /// Builds the static `mona_plugin` table of a Swift plugin. `create` is the plugin's own C-compatible
@@ -56,39 +105,37 @@ public func monaMakeDescriptor(
     }
     table.tcp_accepted = { plugin, listener, connection, peer, local in
         let box = PluginBox.from(plugin)
-        guard let session = box.instance.accepted(connection: connection, listener: listener, peer: peer!.pointee,
-                                                  local: local!.pointee) else { return nil }
-        box.sessions[connection] = session
-        return box.sessionToken
+        guard let session = box.accepted(connection: connection, listener: listener, peer: peer!.pointee, local: local!.pointee)
+        else { return nil }
+        return box.adopt(session, connection: connection)
     }
-    table.tcp_data = { plugin, _, connection, data, size in
-        let box = PluginBox.from(plugin)
-        guard let session = box.sessions[connection] else { return size }
-        return box.instance.received(session: session, connection: connection,
-                                     bytes: UnsafeRawBufferPointer(start: data, count: size))
+    table.tcp_data = { plugin, session, connection, data, size in
+        guard let session else { return size }
+        return PluginBox.from(plugin).received(session, connection: connection, bytes: UnsafeRawBufferPointer(start: data, count: size))
     }
-    table.tcp_writable = { plugin, _, connection in
-        let box = PluginBox.from(plugin)
-        guard let session = box.sessions[connection] else { return }
-        box.instance.writable(session: session, connection: connection)
+    table.tcp_writable = { plugin, session, connection in
+        guard let session else { return }
+        PluginBox.from(plugin).writable(session, connection: connection)
     }
-    table.tcp_eof = { plugin, _, connection in
+    table.tcp_eof = { plugin, session, connection in
+        guard let session else { return }
         let box = PluginBox.from(plugin)
-        guard let session = box.sessions[connection] else { return }
-        if !box.instance.peerFinished(session: session, connection: connection) { box.host.close(connection) }
+        if !box.peerFinished(session, connection: connection) { box.host.close(connection) }
     }
-    table.tcp_closed = { plugin, _, connection, reason in
+    table.tcp_closed = { plugin, session, connection, reason in
+        guard let session else { return }
         let box = PluginBox.from(plugin)
-        guard let session = box.sessions.removeValue(forKey: connection) else { return }
-        box.instance.closed(session: session, connection: connection, reason: reason)
+        let retained = Unmanaged<AnyObject>.fromOpaque(session).retain() // alive through the call
+        box.forget(connection)
+        box.closed(session, connection: connection, reason: reason)
+        retained.release()
     }
     table.tcp_adopted = { plugin, connection, peer, local, request, size in
         let box = PluginBox.from(plugin)
-        guard let session = box.instance.adopted(connection: connection, peer: peer!.pointee, local: local!.pointee,
-                                                 request: UnsafeRawBufferPointer(start: request, count: size))
+        guard let session = box.adopted(connection: connection, peer: peer!.pointee, local: local!.pointee,
+                                        request: UnsafeRawBufferPointer(start: request, count: size))
         else { return nil }
-        box.sessions[connection] = session
-        return box.sessionToken
+        return box.adopt(session, connection: connection)
     }
     table.udp_datagram = { plugin, socket, udp, from, data, size in
         PluginBox.from(plugin).instance.datagram(socket: socket, udp: udp, from: from!.pointee,

@@ -331,4 +331,23 @@ private func failure(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPP
         let events = try feed(&chunked, start)
         #expect(events.last == .body(Array("abc".utf8)) && chunked.bufferedByteCount == 0)
     }
+
+    @Test func feedingStopsAfterTheAskedNumberOfRequests() throws {
+        let one = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        let bytes = Array((one + one + "GET /b HTTP/1.1\r\nHo").utf8)
+        var parser = HTTPRequestParser()
+        let (first, used) = try bytes.withUnsafeBytes { bytes in
+            Result { () throws(HTTPParseError) in try parser.feed(bytes, maxRequests: 1) }
+        }.get()
+        #expect(used == one.utf8.count, "the second request stays unconsumed")
+        #expect(first.filter { $0 == .end }.count == 1)
+        #expect(!parser.isReceivingHead && parser.isIdle)
+        let rest = Array(bytes[used...])
+        let (more, usedMore) = try rest.withUnsafeBytes { bytes in
+            Result { () throws(HTTPParseError) in try parser.feed(bytes, maxRequests: 5) }
+        }.get()
+        #expect(usedMore == rest.count, "everything else is taken")
+        #expect(more.filter { $0 == .end }.count == 1)
+        #expect(parser.isReceivingHead, "a partial head is buffered")
+    }
 }

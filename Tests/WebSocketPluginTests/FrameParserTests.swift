@@ -113,6 +113,22 @@ let frameCases: [FrameCase] = [
         }
     }
 
+    @Test func aPartMessageIsSeenUntilItsLastFragment() throws {
+        var parser = WebSocketFrameParser(maxMessageSize: 1 << 20)
+        func feed(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
+            try bytes.withUnsafeBytes { bytes in Result { () throws(WebSocketFailure) in try parser.feed(bytes) } }.get()
+        }
+        #expect(parser.isBetweenMessages)
+        _ = try feed([0x01])
+        #expect(!parser.isBetweenMessages, "a header byte")
+        _ = try feed(Array(clientFrame(1, Array("ab".utf8), fin: false).dropFirst()))
+        #expect(!parser.isBetweenMessages, "a first fragment")
+        #expect(try feed(clientFrame(9, [])) == [.ping([])])
+        #expect(!parser.isBetweenMessages, "a ping between fragments")
+        #expect(try feed(clientFrame(0, Array("c".utf8))) == [.text(Array("abc".utf8))])
+        #expect(parser.isBetweenMessages)
+    }
+
     @Test func oversizeIsRefusedFromTheHeaderAlone() {
         var parser = WebSocketFrameParser(maxMessageSize: 1024)
         let header: [UInt8] = [0x82, 0xFF, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]

@@ -2,7 +2,9 @@
 
 import MonaPluginKit
 
-/// The small HTML page of an error response.
+/// The small HTML page of an error response. Its message never carries a Lua error's text (the host
+/// logs it in full): a script's failure reads `PeerText.applicationFailure`; the failure of a call (RPC)
+/// reads the API's message with the server's paths cut (`PeerText.withoutPaths`).
 enum ErrorPage {
     /// "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1><p>message</p></body></html>"
     /// with the reason and the message HTML-escaped.

@@ -1,19 +1,19 @@
-// Small static files kept in memory, revalidated by stat on every request.
+// Small static files kept in memory, revalidated off the loop.
 //
-// Reading a small file on the host's blocking pool costs two thread hops per request, more than the
-// read itself. So a file of at most `maxFileBytes` is read on the pool once (the loop only reads
-// metadata, as the ABI asks) and its content kept while its identity (device, inode, size,
-// modification and change times, to the nanosecond) stays the same: then one stat(2) per request
-// serves it. A file changed less than `settleMs` ago is never kept: a second change within the file
-// system's timestamp granularity could leave the same times and size. At most `maxTotalBytes` are
-// kept in all.
+// Every file is opened on the host's blocking pool (ConfinedOpen: the path the host confined, no
+// symbolic link followed). A file of at most `maxFileBytes` is read in the same trip and its content kept
+// with its identity (device, inode, size, modification and change times, to the nanosecond). A request
+// within `revalidateMs` of the last check is answered from memory without touching the file system; a
+// later one checks the identity on the pool (an open and an fstat) and reads the file again only if it
+// changed. A file changed less than `settleMs` ago is never kept: a second change within the file
+// system's timestamp granularity could leave the same times and size. At most `maxTotalBytes` are kept.
 
 import MonaPluginKit
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The small-file cache of the HTTP plugin (loop thread only).
+/// The small-file cache of the HTTP plugin (loop thread only; `load` runs on the pool).
 final class FileCache {
     /// Files up to this size are kept once read; larger ones are streamed.
     static let maxFileBytes = 64 * 1024
@@ -21,6 +21,8 @@ final class FileCache {
     static let maxTotalBytes = 16 << 20
     /// A file whose status changed less than this ago (wall clock) is read but not kept.
     static let settleMs: Int64 = 2000
+    /// A kept file checked less than this ago (monotonic) is served without a look at the file system.
+    static let revalidateMs: Int64 = 1000
 
     /// What identifies one version of a file.
     struct Identity: Equatable {
@@ -78,14 +80,14 @@ final class FileCache {
         }
     }
 
-    /// An opened file.
-    enum Opened {
-        /// A small file from the cache: its whole content.
-        case cached(Facts, [UInt8])
-        /// A small file not in the cache, open: the caller reads it on the pool, `keep`s it and closes `fd`.
-        case small(Facts, fd: Int32)
+    /// What the pool found at a path.
+    enum Loaded {
+        /// The file is the version the cache holds.
+        case unchanged
+        /// A small file, read whole (short if it shrank meanwhile).
+        case small(Identity, [UInt8])
         /// A larger file, open for streaming (the caller closes `fd`).
-        case large(Facts, fd: Int32)
+        case large(Identity, fd: Int32)
         /// Cannot be served: `errno` of the failure (EACCES → 403, anything else → 404).
         case failed(Int32)
     }
@@ -93,53 +95,66 @@ final class FileCache {
     private struct Entry {
         let facts: Facts
         let content: [UInt8]
+        /// When the file was last found unchanged (monotonic ms).
+        var checkedMs: Int64
     }
 
     private var entries: [String: Entry] = [:]
     /// Content bytes kept.
     private(set) var totalBytes = 0
 
-    /// The file at `path` (a regular file), from the cache when it did not change; metadata only.
-    func open(_ path: String) -> Opened {
+    /// The kept version of `path` when it was checked less than `revalidateMs` before `nowMs` (monotonic).
+    func fresh(_ path: String, nowMs: Int64) -> (Facts, [UInt8])? {
+        guard let entry = entries[path], nowMs - entry.checkedMs < Self.revalidateMs else { return nil }
+        return (entry.facts, entry.content)
+    }
+
+    /// The identity of the kept version of `path`, for `load` to compare with.
+    func identity(of path: String) -> Identity? { entries[path]?.facts.identity }
+
+    /// The kept version of `path`, found unchanged at `nowMs` (monotonic); nil if it was dropped meanwhile.
+    func confirm(_ path: String, nowMs: Int64) -> (Facts, [UInt8])? {
+        guard var entry = entries[path] else { return nil }
+        entry.checkedMs = nowMs
+        entries[path] = entry
+        return (entry.facts, entry.content)
+    }
+
+    /// The pool side: opens `path` (ConfinedOpen), and unless it is the `known` version, reads it whole
+    /// when small. No state of the cache is touched.
+    static func load(_ path: String, known: Identity?) -> Loaded {
+        let fd = ConfinedOpen.open(path, flags: O_RDONLY)
+        guard fd >= 0 else { return .failed(-fd) }
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            let code = errno
-            forget(path)
-            return .failed(code)
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            forget(path)
-            return .failed(ENOENT)
-        }
-        let seen = Identity(info)
-        if let entry = entries[path] {
-            if entry.facts.identity == seen { return .cached(entry.facts, entry.content) }
-            forget(path)
-        }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failed(errno) }
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             Glibc.close(fd)
             return .failed(ENOENT)
         }
         let identity = Identity(info)
-        let facts = Facts(identity, path: path)
-        return identity.size <= Self.maxFileBytes ? .small(facts, fd: fd) : .large(facts, fd: fd)
+        if identity == known {
+            Glibc.close(fd)
+            return .unchanged
+        }
+        guard identity.size <= maxFileBytes else { return .large(identity, fd: fd) }
+        let content = FileRead.bytes(of: fd, from: 0, count: identity.size)
+        Glibc.close(fd)
+        return .small(identity, content)
     }
 
-    /// Keeps the content read of a small file, unless it changed too recently (`nowMs`: the wall clock)
-    /// or was not read whole.
-    func keep(_ path: String, _ facts: Facts, _ content: [UInt8], nowMs: Int64) {
-        guard content.count == facts.identity.size, facts.identity.changedMs <= nowMs - Self.settleMs else { return }
-        let entry = Entry(facts: facts, content: content)
-        let size = entry.content.count
+    /// Keeps the content read of a small file, unless it changed too recently (`wallMs`: the wall clock)
+    /// or was not read whole; `nowMs` (monotonic) is when it was checked.
+    func keep(_ path: String, _ facts: Facts, _ content: [UInt8], wallMs: Int64, nowMs: Int64) {
+        forget(path)
+        guard content.count == facts.identity.size, facts.identity.changedMs <= wallMs - Self.settleMs else { return }
+        let size = content.count
         guard size <= Self.maxTotalBytes else { return }
         while totalBytes + size > Self.maxTotalBytes, let victim = entries.keys.first { forget(victim) }
-        entries[path] = entry
+        entries[path] = Entry(facts: facts, content: content, checkedMs: nowMs)
         totalBytes += size
     }
 
-    private func forget(_ path: String) {
+    /// Drops what is kept of `path` (it is gone or cannot be served).
+    func forget(_ path: String) {
         guard let entry = entries.removeValue(forKey: path) else { return }
         totalBytes -= entry.content.count
     }

@@ -3,11 +3,35 @@
 // and percent-encoded for the link, so file names cannot inject markup or URL schemes.
 
 import MonaPluginKit
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Builds the HTML page of a folder listing.
 enum FolderListing {
     /// One listed file or folder.
     typealias Entry = (name: String, isFolder: Bool, size: Int, modified: Int)
+
+    /// The entries of `folder` (a path the host confined, opened by ConfinedOpen), hidden files and Lua
+    /// scripts left out; nil when it cannot be opened. Runs on the host's blocking pool.
+    static func entries(in folder: String) -> [Entry]? {
+        let fd = ConfinedOpen.open(folder, flags: O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return nil }
+        guard let directory = fdopendir(fd) else {
+            Glibc.close(fd)
+            return nil
+        }
+        defer { closedir(directory) }
+        var result: [Entry] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasPrefix(".") || name.lowercased().hasSuffix(".lua") { continue }
+            var info = stat()
+            guard fstatat(fd, name, &info, 0) == 0 else { continue }
+            result.append((name, (info.st_mode & S_IFMT) == S_IFDIR, Int(info.st_size), Int(info.st_mtim.tv_sec)))
+        }
+        return result
+    }
 
     /// The HTML page of a folder listing for `urlPath` (the request path, ending with "/") and `entries`
     /// (name, isFolder, size, modified seconds), folders first then by name; includes a link to the parent

@@ -65,22 +65,39 @@ struct HTTPRequestParser {
     /// Bytes held for an incomplete head or chunk-size line (for tests: it stays bounded).
     var bufferedByteCount: Int { buffer.count }
 
+    /// True while part of a request head is buffered (the head time-out runs).
+    var isReceivingHead: Bool {
+        if case .head = state { return !buffer.isEmpty }
+        return false
+    }
+
     /// Consumes bytes, returns the events they complete, in order. After an error the parser stays failed
     /// (every later call throws the same error).
     mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> [HTTPParseEvent] {
+        try feed(bytes, maxRequests: .max).events
+    }
+
+    /// Consumes bytes up to the end of the `maxRequests`-th request they complete (or all of them), and
+    /// returns the events with the count of bytes consumed: the caller keeps the rest for later, so a
+    /// connection's pipelined requests are parsed only as fast as they are answered.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, maxRequests: Int) throws(HTTPParseError)
+        -> (events: [HTTPParseEvent], consumed: Int) {
         if case .failed(let error) = state { throw error }
         var events: [HTTPParseEvent] = []
         var index = 0
+        var requests = 0
         do throws(HTTPParseError) {
-            while index < bytes.count {
+            while index < bytes.count, requests < maxRequests {
+                let before = events.count
                 index = try step(bytes, from: index, into: &events)
+                for event in events[before...] { if case .end = event { requests += 1 } }
             }
         } catch {
             state = .failed(error)
             buffer = []
             throw error
         }
-        return events
+        return (events, index)
     }
 
     /// Consumes bytes from `index` in the current state; returns the index after them.

@@ -16,6 +16,16 @@ enum WebSocketEvent: Equatable, Sendable {
     case close(code: UInt16?, reason: String)
 }
 
+extension WebSocketEvent {
+    /// A data message (text or binary), not a control frame.
+    var isMessage: Bool {
+        switch self {
+        case .text, .binary: true
+        case .ping, .pong, .close: false
+        }
+    }
+}
+
 /// Why the peer broke the protocol: the close code to answer with and a reason for the log.
 struct WebSocketFailure: Error, Equatable, Sendable {
     let code: UInt16
@@ -52,6 +62,12 @@ struct WebSocketFrameParser {
 
     init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
+    }
+
+    /// True when no frame or fragmented message is partly received.
+    var isBetweenMessages: Bool {
+        guard case .header = state else { return false }
+        return headerBytes.isEmpty && messageOpcode == nil
     }
 
     /// True after a close frame or a failure: nothing more is parsed.
