@@ -1,5 +1,32 @@
 #include "mona_lua.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *mona_lua_allocate(void *user, void *block, size_t old_size, size_t new_size) {
+    (void)user;
+    (void)old_size;
+    if (new_size == 0) {
+        free(block);
+        return NULL;
+    }
+    return realloc(block, new_size);
+}
+
+/* What luaL_newstate installs too: an error outside any protected call is printed before LuaJIT aborts. */
+static int mona_lua_panic(lua_State *L) {
+    const char *message = lua_tostring(L, -1);
+    fprintf(stderr, "PANIC: unprotected error in call to Lua API (%s)\n", message ? message : "?");
+    return 0;
+}
+
+lua_State *mona_lua_newstate(void) {
+    lua_State *L = lua_newstate(mona_lua_allocate, NULL);
+    if (L == NULL) return luaL_newstate();
+    lua_atpanic(L, mona_lua_panic);
+    return L;
+}
+
 void mona_lua_pop(lua_State *L, int n) { lua_pop(L, n); }
 void mona_lua_newtable(lua_State *L) { lua_newtable(L); }
 void mona_lua_pushcfunction(lua_State *L, lua_CFunction f) { lua_pushcfunction(L, f); }

@@ -6,6 +6,7 @@
 # Usage: bench/churn/run.sh [options]
 #   --no-build            do not run swift build (binaries must already exist)
 #   -n, --connections N   connections opened, then closed together (env CONNS, default 15000)
+#   -s, --settle S        seconds between the last close and the end RSS  (env SETTLE, default 10)
 #   -h, --help
 # Env: BIN=<dir>  folder holding MonaServer and libMonaHTTP.so; implies --no-build.
 # Needs: python3, curl, nginx (apt-get install -y nginx-light curl); a file-descriptor limit above N
@@ -15,7 +16,8 @@
 # each doing one GET /hello.txt and reading the answer (setup time); RSS with all open (peak); then
 # the client closes all of them at once and, at the same moment, a probe `curl` times one request
 # (probe_ms: how long a newcomer waits while the server handles N closes); the script then waits until
-# the server holds no more than 16 descriptors above its start (drain_s) and reads RSS 2 s later (end).
+# the server holds no more than 16 descriptors above its start (drain_s) and reads RSS SETTLE s later
+# (end: an idle server collects Lua's garbage and trims its heap on 2 s ticks).
 # It prints every figure and the ratio ours/nginx; `back%` is how much of the growth was given back.
 set -euo pipefail
 
@@ -25,6 +27,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/bench/lib.sh"
 
 CONNS=${CONNS:-15000}
+SETTLE=${SETTLE:-10}
 BUILD=1
 [[ -n ${BIN:-} ]] && BUILD=0
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
@@ -32,6 +35,7 @@ while (($#)); do
     case $1 in
     --no-build) BUILD=0 ;;
     -n | --connections) CONNS=${2:?}; shift ;;
+    -s | --settle) SETTLE=${2:?}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -127,7 +131,7 @@ run() {
         sleep 0.05
     done
     drain=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-    sleep 2
+    sleep "$SETTLE"
     end=$(rss_kb "${SERVER_PIDS[@]}")
     R[$name]="$setup $start $peak $end $(awk -v p="$probe" 'BEGIN { printf "%.1f", p * 1000 }') $drain"
     echo "[$name] setup_s=$setup rss_start_kb=$start rss_peak_kb=$peak rss_end_kb=$end probe_s=$probe drain_s=$drain" >&2
@@ -138,8 +142,8 @@ bench_check_idle
 run ours
 run nginx
 
-printf '\nchurn: %s HTTP keep-alive connections (one GET each) opened, then closed at once; 127.0.0.1, %s CPUs\n' \
-    "$CONNS" "$(nproc)"
+printf '\nchurn: %s HTTP keep-alive connections (one GET each) opened, then closed at once; end RSS %s s after; 127.0.0.1, %s CPUs\n' \
+    "$CONNS" "$SETTLE" "$(nproc)"
 fmt='%-20s %8s %10s %10s %10s %7s %9s %8s\n'
 printf "$fmt" server setup_s start_MiB peak_MiB end_MiB back% probe_ms drain_s
 for name in ours nginx; do

@@ -20,6 +20,10 @@ int mona_lua_isnoneornil(lua_State *L, int index);
 int mona_lua_pcall(lua_State *L, int nargs, int nresults);
 /** luaL_loadbuffer of a chunk with a name ("=name" for a plain name). */
 int mona_lua_loadbuffer(lua_State *L, const char *buffer, size_t size, const char *name);
+/** A Lua state whose memory comes from the C library's malloc (LuaJIT's own allocator keeps what it
+ *  freed, so a server idle after a burst would stay at its peak; malloc's free pages are given back by
+ *  the host's trimmer). Falls back to luaL_newstate where a custom allocator is refused (non-GC64). */
+lua_State *mona_lua_newstate(void);
 /** Lua 5.2's table.pack: the array part has exactly n slots, so # counts the arguments as there. */
 int mona_lua_table_pack(lua_State *L);
 

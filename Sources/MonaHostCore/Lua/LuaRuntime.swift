@@ -46,7 +46,7 @@ final class LuaRuntime {
     struct StartFailure: Error, CustomStringConvertible { let description: String }
 
     init(host: HostRuntime, www: String) throws {
-        guard let state = luaL_newstate() else { throw StartFailure(description: "LuaJIT cannot allocate a state") }
+        guard let state = mona_lua_newstate() else { throw StartFailure(description: "LuaJIT cannot allocate a state") }
         L = state
         self.host = host
         self.www = www
@@ -174,7 +174,29 @@ final class LuaRuntime {
     }
 
     /// The 2-second tick (reload of the root app, onManage).
-    func manage() { call("manage", what: "onManage") { 0 } }
+    func manage() {
+        call("manage", what: "onManage") { 0 }
+        collectAfterBurst()
+    }
+
+    /// Lua memory (KiB) right after the last full collection, and at the previous manage tick.
+    private var liveKiB: Int32 = 0
+    private var previousKiB: Int32 = 0
+
+    /// LuaJIT collects as it allocates: after a burst (thousands of clients gone at once) an idle
+    /// server would keep their garbage, and its RSS, until Lua allocates as much again. A manage tick
+    /// that finds the heap grown by more than 4 MiB since the last full collection but quiet since the
+    /// previous tick (under 1 MiB of change: the burst is over) collects in full; the host's heap
+    /// trimmer then gives the memory back (Lua allocates with malloc).
+    private func collectAfterBurst() {
+        let count = lua_gc(L, LUA_GCCOUNT, 0)
+        defer { previousKiB = lua_gc(L, LUA_GCCOUNT, 0) }
+        guard count - liveKiB > 4096, abs(count - previousKiB) < 1024 else { return }
+        // Twice: objects with finalizers (clients' proxies) are only freed by the cycle after theirs.
+        lua_gc(L, LUA_GCCOLLECT, 0)
+        lua_gc(L, LUA_GCCOLLECT, 0)
+        liveKiB = lua_gc(L, LUA_GCCOUNT, 0)
+    }
 
     /// Host work a Lua coroutine waited for is done: it goes on with `value`.
     func resume(continuation id: Int, with value: String?) {
