@@ -114,3 +114,28 @@ struct ReactorTests {
         #expect(server.terminate().status == 0)
     }
 }
+
+extension ReactorTests {
+    /// Many small sends to a peer that never reads: the host queues their bytes in one growing write
+    /// (not a request each), so the WebSocket plugin's limit per client (32 MiB queued) bounds memory.
+    @Test func aPingFloodFromAPeerThatNeverReadsCostsBoundedMemory() throws {
+        let (server, port, folder) = try WebSocketIntegrationTests.server()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let client = try WebSocketTestClient(port: port)
+        let ping = WebSocketTestClient.frame(0x9, [UInt8](repeating: 7, count: 125))
+        let burst = Array((0..<512).map { _ in ping }.joined())
+        // Pings until the server drops us (its answers fill our receive buffer, then its queue).
+        let deadline = Date().addingTimeInterval(30)
+        var peak = 0
+        var sent = 0
+        while Date() < deadline, (try? client.send(burst)) != nil {
+            sent += burst.count
+            if sent % (4 << 20) < burst.count { peak = max(peak, server.residentKiB()) }
+        }
+        peak = max(peak, server.residentKiB())
+        #expect(server.waitFor("reads too slowly"), "the plugin dropped the client at its limit")
+        // 32 MiB of pongs queued, plus the server's own ~25 MiB; a request per pong cost 4 times that.
+        #expect(peak < 100 << 10, "peak RSS \(peak) KiB")
+        #expect(server.terminate().status == 0)
+    }
+}

@@ -41,7 +41,11 @@ extension LuaNatives {
                 var response: Int32 = 0
                 if string(L, 2) == "response" {
                     let token = lua_tonumber(L, 3)
-                    response = token.magnitude >= 1 && token.magnitude <= 0x7FFF_FFFF ? Int32(token) : 1
+                    // Only the prelude passes tokens: one out of range is a bug, reported, never sent.
+                    guard token.magnitude >= 1, token.magnitude <= 0x7FFF_FFFF, token.rounded() == token else {
+                        return fail(L, "a late answer with the bad pending token \(token)")
+                    }
+                    response = Int32(token)
                     if response < 0 && !plugin.knowsPendingCalls { return 0 }
                 }
                 status = mvs.withUnsafeBufferPointer {

@@ -5,11 +5,30 @@ import Glibc
 #endif
 
 /// Sending: the socket is tried first (one `writev` of every part, `uv_try_write`); what the kernel
-/// did not take is queued with `uv_write` — borrowed bytes copied once into one block, ranges of shared
-/// buffers by reference — and written in order as the socket drains.
+/// did not take is queued — borrowed bytes copied, ranges of shared buffers by reference — and written
+/// in order as the socket drains. At most one write is in libuv at a time: what comes meanwhile is
+/// appended to the next one (`pendingWrite`), so a peer that stops reading while many small sends
+/// arrive costs their bytes, not a request each.
 extension TCPConnection {
-    /// Bytes queued in libuv and not yet written to the kernel.
-    var queuedBytes: Int { uv_stream_get_write_queue_size(uvStream) }
+    /// Bytes queued and not yet written to the kernel: in libuv, and waiting for the next write.
+    var queuedBytes: Int { uv_stream_get_write_queue_size(uvStream) + (pendingWrite?.byteCount ?? 0) }
+
+    /// The write that takes what is queued next (created when needed).
+    private var nextWrite: WriteRequest {
+        if let pendingWrite { return pendingWrite }
+        let request = WriteRequest(connection: self)
+        pendingWrite = request
+        return request
+    }
+
+    /// Hands the waiting bytes to libuv when nothing is in flight (libuv then tries the socket at once),
+    /// or now whatever is in flight (`evenIfBusy`: libuv keeps the order). False when the connection failed.
+    @discardableResult
+    func submitPendingWrite(evenIfBusy: Bool = false) -> Bool {
+        guard let request = pendingWrite, evenIfBusy || uv_stream_get_write_queue_size(uvStream) == 0 else { return true }
+        pendingWrite = nil
+        return request.submit()
+    }
 
     private var canSend: Bool { isOpen && !isClosing && !closing && !outputClosed }
 
@@ -31,9 +50,8 @@ extension TCPConnection {
             }
         }
         if written < bytes.count {
-            let request = WriteRequest(connection: self, copying: bytes.count - written)
-            request.copy(UnsafeRawBufferPointer(rebasing: bytes[written...]))
-            guard request.submit() else { return Int64(MONA_E_CLOSED) }
+            nextWrite.copy(UnsafeRawBufferPointer(rebasing: bytes[written...]))
+            guard submitPendingWrite() else { return Int64(MONA_E_CLOSED) }
         }
         return afterSend()
     }
@@ -77,25 +95,15 @@ extension TCPConnection {
                 }
             }
             guard written < total else { return afterSend() }
-            queue(parts: parts, shared: shared, skipping: written, total: total)
-            return isClosing ? Int64(MONA_E_CLOSED) : afterSend()
+            queue(parts: parts, shared: shared, skipping: written)
+            return submitPendingWrite() ? afterSend() : Int64(MONA_E_CLOSED)
         }
     }
 
     /// Queues what is left of the parts after the first `skipping` bytes went to the kernel.
-    private func queue(parts: UnsafeBufferPointer<mona_send_part>, shared: [mona_handle: SharedBlock], skipping: Int,
-                       total: Int) {
+    private func queue(parts: UnsafeBufferPointer<mona_send_part>, shared: [mona_handle: SharedBlock], skipping: Int) {
+        let request = nextWrite
         var skip = skipping
-        var borrowed = 0
-        var pieces = 0
-        for part in parts where part.size > skip {
-            if part.shared == 0 { borrowed += part.size - skip }
-            pieces += 1
-            skip = 0
-        }
-        let request = WriteRequest(connection: self, copying: borrowed)
-        request.buffers.reserveCapacity(pieces)
-        skip = skipping
         for part in parts where part.size > 0 {
             guard part.size > skip else {
                 skip -= part.size
@@ -108,7 +116,6 @@ extension TCPConnection {
             }
             skip = 0
         }
-        _ = request.submit()
     }
 
     /// What a send answers after queuing: 0 when nothing waits, else the queued bytes (and the owner
@@ -129,7 +136,7 @@ extension TCPConnection {
             if status != UV_ECANCELED.rawValue { failed(status) }
             return
         }
-        guard queuedBytes == 0, !isClosing else { return }
+        guard !isClosing, submitPendingWrite(), queuedBytes == 0 else { return }
         if closeWhenDrained {
             closeWhenDrained = false
             return close()
@@ -141,20 +148,28 @@ extension TCPConnection {
     }
 }
 
-/// One queued write: its libuv request, the copy of its borrowed bytes, the shared blocks it refers to
-/// (kept alive until written) and the connection (kept alive until the callback).
+/// One queued write: its libuv request, its pieces in order — borrowed bytes copied into one growing
+/// block, ranges of shared blocks (kept alive until written) — and the connection (kept alive until
+/// the callback). Filled while another write is in flight, submitted when that one completes.
 final class WriteRequest {
+    /// One piece: `count` bytes at `offset` of the copies (block nil) or of a shared block.
+    private struct Piece {
+        let block: SharedBlock?
+        let offset: Int
+        var count: Int
+    }
+
     private let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
     private let connection: TCPConnection
-    /// The borrowed bytes, copied; `used` of `capacity` bytes filled.
-    private let copies: UnsafeMutableRawPointer?
+    private var copies: UnsafeMutableRawPointer?
+    private var capacity = 0
     private var used = 0
-    private var blocks: [SharedBlock] = []
-    var buffers: [uv_buf_t] = []
+    private var pieces: [Piece] = []
+    /// The bytes it holds.
+    private(set) var byteCount = 0
 
-    init(connection: TCPConnection, copying capacity: Int) {
+    init(connection: TCPConnection) {
         self.connection = connection
-        copies = capacity > 0 ? malloc(capacity) : nil
         request.initialize(to: uv_write_t())
     }
 
@@ -165,22 +180,35 @@ final class WriteRequest {
 
     /// Appends a copy of borrowed bytes.
     func copy(_ bytes: UnsafeRawBufferPointer) {
-        guard let copies, let base = bytes.baseAddress, bytes.count > 0 else { return }
-        (copies + used).copyMemory(from: base, byteCount: bytes.count)
-        buffers.append(uv_buf_init((copies + used).assumingMemoryBound(to: CChar.self), UInt32(bytes.count)))
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if used + bytes.count > capacity {
+            capacity = max(used + bytes.count, 2 * capacity, 4096)
+            copies = realloc(copies, capacity)
+        }
+        (copies! + used).copyMemory(from: base, byteCount: bytes.count)
+        if let last = pieces.last, last.block == nil, last.offset + last.count == used {
+            pieces[pieces.count - 1].count += bytes.count
+        } else {
+            pieces.append(Piece(block: nil, offset: used, count: bytes.count))
+        }
         used += bytes.count
+        byteCount += bytes.count
     }
 
     /// Appends a range of a shared block, by reference.
     func reference(_ block: SharedBlock, offset: Int, size: Int) {
-        if blocks.last !== block { blocks.append(block) }
-        buffers.append(uv_buf_init((block.bytes + offset).assumingMemoryBound(to: CChar.self), UInt32(size)))
+        pieces.append(Piece(block: block, offset: offset, count: size))
+        byteCount += size
     }
 
     /// Hands the request to libuv (which tries to write at once if nothing is queued before it);
     /// false when the connection failed.
     func submit() -> Bool {
+        let buffers = pieces.map { piece in
+            uv_buf_init(((piece.block?.bytes ?? copies!) + piece.offset).assumingMemoryBound(to: CChar.self), UInt32(piece.count))
+        }
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        // libuv copies the buffer list; the bytes stay here until the callback.
         let status = uv_write(request, connection.uvStream, buffers, UInt32(buffers.count)) { request, status in
             let write = Unmanaged<WriteRequest>.fromOpaque(request!.pointee.data).takeRetainedValue()
             write.connection.written(status)

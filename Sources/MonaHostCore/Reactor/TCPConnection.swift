@@ -35,6 +35,8 @@ final class TCPConnection: LoopHandle {
     var outputClosed = false
     /// A graceful close waits for the send queue to drain.
     var closeWhenDrained = false
+    /// Bytes queued while a write is in flight, for the next write (TCPConnection+Output.swift).
+    var pendingWrite: WriteRequest?
     /// The peer half-closed (end of its uvStream).
     private var peerFinished = false
     /// What the plugin asked with tcp_set_reading.
@@ -107,6 +109,7 @@ final class TCPConnection: LoopHandle {
     override func handleClosed() {
         if reactor.connections[handle] === self { reactor.connections[handle] = nil }
         input = []
+        pendingWrite = nil
         if accepted {
             accepted = false
             let plugin = owner
@@ -246,6 +249,7 @@ final class TCPConnection: LoopHandle {
     /// Half-closes once what is queued is written (libuv's shutdown request); if the peer already
     /// finished, the connection then closes.
     private func shutdownOutput() {
+        submitPendingWrite(evenIfBusy: true) // libuv's shutdown waits for the writes it has: all of them first
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.initialize(to: uv_shutdown_t())
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
