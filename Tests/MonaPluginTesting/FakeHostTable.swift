@@ -213,17 +213,7 @@ enum FakeHostTable {
     }
 
     private static func services(_ api: inout mona_host_api) {
-        api.random_bytes = { _, out, size in
-            guard let out else { return size == 0 ? MONA_OK : MONA_E_INVAL }
-            return mona_crypto_random(out, size) == 0 ? MONA_OK : MONA_E_IO
-        }
-        api.sha1 = { _, data, size, out in mona_crypto_sha1(data, size, out) }
-        api.sha256 = { _, data, size, out in mona_crypto_sha256(data, size, out) }
-        api.hmac_sha256 = { _, key, keySize, data, size, out in mona_crypto_hmac_sha256(key, keySize, data, size, out) }
-        api.aes128_cbc = { _, encrypt, key, iv, data, size in
-            guard let key, data != nil || size == 0 else { return MONA_E_INVAL }
-            return mona_crypto_aes128_cbc(encrypt, key, iv, data, size) == 0 ? MONA_OK : MONA_E_INVAL
-        }
+        StatelessCrypto.fill(&api)
         api.rc4_new = { ctx, key, keySize, handle in
             let host = FakeHostTable.host(ctx, "rc4_new")
             guard let key, let handle,

@@ -226,17 +226,7 @@ enum HostAPITable {
     // MARK: crypto
 
     private static func fillCrypto(_ api: inout mona_host_api) {
-        api.random_bytes = { _, out, size in
-            guard let out else { return size == 0 ? MONA_OK : MONA_E_INVAL }
-            return mona_crypto_random(out, size) == 0 ? MONA_OK : MONA_E_IO
-        }
-        api.sha1 = { _, data, size, out in mona_crypto_sha1(data, size, out) }
-        api.sha256 = { _, data, size, out in mona_crypto_sha256(data, size, out) }
-        api.hmac_sha256 = { _, key, keySize, data, size, out in mona_crypto_hmac_sha256(key, keySize, data, size, out) }
-        api.aes128_cbc = { _, encrypt, key, iv, data, size in
-            guard let key, data != nil || size == 0 else { return MONA_E_INVAL }
-            return mona_crypto_aes128_cbc(encrypt, key, iv, data, size) == 0 ? MONA_OK : MONA_E_INVAL
-        }
+        StatelessCrypto.fill(&api)
         api.rc4_new = { ctx, key, keySize, handle in
             guard let key, let handle else { return MONA_E_INVAL }
             let plugin = LoadedPlugin.from(ctx)
@@ -307,6 +297,25 @@ enum HostAPITable {
                 let reason = code == MONA_E_UNSUPPORTED ? "unknown format" : "bytes that do not decode in that format"
                 return LoadedPlugin.fromAnyThread(ctx).refuse("value_decode", "from format \(format): \(reason)", status: code, level: .debug)
             }
+        }
+    }
+}
+
+/// The host's stateless crypto functions (random, SHA, HMAC, AES), the same for every plugin and
+/// thread-safe. Public for hosts of tests (MonaPluginTesting's FakeHost serves plugins with them).
+public enum StatelessCrypto {
+    /// Fills random_bytes, sha1, sha256, hmac_sha256 and aes128_cbc.
+    public static func fill(_ api: inout mona_host_api) {
+        api.random_bytes = { _, out, size in
+            guard let out else { return size == 0 ? MONA_OK : MONA_E_INVAL }
+            return mona_crypto_random(out, size) == 0 ? MONA_OK : MONA_E_IO
+        }
+        api.sha1 = { _, data, size, out in mona_crypto_sha1(data, size, out) }
+        api.sha256 = { _, data, size, out in mona_crypto_sha256(data, size, out) }
+        api.hmac_sha256 = { _, key, keySize, data, size, out in mona_crypto_hmac_sha256(key, keySize, data, size, out) }
+        api.aes128_cbc = { _, encrypt, key, iv, data, size in
+            guard let key, data != nil || size == 0 else { return MONA_E_INVAL }
+            return mona_crypto_aes128_cbc(encrypt, key, iv, data, size) == 0 ? MONA_OK : MONA_E_INVAL
         }
     }
 }

@@ -13,6 +13,10 @@ class LoopHandle {
     private(set) var isOpen = false
     /// True once `close()` was called.
     private(set) var isClosing = false
+    /// True once libuv closed it.
+    private(set) var isClosed = false
+    /// What runs once the handle is closed (`close(then:)`).
+    private var whenClosed: (() -> Void)?
 
     /// Bytes of the largest handle type the host uses.
     static let size = [UV_TCP, UV_UDP, UV_TIMER, UV_ASYNC].map { Int(uv_handle_size($0)) }.max()!
@@ -42,8 +46,23 @@ class LoopHandle {
         uv_close(uvHandle) { handle in
             guard let handle, let data = uv_handle_get_data(handle) else { return }
             let owner = Unmanaged<LoopHandle>.fromOpaque(data).takeRetainedValue()
+            owner.isClosed = true
             owner.handleClosed()
+            let then = owner.whenClosed
+            owner.whenClosed = nil
+            then?()
         }
+    }
+
+    /// Closes the handle; `then` runs once it is closed (at once if it never opened or is closed).
+    func close(then: @escaping () -> Void) {
+        guard isOpen, !isClosed else { return then() }
+        let earlier = whenClosed
+        whenClosed = {
+            earlier?()
+            then()
+        }
+        close()
     }
 
     /// The handle is closed: libuv no longer calls back. Subclasses end their object here.

@@ -43,8 +43,6 @@ final class TCPConnection: LoopHandle {
     private var readingWanted = true
     /// Whether libuv is reading.
     private var reading = false
-    /// Runs when the socket is closed (server or plugin stop).
-    private var onClosed: (() -> Void)?
     private(set) var peer = mona_addr.none
     private(set) var local = mona_addr.none
 
@@ -118,9 +116,6 @@ final class TCPConnection: LoopHandle {
             }
             session = nil
         }
-        let done = onClosed
-        onClosed = nil
-        done?()
     }
 
     // MARK: input
@@ -272,9 +267,7 @@ final class TCPConnection: LoopHandle {
     func shutdown(then: @escaping () -> Void) {
         if closeReason == nil { closeReason = MONA_CLOSED_SHUTDOWN }
         closing = true
-        guard isOpen else { return then() }
-        onClosed = then
-        close()
+        close(then: then)
     }
 
     func addresses() -> (peer: mona_addr, local: mona_addr) { (peer, local) }

@@ -11,7 +11,6 @@ final class TCPListener: LoopHandle {
     let context: UnsafeMutableRawPointer?
     let bound: mona_addr
     private unowned let reactor: Reactor
-    private var closed: (() -> Void)?
     /// When the last accept failure was logged (loop milliseconds), to log one line per second at most.
     private var lastFailureLog: UInt64 = 0
     /// When the descriptor limit was last reported (loop milliseconds), to say it once per 10 s at most.
@@ -74,17 +73,5 @@ final class TCPListener: LoopHandle {
         guard lastLimitLog == 0 || now &- lastLimitLog >= 10_000 else { return }
         lastLimitLog = now
         reactor.runtime.log(.error, "\(owner.section): the descriptor limit (\(limit.rlim_cur)) is reached on TCP \(bound.description): connections past it are refused until others close (raise it with ulimit -n)")
-    }
-
-    /// Stops listening; `then` runs once the socket is closed.
-    func close(then: @escaping () -> Void) {
-        guard isOpen, !isClosing else { return then() }
-        closed = then
-        close()
-    }
-
-    override func handleClosed() {
-        closed?()
-        closed = nil
     }
 }

@@ -13,7 +13,6 @@ final class UDPSocket: LoopHandle {
     let context: UnsafeMutableRawPointer?
     let bound: mona_addr
     private unowned let reactor: Reactor
-    private var closed: (() -> Void)?
     /// Most bytes waiting in the send queue; datagrams past it are dropped (a peer, or the kernel,
     /// that cannot keep up costs bounded memory).
     static let maxQueuedBytes = 4 << 20
@@ -91,17 +90,6 @@ final class UDPSocket: LoopHandle {
         return MONA_OK
     }
 
-    /// Closes the socket; `then` runs once it is closed.
-    func close(then: @escaping () -> Void) {
-        guard isOpen, !isClosing else { return then() }
-        closed = then
-        close()
-    }
-
-    override func handleClosed() {
-        closed?()
-        closed = nil
-    }
 }
 
 /// A datagram the socket could not take at once: its copy and its libuv request.
