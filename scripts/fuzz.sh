@@ -4,6 +4,7 @@
 # starting from its committed seeds in Fuzz/Corpus/<target>/. New inputs go to .build-fuzz/corpus/<target>/,
 # crashes to .build-fuzz/crashes/<target>/; the script fails on the first target that crashes or leaks.
 # MONA_FUZZ_RUNS=N: stop each target after N inputs instead (the seconds still bound the run).
+# MONA_BUILD_LOCK=<file>: take this flock around the build (machines whose cores are shared).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,11 +13,15 @@ TARGET=${1:-all}
 SECONDS_EACH=${2:-20}
 SCRATCH="$ROOT/.build-fuzz"
 
-MONA_FUZZ=1 flock /tmp/mona-build.lock swift build --scratch-path "$SCRATCH" \
-    --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer --product MonaFuzz 2>&1 \
-    | grep -v "Cannot export local symbol" || true
+LOCK=()
+[ -z "${MONA_BUILD_LOCK:-}" ] || LOCK=(flock "$MONA_BUILD_LOCK")
+mkdir -p "$SCRATCH"
+build=0
+MONA_FUZZ=1 "${LOCK[@]}" swift build --scratch-path "$SCRATCH" \
+    --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer --product MonaFuzz >"$SCRATCH/build.log" 2>&1 || build=$?
+grep -v -e "Cannot export local symbol" -e "Compiling" "$SCRATCH/build.log" || true
+[ "$build" -eq 0 ] || { echo "fuzz.sh: build failed" >&2; exit 1; }
 BINARY="$SCRATCH/debug/MonaFuzz"
-[ -x "$BINARY" ] || { echo "fuzz.sh: build failed" >&2; exit 1; }
 
 if [ "$TARGET" = all ]; then
     TARGETS=$(ls "$ROOT/Fuzz/Corpus")
