@@ -9,6 +9,18 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
     ("MonaRTMP", "RTMPPlugin", "Plugins/rtmp"),
 ]
 
+/// The libFuzzer targets (scripts/fuzz.sh), declared only when MONA_FUZZ is set: a normal build never
+/// sees their unsafe flags. libFuzzer supplies `main`, hence `-parse-as-library`.
+let fuzzTargets: [Target] = Context.environment["MONA_FUZZ"] == nil ? [] : [
+    .executableTarget(
+        name: "MonaFuzz",
+        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
+                       "MonaPersistence"],
+        path: "Fuzz/MonaFuzz",
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+    ),
+]
+
 let package = Package(
     name: "MonaServer",
     products: [
@@ -84,5 +96,5 @@ let package = Package(
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {
         .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"], path: $0.path)
-    }
+    } + fuzzTargets
 )
