@@ -66,13 +66,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/MonaHostCore",
-            exclude: ["Lua/Prelude"], // Lua sources, embedded by the EmbedLuaPrelude plugin
-            plugins: ["EmbedLuaPrelude"]
+            // The Lua prelude: plain .lua files compiled into the binary as byte arrays (no bundle beside it).
+            resources: ["core", "objects", "applications", "clients", "media", "data"].map {
+                .embedInCode("Lua/Prelude/\($0).lua")
+            }
         ),
-        // Build tool: the Lua prelude's .lua files → one Swift file of string literals (no resource bundle).
-        .executableTarget(name: "LuaEmbedder", path: "BuildPlugins/LuaEmbedder"),
-        .plugin(name: "EmbedLuaPrelude", capability: .buildTool(), dependencies: ["LuaEmbedder"],
-                path: "BuildPlugins/EmbedLuaPrelude"),
         .executableTarget(name: "Host", dependencies: ["MonaHostCore"], path: "Sources/Host"),
         .testTarget(
             name: "MonaHostCoreTests",
