@@ -5,7 +5,8 @@
 #include <stddef.h>
 
 /** Keeps large, short-lived allocations (media frames, socket buffers) in the heap instead of
- *  mmap/munmap each, and stops returning the heap's top to the system at every free. */
+ *  mmap/munmap each, stops returning the heap's top to the system at every free, and keeps one arena
+ *  (so that mona_system_release_free_heap can give back all of it, the top included). */
 void mona_system_tune_allocator(void);
 
 /** Bytes free inside malloc's arenas (allocated from the system, not in use): what a trim could give back. */
