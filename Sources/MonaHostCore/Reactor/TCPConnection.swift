@@ -35,6 +35,10 @@ final class TCPConnection: LoopHandle {
     var outputClosed = false
     /// A graceful close waits for the send queue to drain.
     var closeWhenDrained = false
+    /// Ends a graceful close whose queue did not drain within `drainLimitMs`.
+    private var drainTimer: LoopTimer?
+    /// How long a graceful close waits for the peer to read what is queued (then it aborts).
+    static let drainLimitMs: UInt64 = 30_000
     /// Bytes queued while a write is in flight, for the next write (TCPConnection+Output.swift).
     var pendingWrite: WriteRequest?
     /// The peer half-closed (end of its uvStream).
@@ -108,6 +112,8 @@ final class TCPConnection: LoopHandle {
         if reactor.connections[handle] === self { reactor.connections[handle] = nil }
         input = []
         pendingWrite = nil
+        drainTimer?.cancel()
+        drainTimer = nil
         if accepted {
             accepted = false
             let plugin = owner
@@ -237,7 +243,14 @@ final class TCPConnection: LoopHandle {
             guard !closing else { return }
             closing = true
             updateReading()
-            if queuedBytes == 0 { close() } else { closeWhenDrained = true }
+            guard queuedBytes > 0 else { return close() }
+            closeWhenDrained = true
+            // A peer that never reads would keep a closing connection forever: give it a bounded time.
+            drainTimer = LoopTimer(reactor: reactor, delayMs: Self.drainLimitMs) { [unowned self] in
+                drainTimer?.cancel()
+                drainTimer = nil
+                close()
+            }
         }
     }
 
