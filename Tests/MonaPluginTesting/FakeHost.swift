@@ -144,9 +144,6 @@ public final class FakeHost {
         self.instance = nil
     }
 
-    /// Log lines that contain `text`.
-    public func logged(_ text: String) -> Bool { logs.contains { $0.text.contains(text) } }
-
     /// How many times the plugin called the host function `name`.
     public func count(_ name: String) -> Int { calls.filter { $0 == name }.count }
 }

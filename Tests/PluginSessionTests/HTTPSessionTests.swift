@@ -32,6 +32,7 @@ extension PluginSessions {
             #expect(host.count("client_open") == 1)
             #expect(host.clients.values.first?.protocol == "HTTP")
             #expect(host.count("client_read_file") == 1)
+            #expect(host.pendingWorkCount > 0, "the file is opened and read on the blocking pool, not on the loop")
             host.runBlockingWork()
             let answer = connection.outputText
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
