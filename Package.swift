@@ -7,6 +7,7 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
     ("MonaHTTP", "HTTPPlugin", "Plugins/http"),
     ("MonaWebSocket", "WebSocketPlugin", "Plugins/websocket"),
     ("MonaRTMP", "RTMPPlugin", "Plugins/rtmp"),
+    ("MonaRTMFP", "RTMFPPlugin", "Plugins/rtmfp"),
 ]
 
 /// The libFuzzer targets (scripts/fuzz.sh), declared only when MONA_FUZZ is set: a normal build never
@@ -87,6 +88,9 @@ let package = Package(
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
         .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
         .testTarget(name: "RTMPPluginTests", dependencies: ["RTMPPlugin", "CMonaCrypto"], path: "Tests/RTMPPluginTests"),
+        .testTarget(name: "RTMFPPluginTests",
+                    dependencies: ["RTMFPPlugin", "MonaPluginTesting", "MonaValues", "MonaCodecs", "PluginABI", "CMonaCrypto"],
+                    path: "Tests/RTMFPPluginTests"),
         .testTarget(name: "WebSocketPluginTests", dependencies: ["WebSocketPlugin", "CMonaCrypto"], path: "Tests/WebSocketPluginTests"),
         .testTarget(name: "MonaPluginKitTests", dependencies: ["MonaPluginKit", "MonaCodecs", "MonaValues"],
                     path: "Tests/MonaPluginKitTests"),
