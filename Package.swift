@@ -15,7 +15,7 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
 let fuzzTargets: [Target] = Context.environment["MONA_FUZZ"] == nil ? [] : [
     .executableTarget(
         name: "MonaFuzz",
-        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
+        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "RTMFPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
                        "MonaPersistence"],
         path: "Fuzz/MonaFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
@@ -68,7 +68,7 @@ let package = Package(
             ],
             path: "Sources/MonaHostCore",
             // The Lua prelude: plain .lua files compiled into the binary as byte arrays (no bundle beside it).
-            resources: ["core", "objects", "applications", "clients", "media", "data"].map {
+            resources: ["core", "objects", "applications", "clients", "media", "data", "groups", "redirections"].map {
                 .embedInCode("Lua/Prelude/\($0).lua")
             }
         ),

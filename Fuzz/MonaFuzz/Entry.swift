@@ -11,6 +11,7 @@ enum FuzzTargets {
         "websocket-handshake": fuzzWebSocketHandshake,
         "rtmp-handshake": fuzzRTMPHandshake,
         "rtmp-chunks": fuzzRTMPChunks,
+        "rtmfp-chunks": fuzzRTMFPChunks,
         "amf0": fuzzAMF0,
         "amf3": fuzzAMF3,
         "json": fuzzJSON,

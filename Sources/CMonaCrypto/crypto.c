@@ -93,6 +93,7 @@ void mona_crypto_dh_free(mona_dh *dh) {
 mona_dh *mona_crypto_dh_new(int group) {
     BIGNUM *p = NULL;
     if (group == 2) p = BN_get_rfc2409_prime_1024(NULL);
+    else if (group == 5) p = BN_get_rfc3526_prime_1536(NULL);
     else if (group == 14) p = BN_get_rfc3526_prime_2048(NULL);
     if (!p) return NULL;
     mona_dh *dh = calloc(1, sizeof *dh);

@@ -37,10 +37,11 @@ extension MonaHost {
         withUnsafeBytes(of: error.message) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    /// client_open: runs onConnection of the application of `path`.
+    /// client_open: runs onConnection of the application of `path`. `clientID`: 32 bytes of identity
+    /// (the RTMFP peer id), or nil for a random one.
     public func openClient(protocol name: String, peer: mona_addr, local: mona_addr, serverAddress: String?,
                            path: String, query: String?, properties: MonaValue?, args: [MonaValue],
-                           writer: UnsafeMutableRawPointer?) -> ClientOpening {
+                           writer: UnsafeMutableRawPointer?, clientID: [UInt8]? = nil) -> ClientOpening {
         let propertyBytes = properties.map { MVSWriter.encode([$0]) } ?? []
         let argBytes = MVSWriter.encode(args)
         var client: mona_handle = 0
@@ -52,19 +53,22 @@ extension MonaHost {
                     withOptionalCString(serverAddress) { server in
                         propertyBytes.withUnsafeBufferPointer { props in
                             argBytes.withUnsafeBufferPointer { arguments in
-                                var info = mona_client_info()
-                                info.abi_version = MONA_ABI_VERSION
-                                info.struct_size = UInt32(MemoryLayout<mona_client_info>.size)
-                                info.protocol = protocolName
-                                info.peer = peer
-                                info.local = local
-                                info.server_address = server
-                                info.path = pathText
-                                info.query = queryText
-                                info.properties = props.isEmpty ? nil : props.baseAddress
-                                info.properties_size = props.count
-                                return api.pointee.client_open(ctx, &info, arguments.baseAddress, arguments.count, writer,
-                                                               &client, &response, &error)
+                                (clientID ?? []).withUnsafeBufferPointer { identity in
+                                    var info = mona_client_info()
+                                    info.abi_version = MONA_ABI_VERSION
+                                    info.struct_size = UInt32(MemoryLayout<mona_client_info>.size)
+                                    info.protocol = protocolName
+                                    info.peer = peer
+                                    info.local = local
+                                    info.server_address = server
+                                    info.path = pathText
+                                    info.query = queryText
+                                    info.properties = props.isEmpty ? nil : props.baseAddress
+                                    info.properties_size = props.count
+                                    info.client_id = clientID?.count == 32 ? identity.baseAddress : nil
+                                    return api.pointee.client_open(ctx, &info, arguments.baseAddress, arguments.count, writer,
+                                                                   &client, &response, &error)
+                                }
                             }
                         }
                     }

@@ -1,7 +1,7 @@
 import MonaValues
 import PluginABI
 
-/// Media and crypto services of the host, in Swift terms.
+/// Media services of the host, in Swift terms.
 extension MonaHost {
     private var ctx: OpaquePointer? { api.pointee.ctx }
 
@@ -72,59 +72,5 @@ extension MonaHost {
     public func setOption(_ subscription: mona_handle, _ key: String, _ value: MonaValue) {
         let mvs = MVSWriter.encode([value])
         _ = mvs.withUnsafeBufferPointer { api.pointee.sub_set_option(ctx, subscription, key, $0.baseAddress, $0.count) }
-    }
-
-    // MARK: crypto
-
-    public func randomBytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        _ = bytes.withUnsafeMutableBufferPointer { api.pointee.random_bytes(ctx, $0.baseAddress, $0.count) }
-        return bytes
-    }
-
-    public func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        key.withUnsafeBufferPointer { k in
-            data.withUnsafeBufferPointer { d in
-                digest.withUnsafeMutableBufferPointer { api.pointee.hmac_sha256(ctx, k.baseAddress, k.count, d.baseAddress, d.count, $0.baseAddress) }
-            }
-        }
-        return digest
-    }
-
-    /// A Diffie-Hellman key pair of group 2: its handle and 128-byte public key.
-    public func dhNew() -> (handle: mona_handle, publicKey: [UInt8])? {
-        var handle: mona_handle = 0
-        var key = [UInt8](repeating: 0, count: 128)
-        var size = 0
-        let status = key.withUnsafeMutableBufferPointer { api.pointee.dh_new(ctx, 2, &handle, $0.baseAddress, $0.count, &size) }
-        return status == MONA_OK ? (handle, Array(key.prefix(size))) : nil
-    }
-
-    public func dhSecret(_ handle: mona_handle, peerKey: [UInt8]) -> [UInt8]? {
-        var secret = [UInt8](repeating: 0, count: 256)
-        var size = 0
-        let status = peerKey.withUnsafeBufferPointer { peer in
-            secret.withUnsafeMutableBufferPointer { api.pointee.dh_secret(ctx, handle, peer.baseAddress, peer.count, $0.baseAddress, $0.count, &size) }
-        }
-        return status == MONA_OK ? Array(secret.prefix(size)) : nil
-    }
-
-    public func dhFree(_ handle: mona_handle) {
-        _ = api.pointee.dh_free(ctx, handle)
-    }
-
-    public func rc4New(key: [UInt8]) -> mona_handle? {
-        var handle: mona_handle = 0
-        let status = key.withUnsafeBufferPointer { api.pointee.rc4_new(ctx, $0.baseAddress, $0.count, &handle) }
-        return status == MONA_OK ? handle : nil
-    }
-
-    public func rc4Apply(_ handle: mona_handle, _ bytes: UnsafeMutableRawBufferPointer) {
-        _ = api.pointee.rc4_apply(ctx, handle, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
-    }
-
-    public func rc4Free(_ handle: mona_handle) {
-        _ = api.pointee.rc4_free(ctx, handle)
     }
 }

@@ -37,6 +37,8 @@ public protocol MonaPluginInstance: AnyObject {
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32
     /// Lua's client.properties(key, value[, options]) (args: the value, then an options object if given).
     func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32
+    /// Lua's writer.reliable = value (RTMFP: whether lost messages are sent again).
+    func writerSetReliable(writer: UnsafeMutableRawPointer?, reliable: Bool) -> Int32
     /// The host forgot this writer context.
     func writerReleased(writer: UnsafeMutableRawPointer?)
     /// A `runBlocking` work item finished (on the loop).
@@ -76,6 +78,7 @@ extension MonaPluginInstance {
     public func writerRaw(writer: UnsafeMutableRawPointer?, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerSetProperty(writer: UnsafeMutableRawPointer?, key: String, args: [MonaValue]) -> Int32 { MONA_E_UNSUPPORTED }
+    public func writerSetReliable(writer: UnsafeMutableRawPointer?, reliable: Bool) -> Int32 { MONA_E_UNSUPPORTED }
     public func writerReleased(writer: UnsafeMutableRawPointer?) {}
     public func workDone(context: UnsafeMutableRawPointer?) {}
     public func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { MONA_E_UNSUPPORTED }

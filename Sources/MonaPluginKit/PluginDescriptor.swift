@@ -159,6 +159,9 @@ public func monaMakeDescriptor(
     table.writer_flush = { _, _, _ in MONA_OK }
     table.work_done = { plugin, context in PluginBox.from(plugin).instance.workDone(context: context) }
     table.writer_close = { plugin, writer, code in PluginBox.from(plugin).instance.writerClose(writer: writer, code: code) }
+    table.writer_set_reliable = { plugin, writer, reliable in
+        PluginBox.from(plugin).instance.writerSetReliable(writer: writer, reliable: reliable != 0)
+    }
     table.writer_released = { plugin, writer in PluginBox.from(plugin).instance.writerReleased(writer: writer) }
     table.writer_set_property = { plugin, writer, key, keySize, args, size in
         let text = key.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: keySize), as: UTF8.self) } ?? ""

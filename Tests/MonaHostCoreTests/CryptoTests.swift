@@ -1,5 +1,10 @@
 import CMonaCrypto
+import MonaHostCore
+import PluginABI
 import Testing
+
+/// An owner for the crypto service's objects.
+private final class CryptoOwner {}
 
 @Suite("OpenSSL primitives offered to plugins")
 struct CryptoTests {
@@ -87,6 +92,57 @@ struct CryptoTests {
         let tooLong = [UInt8](repeating: 0xFF, count: 129)
         #expect(mona_crypto_dh_secret(alice, tooLong, 129, &secretA, 128, &sizeA) == -1)
         #expect(mona_crypto_dh_new(3) == nil)
+    }
+
+    @Test(arguments: [(Int32(5), 192), (Int32(14), 256)])
+    func diffieHellmanGroups5And14Agree(group: Int32, size: Int) throws {
+        let alice = try #require(mona_crypto_dh_new(group))
+        let bob = try #require(mona_crypto_dh_new(group))
+        defer {
+            mona_crypto_dh_free(alice)
+            mona_crypto_dh_free(bob)
+        }
+        #expect(mona_crypto_dh_size(alice) == size)
+        var alicePublic = [UInt8](repeating: 0, count: size)
+        var bobPublic = [UInt8](repeating: 0, count: size)
+        var publicSize = 0
+        #expect(mona_crypto_dh_public(alice, &alicePublic, size - 1, &publicSize) == -1)
+        #expect(mona_crypto_dh_public(alice, &alicePublic, size, &publicSize) == 0 && publicSize == size)
+        #expect(mona_crypto_dh_public(bob, &bobPublic, size, &publicSize) == 0 && publicSize == size)
+        var secretA = [UInt8](repeating: 0, count: size)
+        var secretB = [UInt8](repeating: 0, count: size)
+        var sizeA = 0
+        var sizeB = 0
+        #expect(mona_crypto_dh_secret(alice, bobPublic, size, &secretA, size, &sizeA) == 0)
+        #expect(mona_crypto_dh_secret(bob, alicePublic, size, &secretB, size, &sizeB) == 0)
+        #expect(sizeA == sizeB && sizeA > size - 8 && secretA[0] != 0)
+        #expect(secretA.prefix(sizeA) == secretB.prefix(sizeB))
+        let tooLong = [UInt8](repeating: 0x01, count: size + 1)
+        #expect(mona_crypto_dh_secret(alice, tooLong, tooLong.count, &secretA, size, &sizeA) == -1)
+        let top = [UInt8](repeating: 0xFF, count: size) // above p - 1
+        #expect(mona_crypto_dh_secret(alice, top, size, &secretA, size, &sizeA) == -1)
+    }
+
+    @Test func theHostsDHNewServesGroups2_5And14() {
+        let crypto = CryptoService(makeHandle: { UInt64.random(in: 1...UInt64.max) })
+        let owner = CryptoOwner()
+        var handle: UInt64 = 0
+        var key = [UInt8](repeating: 0, count: 256)
+        var size = 0
+        for (group, expected) in [(Int32(2), 128), (5, 192), (14, 256)] {
+            #expect(crypto.newDH(owner: owner, group: group, handle: &handle, publicKey: &key, capacity: expected - 1,
+                                 publicSize: &size) == MONA_E_INVAL)
+            #expect(crypto.newDH(owner: owner, group: group, handle: &handle, publicKey: &key, capacity: 256,
+                                 publicSize: &size) == MONA_OK)
+            #expect(size == expected && crypto.dh(handle, owner: owner) != nil)
+            #expect(crypto.free(handle, owner: owner))
+        }
+        for group: Int32 in [0, 1, 3, 15, 16] {
+            #expect(crypto.newDH(owner: owner, group: group, handle: &handle, publicKey: &key, capacity: 256,
+                                 publicSize: &size) == MONA_E_UNSUPPORTED)
+        }
+        #expect(crypto.newDH(owner: owner, group: 2, handle: nil, publicKey: &key, capacity: 256, publicSize: &size) == MONA_E_INVAL)
+        #expect(crypto.newDH(owner: owner, group: 2, handle: &handle, publicKey: nil, capacity: 256, publicSize: &size) == MONA_E_INVAL)
     }
 
     @Test func randomBytesDiffer() {

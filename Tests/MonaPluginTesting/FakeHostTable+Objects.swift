@@ -1,5 +1,6 @@
 import MonaValues
 import PluginABI
+import Synchronization
 
 /// The object model's host functions of the fake: clients, RPC, files, writers, publications,
 /// subscriptions. What Lua would answer comes from the FakeHost's closures.
@@ -17,6 +18,9 @@ extension FakeHostTable {
             switch host.onOpen(made) {
             case .accept(let answer):
                 host.clients[made.handle] = made
+                if let id = info.pointee.client_id { // RTMFP's peer id: what group members are known by
+                    host.groups.peerIDs[made.handle] = FakeHostTable.bytes(id, 32)
+                }
                 host.writers[made.writer] = FakeHost.Writer(handle: made.writer, client: made.handle, context: writerContext)
                 client.pointee = made.handle
                 FakeHostTable.fill(response, answer.isEmpty ? [] : MVSWriter.encode(answer))
@@ -30,6 +34,7 @@ extension FakeHostTable {
         api.client_close = { ctx, handle in
             let host = FakeHostTable.host(ctx, "client_close")
             guard let client = host.clients.removeValue(forKey: handle) else { return MONA_E_INVAL }
+            host.groups.clientClosed(handle)
             host.release(client: client)
             return MONA_OK
         }
@@ -59,8 +64,11 @@ extension FakeHostTable {
             client.setProperties[String(cString: key)] = decoded
             return MONA_OK
         }
-        api.client_address_changed = { ctx, handle, _ in
-            FakeHostTable.host(ctx, "client_address_changed").clients[handle] == nil ? MONA_E_INVAL : MONA_OK
+        api.client_address_changed = { ctx, handle, peer in
+            let host = FakeHostTable.host(ctx, "client_address_changed")
+            guard host.clients[handle] != nil, let peer else { return MONA_E_INVAL }
+            host.groups.addressChanges.append((handle, peer.pointee))
+            return MONA_OK
         }
         api.writer_open = { ctx, handle, context, writer in
             let host = FakeHostTable.host(ctx, "writer_open")
@@ -176,19 +184,162 @@ extension FakeHostTable {
             subscription.options[String(cString: key)] = decoded
             return MONA_OK
         }
-        api.group_join = { ctx, _, _, _, _, _, count, _ in
-            _ = FakeHostTable.host(ctx, "group_join")
+        groups(&api)
+    }
+
+    /// group_join, group_leave, peer_addresses and handshake_targets (ABI 1.5), over `FakeHost.groups`.
+    static func groups(_ api: inout mona_host_api) {
+        api.group_join = { ctx, client, groupID, groupSize, peers, capacity, count, membership in
+            let host = FakeHostTable.host(ctx, "group_join")
             count?.pointee = 0
-            return MONA_E_UNSUPPORTED
+            membership?.pointee = 0
+            guard host.clients[client] != nil, let groupID, groupSize == 32, let count, let membership, peers != nil || capacity == 0
+            else { return MONA_E_INVAL }
+            let handle = host.makeHandle()
+            guard let introduced = host.groups.join(client: client, membership: handle, group: FakeHostTable.bytes(groupID, 32))
+            else { return MONA_E_EXISTS }
+            if let peers {
+                for (index, peer) in introduced.prefix(capacity).enumerated() { (peers + index * 32).update(from: peer, count: 32) }
+            }
+            count.pointee = min(introduced.count, capacity)
+            membership.pointee = handle
+            return MONA_OK
         }
-        api.group_leave = { ctx, _ in
-            _ = FakeHostTable.host(ctx, "group_leave")
-            return MONA_E_UNSUPPORTED
+        api.group_leave = { ctx, membership in
+            FakeHostTable.host(ctx, "group_leave").groups.leave(membership) ? MONA_OK : MONA_E_INVAL
         }
-        api.peer_addresses = { ctx, _, _, _, count in
-            _ = FakeHostTable.host(ctx, "peer_addresses")
+        api.peer_addresses = { ctx, peerID, addresses, capacity, count in
+            let host = FakeHostTable.host(ctx, "peer_addresses")
             count?.pointee = 0
-            return MONA_E_NOTFOUND
+            guard let peerID, let count, addresses != nil || capacity == 0 else { return MONA_E_INVAL }
+            let id = FakeHostTable.bytes(peerID, 32)
+            host.groups.rendezvous.append(id)
+            let found = Array(host.groups.onRendezVousUnknown(id).prefix(capacity))
+            for (index, address) in found.enumerated() { addresses?[index] = address }
+            count.pointee = found.count
+            return MONA_OK
+        }
+        api.handshake_targets = { ctx, name, peer, path, properties, propertiesSize, attempts, targets, capacity, count in
+            let host = FakeHostTable.host(ctx, "handshake_targets")
+            count?.pointee = 0
+            guard let peer, let count, targets != nil || capacity == 0, let values = FakeHostTable.values(properties, propertiesSize),
+                  values.count <= 1 else { return MONA_E_INVAL }
+            let request = FakeGroups.Handshake(protocol: name.map { String(cString: $0) } ?? host.section, peer: peer.pointee,
+                                               path: path.map { String(cString: $0) } ?? "", properties: values.first,
+                                               attempts: attempts)
+            host.groups.handshakes.append(request)
+            let found = Array(host.groups.onHandshake(request).prefix(capacity))
+            for (index, address) in found.enumerated() { targets?[index] = address }
+            count.pointee = found.count
+            return MONA_OK
+        }
+    }
+}
+
+extension FakeHost {
+    /// The fake's groups, redirections and address changes (ABI 1.5): what the plugin asked, and the
+    /// test's answers.
+    public var groups: FakeGroups { FakeGroups.of(self) }
+}
+
+/// The RTMFP services of a FakeHost: a group model of its own (members in the order they joined, a
+/// join answering the other members newest first, as the real host does), and onHandshake /
+/// onRendezVousUnknown decided by the test's closures. Kept beside the fake (one per FakeHost).
+public final class FakeGroups: @unchecked Sendable { // used on its test's thread, like its FakeHost
+    /// A member of a group: a client's membership, or a virtual member (`addVirtualMember`, Lua's
+    /// mona:joinGroup) with membership 0.
+    public struct Member: Equatable {
+        public let membership: mona_handle
+        public let client: mona_handle
+        public let peerID: [UInt8]
+    }
+
+    /// What the plugin asked handshake_targets.
+    public struct Handshake {
+        public let `protocol`: String
+        public let peer: mona_addr
+        public let path: String
+        public let properties: MonaValue?
+        public let attempts: UInt32
+    }
+
+    /// The peer id of each client the plugin opened with a client_id.
+    public internal(set) var peerIDs: [mona_handle: [UInt8]] = [:]
+    /// The members of each group (by its 32-byte id), the oldest first.
+    public internal(set) var members: [[UInt8]: [Member]] = [:]
+    /// Memberships the plugin ended with group_leave, in order.
+    public internal(set) var left: [mona_handle] = []
+    /// The peer ids the plugin asked peer_addresses about, in order.
+    public internal(set) var rendezvous: [[UInt8]] = []
+    /// The handshakes the plugin asked handshake_targets about, in order.
+    public internal(set) var handshakes: [Handshake] = []
+    /// The addresses client_address_changed gave, in order.
+    public internal(set) var addressChanges: [(client: mona_handle, address: mona_addr)] = []
+    /// Answers peer_addresses (onRendezVousUnknown): nobody by default.
+    public var onRendezVousUnknown: ([UInt8]) -> [mona_addr] = { _ in [] }
+    /// Answers handshake_targets (onHandshake): no redirection by default.
+    public var onHandshake: (Handshake) -> [mona_addr] = { _ in [] }
+
+    /// Adds a member without a client to a group, as Lua's mona:joinGroup does.
+    public func addVirtualMember(peerID: [UInt8], group: [UInt8]) {
+        members[group, default: []].append(Member(membership: 0, client: 0, peerID: peerID))
+    }
+
+    /// The group of a membership, nil when it is not one (any more).
+    public func group(of membership: mona_handle) -> [UInt8]? {
+        members.first { $0.value.contains { $0.membership == membership } }?.key
+    }
+
+    /// group_join: nil when the peer id is a member already, else the other members newest first.
+    func join(client: mona_handle, membership: mona_handle, group: [UInt8]) -> [[UInt8]]? {
+        let peerID = peerIDs[client] ?? Self.standIn(for: client)
+        let current = members[group] ?? []
+        guard !current.contains(where: { $0.peerID == peerID }) else { return nil }
+        members[group] = current + [Member(membership: membership, client: client, peerID: peerID)]
+        return current.reversed().map(\.peerID)
+    }
+
+    /// group_leave: false for a membership that is not one.
+    func leave(_ membership: mona_handle) -> Bool {
+        guard group(of: membership) != nil else { return false }
+        remove { $0.membership == membership }
+        left.append(membership)
+        return true
+    }
+
+    /// client_close ends the client's memberships.
+    func clientClosed(_ client: mona_handle) {
+        remove { $0.client == client && $0.membership != 0 }
+    }
+
+    private func remove(where matches: (Member) -> Bool) {
+        for (group, list) in members {
+            let kept = list.filter { !matches($0) }
+            members[group] = kept.isEmpty ? nil : kept
+        }
+    }
+
+    /// A peer id for a client opened without one: its handle, big-endian, in the last 8 bytes.
+    static func standIn(for client: mona_handle) -> [UInt8] {
+        [UInt8](repeating: 0, count: 24) + (0..<8).map { UInt8(truncatingIfNeeded: client >> (56 - 8 * $0)) }
+    }
+
+    /// One FakeGroups per live FakeHost (the fake's own storage is not ours to extend).
+    private static let registry = Mutex<[ObjectIdentifier: Entry]>([:])
+
+    private struct Entry: @unchecked Sendable { // the host is only compared, never used, off its thread
+        weak var host: FakeHost?
+        let groups: FakeGroups
+    }
+
+    static func of(_ host: FakeHost) -> FakeGroups {
+        let key = ObjectIdentifier(host)
+        return registry.withLock { table in
+            if let entry = table[key], entry.host === host { return entry.groups }
+            table = table.filter { $0.value.host != nil }
+            let made = FakeGroups()
+            table[key] = Entry(host: host, groups: made)
+            return made
         }
     }
 }

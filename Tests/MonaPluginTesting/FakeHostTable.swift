@@ -234,12 +234,8 @@ enum FakeHostTable {
         }
         api.dh_new = { ctx, group, handle, publicKey, capacity, publicSize in
             let host = FakeHostTable.host(ctx, "dh_new")
-            guard group == 2 else { return MONA_E_UNSUPPORTED }
-            guard let handle, let publicKey, let publicSize, capacity >= 128,
-                  let (made, dh) = host.crypto.makeDH(owner: host, group: group) else { return MONA_E_INVAL }
-            guard mona_crypto_dh_public(dh, publicKey, capacity, publicSize) == 0 else { return MONA_E_IO }
-            handle.pointee = made
-            return MONA_OK
+            return host.crypto.newDH(owner: host, group: group, handle: handle, publicKey: publicKey, capacity: capacity,
+                                     publicSize: publicSize)
         }
         api.dh_secret = { ctx, handle, peer, peerSize, secret, capacity, secretSize in
             let host = FakeHostTable.host(ctx, "dh_secret")

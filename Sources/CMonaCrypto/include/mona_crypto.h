@@ -30,9 +30,10 @@ void mona_crypto_rc4_apply(mona_rc4 *rc4, uint8_t *data, size_t size);
 
 /** A Diffie-Hellman key pair (opaque). */
 typedef struct mona_dh mona_dh;
-/** New key pair in MODP group 2 (RFC 2409, 1024 bits) or 14 (RFC 3526, 2048 bits). NULL on failure. */
+/** New key pair in MODP group 2 (RFC 2409, 1024 bits), 5 (RFC 3526, 1536 bits) or 14 (RFC 3526, 2048 bits),
+ *  generator 2. NULL for another group or on failure. */
 mona_dh *mona_crypto_dh_new(int group);
-/** Size in bytes of the group's prime (128 for group 2). */
+/** Size in bytes of the group's prime: 128 for group 2, 192 for group 5, 256 for group 14. */
 size_t mona_crypto_dh_size(const mona_dh *dh);
 /** Public key, big-endian, left-padded with zeros to mona_crypto_dh_size bytes. 0 on success. */
 int mona_crypto_dh_public(const mona_dh *dh, uint8_t *out, size_t capacity, size_t *size);

@@ -26,6 +26,8 @@ final class LuaRuntime {
     var writers: [UInt64: WriterRecord] = [:]
     /// How many calls each writer has had from Lua (onRead answering itself is detected by it).
     var writerUses: [UInt64: Int] = [:]
+    /// Group memberships of clients (group_join), by handle.
+    var memberships: [UInt64: MembershipRecord] = [:]
 
     /// A client a plugin opened.
     struct ClientRecord {
@@ -33,6 +35,14 @@ final class LuaRuntime {
         let writer: UInt64
         /// Writers the plugin declared for it later (openWriter), released with it.
         var extraWriters: [UInt64] = []
+        /// Its group memberships (group_join), ended with it.
+        var memberships: Set<UInt64> = []
+    }
+
+    /// A client's membership of a group, and the plugin that owns it (the client's).
+    struct MembershipRecord {
+        let plugin: LoadedPlugin
+        let client: UInt64
     }
 
     /// A writer and the plugin context behind it.
@@ -320,6 +330,7 @@ final class LuaRuntime {
     func closeClient(_ client: UInt64) -> Int32 {
         guard let record = clients.removeValue(forKey: client) else { return MONA_E_INVAL }
         host.media.clientClosed(client) // onUnpublish and onUnsubscribe come before onDisconnection
+        for membership in record.memberships.sorted() { leaveGroup(membership) } // onUnjoinGroup too
         call("disconnect") {
             lua_pushnumber(L, Double(client))
             return 1

@@ -247,16 +247,8 @@ enum HostAPITable {
         }
         api.dh_new = { ctx, group, handle, publicKey, capacity, publicSize in
             let plugin = LoadedPlugin.from(ctx)
-            guard group == 2, let handle, let publicKey, let publicSize, capacity >= 128 else {
-                return group == 2 ? MONA_E_INVAL : MONA_E_UNSUPPORTED
-            }
-            guard let (made, dh) = plugin.runtime.crypto.makeDH(owner: plugin, group: group) else { return MONA_E_IO }
-            guard mona_crypto_dh_public(dh, publicKey, capacity, publicSize) == 0 else {
-                _ = plugin.runtime.crypto.free(made, owner: plugin)
-                return MONA_E_IO
-            }
-            handle.pointee = made
-            return MONA_OK
+            return plugin.runtime.crypto.newDH(owner: plugin, group: group, handle: handle, publicKey: publicKey,
+                                               capacity: capacity, publicSize: publicSize)
         }
         api.dh_secret = { ctx, handle, peer, peerSize, secret, capacity, secretSize in
             let plugin = LoadedPlugin.from(ctx)

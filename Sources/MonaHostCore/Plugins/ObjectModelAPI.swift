@@ -2,8 +2,7 @@ import MonaValues
 import PluginABI
 
 /// The object-model part of the host API: clients, RPC, writers and file access (served by the Lua
-/// runtime), media (MediaAPI), and groups, which answer MONA_E_UNSUPPORTED ("this host does not
-/// provide that service") until the RTMFP work brings them.
+/// runtime), media (MediaAPI), and RTMFP's groups, redirections and address changes (GroupsAPI).
 enum ObjectModelAPI {
     static func fill(_ api: inout mona_host_api) {
         api.client_open = { ctx, info, args, argsSize, writerContext, client, response, err in
@@ -81,7 +80,6 @@ enum ObjectModelAPI {
             lua.setProperty(client: client, key: String(cString: key), value: values[0])
             return MONA_OK
         }
-        api.client_address_changed = { _, _, _ in MONA_E_UNSUPPORTED }
         api.writer_open = { ctx, client, context, writer in
             writer?.pointee = 0
             let plugin = LoadedPlugin.from(ctx)
@@ -132,21 +130,7 @@ enum ObjectModelAPI {
             return MONA_OK
         }
         MediaAPI.fill(&api)
-        api.group_join = { _, _, _, _, _, _, count, membership in
-            count?.pointee = 0
-            membership?.pointee = 0
-            return MONA_E_UNSUPPORTED
-        }
-        api.group_leave = { _, _ in MONA_E_UNSUPPORTED }
-        api.peer_addresses = { _, _, _, _, count in
-            count?.pointee = 0
-            return MONA_E_UNSUPPORTED
-        }
-    }
-
-    /// Fills a mona_error saying the service is missing.
-    static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ service: String) {
-        explain(err, MONA_ERR_OTHER, "\(service): not provided by this host yet")
+        GroupsAPI.fill(&api)
     }
 
     /// The values of an MVS argument, nil when malformed (NULL with a size counts as malformed).

@@ -1,4 +1,5 @@
 import CMonaCrypto
+import PluginABI
 
 /// The stateful crypto objects plugins hold (RC4 key streams, DH key pairs), by handle and owner.
 /// Public for hosts of tests (MonaPluginTesting's FakeHost serves plugins with it).
@@ -30,11 +31,31 @@ public final class CryptoService: @unchecked Sendable {
         return state
     }
 
+    /// The MODP groups of `dh_new` and the size of their public keys: 2 (RFC 2409, 1024 bits), 5 and 14
+    /// (RFC 3526, 1536 and 2048 bits).
+    public static let dhPublicKeySizes: [Int32: Int] = [2: 128, 5: 192, 14: 256]
+
     public func makeDH(owner: AnyObject, group: Int32) -> (UInt64, OpaquePointer)? {
         guard let dh = mona_crypto_dh_new(group) else { return nil }
         let handle = makeHandle()
         objects[handle] = (ObjectIdentifier(owner), .dh(dh))
         return (handle, dh)
+    }
+
+    /// The host API's `dh_new` for `owner`: a key pair in `group`, its public key left-padded to the
+    /// group's size in `publicKey`. MONA_E_UNSUPPORTED for another group, MONA_E_INVAL for a missing
+    /// pointer or a capacity below the key's size, MONA_E_IO when OpenSSL fails.
+    public func newDH(owner: AnyObject, group: Int32, handle: UnsafeMutablePointer<UInt64>?,
+                      publicKey: UnsafeMutablePointer<UInt8>?, capacity: Int, publicSize: UnsafeMutablePointer<Int>?) -> Int32 {
+        guard let size = Self.dhPublicKeySizes[group] else { return MONA_E_UNSUPPORTED }
+        guard let handle, let publicKey, let publicSize, capacity >= size else { return MONA_E_INVAL }
+        guard let (made, dh) = makeDH(owner: owner, group: group) else { return MONA_E_IO }
+        guard mona_crypto_dh_public(dh, publicKey, capacity, publicSize) == 0 else {
+            _ = free(made, owner: owner)
+            return MONA_E_IO
+        }
+        handle.pointee = made
+        return MONA_OK
     }
 
     public func dh(_ handle: UInt64, owner: AnyObject) -> OpaquePointer? {

@@ -9,7 +9,7 @@
  *
  * Two tables, one per direction (the Janus model):
  *   - mona_host_api: services the host gives to a plugin (logging, config, TCP, UDP, timers, crypto,
- *     values, clients, RPC, writers, media). The host fills it; the plugin calls through it.
+ *     values, clients, RPC, writers, media, groups). The host fills it; the plugin calls through it.
  *   - mona_plugin:   entry points the plugin gives to the host (lifecycle, socket events, timers,
  *     writer operations, media sink operations). The plugin fills it; the host calls through it.
  *
@@ -62,10 +62,10 @@
  *     A handle is never reused during the life of the process.
  *   - A handle belongs to the plugin it was issued to: connections it accepted or adopted, its
  *     listeners, UDP sockets, timers, crypto objects and shared buffers, the clients it opened (and
- *     their writers), the publications of those clients and its subscriptions. Every host function
- *     that takes a handle answers a handle of another plugin as an unknown one: MONA_E_INVAL (-1 from
- *     client_parameter) and logs a warning naming its owner (crypto objects: MONA_E_INVAL alone); an
- *     unknown or closed handle is MONA_E_INVAL too.
+ *     their writers and group memberships), the publications of those clients and its subscriptions.
+ *     Every host function that takes a handle answers a handle of another plugin as an unknown one:
+ *     MONA_E_INVAL (-1 from client_parameter) and logs a warning naming its owner (crypto objects:
+ *     MONA_E_INVAL alone); an unknown or closed handle is MONA_E_INVAL too.
  *
  * STATUS
  *   Functions returning int32_t answer MONA_OK (0), a negative MONA_E_* code, or a positive status where
@@ -112,14 +112,20 @@ extern "C" {
  *        MONA_PLUGIN_EXPORT and MONA_CLIENT_INFO_SIZE_1_0. Stated and enforced for every minor:
  *        structs accepted from their 1.0 size; malformed MVS and another plugin's handles are
  *        MONA_E_INVAL with a log line; sink_frame alone subscribes; pub_audio/pub_video flags are
- *        honoured; work_done comes before destroy; the value formats' framing is documented. */
+ *        honoured; work_done comes before destroy; the value formats' framing is documented.
+ *   1.5  RTMFP's services: group_join, group_leave and peer_addresses are served (MONA_E_UNSUPPORTED
+ *        before) and their meaning is set (32-byte group ids, memberships, introductions newest first,
+ *        departures repaired by the plugin, peer_addresses asks onRendezVousUnknown);
+ *        client_address_changed updates client.address and runs onAddressChanged;
+ *        mona_host_api.handshake_targets (Lua onHandshake, redirection targets as mona_addr, "myself"
+ *        as the wildcard address). dh_new accepts MODP groups 5 and 14. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 4
+#define MONA_ABI_MINOR 5
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010004u
+#define MONA_ABI_VERSION 0x00010005u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -491,14 +497,17 @@ typedef struct mona_host_api {
     int32_t (*rc4_apply)(mona_host_ctx *ctx, mona_handle rc4, uint8_t *data, size_t size);
     /** Frees an RC4 key stream. */
     int32_t (*rc4_free)(mona_host_ctx *ctx, mona_handle rc4);
-    /** Creates a Diffie-Hellman key pair in MODP group `group` (2 = RFC 2409 1024-bit; the only one in
-     *  ABI 1.0). Writes the public key, big-endian, left-padded with zeros to exactly 128 bytes, into
-     *  public_key (capacity at least 128) and sets *public_size = 128. */
+    /** Creates a Diffie-Hellman key pair in MODP group `group`, generator 2: 2 (RFC 2409, 1024-bit),
+     *  5 or 14 (RFC 3526, 1536- and 2048-bit; since ABI 1.5, group 2 alone before). Writes the public
+     *  key, big-endian, left-padded with zeros to the prime's size (128, 192 or 256 bytes), into
+     *  public_key and sets *public_size to that size. MONA_E_UNSUPPORTED for another group,
+     *  MONA_E_INVAL when capacity is below the key's size. */
     int32_t (*dh_new)(mona_host_ctx *ctx, int32_t group, mona_handle *dh, uint8_t *public_key,
                       size_t capacity, size_t *public_size);
-    /** Computes the shared secret with the peer's public key (big-endian, any length up to 128) into
-     *  secret, big-endian and without leading zeros (RTMFP keys need it so); sets *secret_size.
-     *  MONA_E_INVAL if the peer key is out of range (0, 1 or >= p-1). */
+    /** Computes the shared secret with the peer's public key (big-endian, any length up to the prime's
+     *  size) into secret, big-endian and without leading zeros (RTMFP keys need it so); sets
+     *  *secret_size. MONA_E_INVAL if the peer key is out of range (0, 1 or >= p-1) or longer than the
+     *  prime, or if capacity is below the secret's size (the prime's size always suffices). */
     int32_t (*dh_secret)(mona_host_ctx *ctx, mona_handle dh, const uint8_t *peer_key, size_t peer_size,
                          uint8_t *secret, size_t capacity, size_t *secret_size);
     /** Frees a Diffie-Hellman key pair. */
@@ -543,7 +552,10 @@ typedef struct mona_host_api {
     /** Sets client.properties[key] to an MVS value (one value). */
     int32_t (*client_set_property)(mona_host_ctx *ctx, mona_handle client, const char *key,
                                    const uint8_t *value, size_t size);
-    /** Tells the host the client's address changed (RTMFP address mobility). */
+    /** The client's peer address changed (RTMFP address mobility): client.address becomes `peer`, then
+     *  Lua client:onAddressChanged(old) runs with the previous address as "ip:port" text (1.5; before,
+     *  MONA_E_UNSUPPORTED). Nothing happens when the address is the same. MONA_E_INVAL for a NULL peer
+     *  or a client the plugin does not own. */
     int32_t (*client_address_changed)(mona_host_ctx *ctx, mona_handle client, const mona_addr *peer);
     /** Declares an additional writer of a client (RTMFP flow, Lua writer:newWriter()) driven through
      *  plugin->writer_* with writer_ctx. */
@@ -609,16 +621,41 @@ typedef struct mona_host_api {
     int32_t (*sub_set_option)(mona_host_ctx *ctx, mona_handle subscription, const char *key,
                               const uint8_t *value, size_t size);
 
-    /* -- groups and rendezvous (RTMFP) ------------------------------------------------------------ */
+    /* -- groups and rendezvous (RTMFP; served from ABI 1.5, MONA_E_UNSUPPORTED before) -------------
+     * A group is named by 32 raw bytes (RTMFP: the SHA-256 of the group specifier, or the raw id the
+     * NetGroup message carries); Lua shows it as group.rawId and, in lower-case hex, as group.id and
+     * its key in mona.groups. Its members are clients (a client's peer id is its client_id) and the
+     * virtual members of Lua's mona:joinGroup, ordered by the time they joined; the group exists from
+     * its first member to the departure of its last. */
 
-    /** Joins a group (id bytes) and fills at most `capacity` peer ids (32 bytes each, best first) of
-     *  members to introduce into peers, setting *count. Runs Lua onJoinGroup. */
+    /** Makes `client`, one the plugin opened, the newest member of the group `group_id` (`group_size`
+     *  must be 32), then runs Lua client:onJoinGroup(group), the client already in group.members. Fills
+     *  `peers` (room for `capacity` ids of 32 bytes; NULL when capacity is 0) with the peer ids of the
+     *  other members to introduce to the newcomer, best first: the most recently joined first (RTMFP
+     *  writes them as member messages, 6 at most in 1.x), sets *count and *membership (the handle that
+     *  group_leave ends). MONA_E_EXISTS (and no onJoinGroup) when a member of the group has the
+     *  client's peer id already; MONA_E_CLOSED when the client was closed during onJoinGroup;
+     *  MONA_E_INVAL for a group_size other than 32, a NULL count or membership, or a client the plugin
+     *  does not own. */
     int32_t (*group_join)(mona_host_ctx *ctx, mona_handle client, const uint8_t *group_id, size_t group_size,
                           uint8_t *peers, size_t capacity, size_t *count, mona_handle *membership);
-    /** Leaves a group (Lua onUnjoinGroup). */
+    /** Ends a membership: runs Lua client:onUnjoinGroup(group) while the client is still a member, then
+     *  removes it; the group leaves mona.groups with its last member. client_close ends the client's
+     *  memberships the same way, before onDisconnection (their handles are unknown afterwards).
+     *  The host introduces nobody after a departure: the plugin repairs its overlay from its own view
+     *  of the group (RTMFP: its sessions in the group, in the order they joined; as 1.x, the member
+     *  that joined right after the one that left is sent the peer id of the member now 6 places before
+     *  it, when there is one). MONA_E_INVAL for a membership that is unknown, ended or another
+     *  plugin's. */
     int32_t (*group_leave)(mona_host_ctx *ctx, mona_handle membership);
-    /** Finds the addresses of a connected peer by its 32-byte id (RTMFP rendezvous), or asks Lua
-     *  onRendezVousUnknown; fills at most `capacity` addresses and sets *count. */
+    /** Rendezvous with a peer none of the plugin's own clients is (the plugin looks its own peers up
+     *  itself; RTMFP: an IHello naming an unknown peer id): runs Lua onRendezVousUnknown(protocol,
+     *  peerId) of the root application, protocol being the plugin's configuration section ("RTMFP")
+     *  and peerId the 32 raw bytes, and fills at most `capacity` of the addresses it returned
+     *  (redirection targets as handshake_targets reads them, but "myself" and wildcard hosts are
+     *  skipped, as 1.x does), setting *count. MONA_OK with *count 0: nobody to redirect to (no handler,
+     *  nothing returned, or a Lua error, which is logged). MONA_E_INVAL for a NULL peer_id or count, or
+     *  NULL addresses with a capacity. */
     int32_t (*peer_addresses)(mona_host_ctx *ctx, const uint8_t peer_id[32], mona_addr *addresses,
                               size_t capacity, size_t *count);
 
@@ -650,6 +687,30 @@ typedef struct mona_host_api {
      *  start, before reading the setting. MONA_OK when set or already configured; MONA_E_INVAL for a
      *  NULL or empty key, or a NULL value. */
     int32_t (*config_default)(mona_host_ctx *ctx, const char *key, const char *value);
+
+    /* -- 1.5: handshake redirection --------------------------------------------------------------
+     * Read it only when struct_size covers it (MONA_HAS_FIELD(mona_host_api, ...)). */
+
+    /** Asks the application of `path` whether a client that is shaking hands goes elsewhere (RTMFP: an
+     *  IHello carrying a URL). Loads the application as client_open would (`path` NUL-terminated, ""
+     *  or "/app/sub", normalised the same way; NULL is the root), runs its Lua onHandshake(protocol,
+     *  address, path, properties, attempts) — protocol NUL-terminated (NULL: the plugin's section
+     *  name), address `peer` as "ip:port", path normalised, properties a table of `properties` (MVS,
+     *  one OBJECT such as client_open's, e.g. the URL's query; NULL: empty) with text values
+     *  type-converted as client.properties are, attempts as the plugin counts them from 1 — and fills
+     *  at most `capacity` of the redirection targets it returned into `targets`, in order and without
+     *  duplicates, setting *count. *count 0 means no redirection: connect the client normally; so it
+     *  is when the application does not exist, has no onHandshake, or raised an error (logged).
+     *  Targets (several return values, and arrays of targets, nested), as 1.x reads them: "ip:port"
+     *  text and SocketAddress objects, IPAddress objects (port 0), a number (that port of the wildcard
+     *  host), and "myself", filled as MONA_AF_INET 0.0.0.0 port 0: the address the client used to reach
+     *  this server, which the plugin substitutes; every target with a wildcard host is filled so. A
+     *  host must be an IP literal (no DNS: a name is logged and skipped); other values (server objects
+     *  do not exist yet) are logged and skipped too.
+     *  MONA_E_INVAL for a NULL peer or count, NULL targets with a capacity, or malformed MVS. */
+    int32_t (*handshake_targets)(mona_host_ctx *ctx, const char *protocol, const mona_addr *peer, const char *path,
+                                 const uint8_t *properties, size_t properties_size, uint32_t attempts,
+                                 mona_addr *targets, size_t capacity, size_t *count);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */

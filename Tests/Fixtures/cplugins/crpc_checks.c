@@ -191,7 +191,7 @@ int crpc_check_command(session *s, char *command, text *out) {
     } else if (strcmp(command, "offloop") == 0) {
         if (!start_work(s, off_loop_work, "0", out)) puts_(out, "working");
     } else {
-        return 0;
+        return crpc_group_command(s, command, out);
     }
     return 1;
 }

@@ -62,6 +62,7 @@ end
 clientMeta.__tostring = function(client) return "Client_" .. (rawget(states, client) and states[client].id or "?") end
 
 local function hex(raw) return (raw:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+M.hex = hex
 function M.findClient(id)
 	if type(id) ~= "string" then return nil end
 	if #id == 32 then id = hex(id) end
@@ -222,4 +223,27 @@ function M.parameter(handle, key)
 	local value = states[client].parameters[key]
 	if value == nil then return nil end
 	return tostring(value)
+end
+
+--- Runs the event client:name(...), a method of the client object itself (not inherited); what it
+--- returns is ignored, an error is logged. It may wait for the host (DNS) and finish later.
+local function reportClientEvent(_, _, ok, message)
+	if not ok then ERROR(message) end
+end
+function M.clientEvent(client, name, ...)
+	local handler = rawget(client, name)
+	if type(handler) ~= "function" then return end
+	local results = M.run(true, reportClientEvent, nil, handler, client, ...)
+	if results and not results[1] then ERROR(results[2]) end
+end
+
+--- The client's address changed (RTMFP mobility): client.address follows, then client:onAddressChanged(old).
+function M.addressChanged(handle, address)
+	local client = byHandle[handle]
+	if not client then return end
+	local state = states[client]
+	local old = state.address
+	if old == address then return end
+	state.address = address
+	M.clientEvent(client, "onAddressChanged", old)
 end

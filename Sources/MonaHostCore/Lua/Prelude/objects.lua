@@ -103,7 +103,7 @@ M.environment = M.newCollection("environment")
 for key, value in pairs(native.environment()) do M.collectionSet(M.environment, key, M.convert(value)) end
 M.clientsByID = M.newCollection("clients", function(id) return M.findClient(id) end, true)
 M.publications = M.newCollection("publications")
-M.groups = M.newCollection("groups")
+M.groups = M.newCollection("groups", function(id) return M.findGroup(id) end)
 M.servers = M.newCollection("servers")
 mona.clients, mona.publications, mona.groups, mona.servers = M.clientsByID, M.publications, M.groups, M.servers
 mona.configs, mona.environment = M.configs, M.environment
