@@ -394,7 +394,26 @@ final class LuaRuntime {
 
     /// The real path of a file inside www/ (a folder with a trailing '/'), or nil when it does not
     /// exist, leaves www/ (through "..", a symbolic link…) or is a Lua script.
+    ///
+    /// A path found inside www/ is remembered for `ConfinedPaths.lifetime`: the next requests of a hot
+    /// file are answered without touching the disk on the loop thread. A stale answer is harmless: the
+    /// plugin opens the file relative to www/ without following links (a file gone or replaced by a
+    /// link fails there), and a path not found is never remembered (a new file is served at once).
     private func confine(_ path: String, asked: String) -> String? {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let milliseconds = UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+        if let known = confinedPaths.lookup(path, now: milliseconds) { return known }
+        let resolved = confineOnDisk(path)
+        if let resolved { confinedPaths.remember(path, resolved, now: milliseconds) }
+        return resolved
+    }
+
+    /// Paths recently confined, and what they resolved to.
+    private var confinedPaths = ConfinedPaths()
+
+    /// confine's look-up on disk: lstat of each component (or realpath for unusual paths).
+    private func confineOnDisk(_ path: String) -> String? {
         guard !path.utf8.contains(0) else { return nil }
         switch confineQuickly(path) {
         case .resolved(let resolved): return resolved
@@ -531,3 +550,24 @@ final class LuaRuntime {
         for handle in handles { _ = closeClient(handle) }
     }
 }
+
+/// A bounded memory of confined paths (`LuaRuntime.confine`): each answer lives `lifetime` ms; when
+/// `capacity` paths are held the memory starts afresh (a scan of distinct names cannot grow it).
+struct ConfinedPaths {
+    static let lifetime: UInt64 = 1000
+    static let capacity = 4096
+    private var entries: [String: (resolved: String, at: UInt64)] = [:]
+
+    func lookup(_ path: String, now: UInt64) -> String? {
+        guard let entry = entries[path], now &- entry.at < Self.lifetime else { return nil }
+        return entry.resolved
+    }
+
+    mutating func remember(_ path: String, _ resolved: String, now: UInt64) {
+        if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+        entries[path] = (resolved, now)
+    }
+
+    var count: Int { entries.count }
+}
+
