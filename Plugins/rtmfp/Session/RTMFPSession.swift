@@ -188,12 +188,15 @@ final class RTMFPSession {
     private func receive(_ fragment: RTMFPUserData, now: UInt64) {
         let id = fragment.flowID
         if receiveFlows[id] == nil {
+            // Without its options a fragment cannot open a flow (a late one of a flow already over, or a
+            // packet that overtook the first): ignored, unacknowledged, so the sender repeats the options.
+            guard fragment.metadata != nil else { return }
             guard receiveFlows.count < Self.maxReceiveFlows else { return fail("more than \(Self.maxReceiveFlows) flows") }
             let kind = RTMFPFlowSignature(metadata: (fragment.metadata ?? [])[...])
             var flow = RTMFPReceiveFlow(id: id, signature: fragment.metadata ?? [], associatedSendFlowID: fragment.returnFlowAssociation,
                                         configuration: Self.receiveConfiguration)
             host.log(MONA_LOG_TRACE, "RTMFP flow \(id) of \(address) opens: \(kind)")
-            if fragment.metadata == nil || !accepts(kind) {
+            if !accepts(kind) {
                 host.log(MONA_LOG_DEBUG, "RTMFP flow \(id) of \(address) refused (signature \(kind))")
                 flow.reject()
             }
