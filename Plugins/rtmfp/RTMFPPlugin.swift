@@ -102,7 +102,7 @@ final class RTMFPPlugin: MonaPluginInstance {
             }
             let targets = host.handshakeTargets(peer: request.address, path: url.path, properties: properties,
                                                 attempts: UInt32(clamping: request.attempts), capacity: 16)
-                .compactMap { $0.isMyself ? myself(seenBy: request.address) : $0 }
+                .compactMap { $0.isMyself ? myself : $0 }
             if !targets.isEmpty {
                 send(startup: RTMFPHandshakeChunkType.redirect,
                      RTMFPRedirect.encode(tag: request.tag, addresses: targets.map { ($0, RTMFPAddressOrigin.relay) }), to: request.address)
@@ -128,9 +128,9 @@ final class RTMFPPlugin: MonaPluginInstance {
         }
     }
 
-    /// "myself" of a redirection: our address as the client reached it (unknown when bound to a wildcard).
-    private func myself(seenBy client: mona_addr) -> mona_addr? {
-        localAddress.isMyself || withUnsafeBytes(of: localAddress.ip, { $0.allSatisfy { $0 == 0 } }) ? nil : localAddress
+    /// "myself" of a redirection: the address we are bound to (nil when it is a wildcard: unknown).
+    private var myself: mona_addr? {
+        withUnsafeBytes(of: localAddress.ip) { $0.allSatisfy { $0 == 0 } } ? nil : localAddress
     }
 
     /// An initiator looks for a peer: a connected one is introduced (its addresses to the initiator, the

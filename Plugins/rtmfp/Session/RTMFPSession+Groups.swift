@@ -99,7 +99,4 @@ struct RTMFPGroupTable {
             next.flush(now: next.plugin.now)
         }
     }
-
-    /// Sessions in a group (tests).
-    func count(_ groupID: [UInt8]) -> Int { members[groupID]?.count ?? 0 }
 }

@@ -57,8 +57,6 @@ final class RTMFPSession {
     private(set) var lastReceived: UInt64
     /// Server pings sent since the client was last heard from.
     private var silentPings = 0
-    /// Round-trip time (ms) from the last echo; client.ping.
-    private(set) var rtt: UInt64 = 0
 
     /// Where the session is in its life.
     enum State: Equatable {
@@ -135,7 +133,6 @@ final class RTMFPSession {
     private func observe(echo: UInt16, now: UInt64) {
         let elapsed = UInt64(Self.timestamp(now) &- echo) * 4
         guard elapsed < 60_000 else { return }
-        rtt = elapsed
         for id in sendOrder { sendFlows[id]?.observeRTT(elapsed) }
     }
 
