@@ -81,8 +81,8 @@ final class RTMFPPlugin: MonaPluginInstance {
             host.log(MONA_LOG_DEBUG, "RTMFP packet for unknown session \(id) from \(from): dropped")
             return
         }
-        guard let packet = RTMFPPacket.open(bytes, key: session.decryptKey, crypto: crypto) else {
-            host.log(MONA_LOG_DEBUG, "RTMFP packet of session \(id) from \(from) fails its checksum: dropped")
+        guard let packet = RTMFPPacket.open(bytes, key: session.decryptKey, protection: &session.protection, crypto: crypto) else {
+            host.log(MONA_LOG_DEBUG, "RTMFP packet of session \(id) from \(from) fails its checksum, HMAC or sequence: dropped")
             return
         }
         if let cookie = cookies.removeValue(forKey: id) { handshaker?.sessionStarted(cookie: cookie) }
@@ -117,7 +117,7 @@ final class RTMFPPlugin: MonaPluginInstance {
             repeat {
                 id = host.randomBytes(4).reduce(0) { $0 << 8 | UInt32($1) }
             } while id == 0 || sessions[id] != nil
-            let session = RTMFPSession(plugin: self, id: id, farID: keyed.farSessionID, keys: (keyed.keys.decrypt, keyed.keys.encrypt),
+            let session = RTMFPSession(plugin: self, id: id, farID: keyed.farSessionID, keys: keyed.keys,
                                        peerID: keyed.peerID, url: keyed.url, address: keyed.address, now: now)
             sessions[id] = session
             cookies[id] = keyed.cookie
@@ -164,7 +164,9 @@ final class RTMFPPlugin: MonaPluginInstance {
     /// One packet of a session: our responder flags, its chunks, sealed with its key.
     func sendPacket(_ body: [UInt8], session: RTMFPSession, timestamp: UInt16, echo: UInt16?) {
         var writer = RTMFPPacketWriter(flags: RTMFPPacket.Flag.timeCriticalReverse | RTMFPPacket.Flag.responderMode,
-                                       timestamp: timestamp, echo: echo)
+                                       timestamp: timestamp, echo: echo, sequence: session.protection.sendSequence,
+                                       hmac: session.protection.sendHMAC)
+        if let sequence = session.protection.sendSequence { session.protection.sendSequence = sequence &+ 1 }
         guard writer.append(encodedChunks: body),
               let datagram = writer.seal(farSessionID: session.farID, key: session.encryptKey, crypto: crypto) else {
             host.log(MONA_LOG_ERROR, "RTMFP packet of \(body.count) bytes does not fit: dropped")

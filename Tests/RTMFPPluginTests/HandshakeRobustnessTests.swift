@@ -166,10 +166,11 @@ struct HandshakeRobustnessTests {
             return driver.receive(0x38, initiator.iiKeying(cookie: cookie, skic: skic, certificate: certificate))
         }
         func keyOption(_ group: UInt8, _ key: [UInt8]) -> [UInt8] { HandshakeTestInitiator.option(0x0D, [group] + key) }
-        // HMAC or session sequence numbers required: refused before any Diffie-Hellman.
+        // HMACs announced with a length out of 4...32, or none: refused before any Diffie-Hellman.
         let key = initiator.publicKey
-        #expect(try attempt(skic: keyOption(2, key) + HandshakeTestInitiator.option(0x1A, [0x03, 0x10])) == nil)
-        #expect(try attempt(skic: keyOption(2, key) + HandshakeTestInitiator.option(0x1E, [0x01])) == nil)
+        #expect(try attempt(skic: keyOption(2, key) + HandshakeTestInitiator.option(0x1A, [0x04, 0x02])) == nil)
+        #expect(try attempt(skic: keyOption(2, key) + HandshakeTestInitiator.option(0x1A, [0x07, 0x21])) == nil)
+        #expect(try attempt(skic: keyOption(2, key) + HandshakeTestInitiator.option(0x1A, [0x04])) == nil)
         #expect(driver.crypto.pairsMade == 0)
         // Groups not implemented, keys of a wrong size.
         #expect(try attempt(skic: keyOption(1, key)) == nil)

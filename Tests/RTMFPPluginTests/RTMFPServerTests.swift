@@ -113,7 +113,8 @@ struct RTMFPServerTests {
         return done()
     }
 
-    @Test func connectCallAndCloseOverLoopback() throws {
+    /// Without and with HMACs and session sequence numbers (what rtmfp-cpp requires by default).
+    @Test(arguments: [false, true]) func connectCallAndCloseOverLoopback(protection: Bool) throws {
         let port = Self.freeUDPPort()
         let ini = "host=127.0.0.1\nRTMP.port=0\nHTTP.port=0\nRTSP.port=0\n[RTMFP]\nport=\(port)\n"
         let app = """
@@ -125,13 +126,16 @@ struct RTMFPServerTests {
         let server = try Server(ini: ini, app: app)
         try #require(server.waitFor("RTMFP: listening on UDP 127.0.0.1:\(port)"), "\(server.console)")
         let udp = UDP(port: port)
-        let client = RTMFPTestClient(url: "rtmfp://127.0.0.1:\(port)/")
+        var settings = RTMFPTestClient.Settings(url: "rtmfp://127.0.0.1:\(port)/")
+        settings.protection = protection
+        let client = RTMFPTestClient(settings)
         udp.send(client.start(now: 1))
         client.connect()
         #expect(Self.run(client, udp) { client.isConnected }, "\(client.errors) \(server.console)")
         let call = client.call("add", [.number(2), .number(3)])
         #expect(Self.run(client, udp) { client.reply(to: call) != nil })
         #expect(client.reply(to: call) == .result([.number(5)]))
+        #expect((client.protection != nil) == protection)
         client.requestClose()
         _ = Self.run(client, udp, seconds: 3) { server.console.contains("gone RTMFP 64") }
         #expect(server.console.contains("gone RTMFP 64"), "onDisconnection with the 64-hex peer id")

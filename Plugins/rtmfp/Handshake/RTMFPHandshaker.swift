@@ -223,7 +223,8 @@ struct RTMFPHandshaker {
         case .hello:
             let skic = Array(keying.skic)
             guard let initiator = RTMFPKeyAgreement.initiatorKey(certificate: keying.certificate, skic: keying.skic) else { return nil }
-            guard let agreed = RTMFPKeyAgreement.respond(group: initiator.group, peerKey: initiator.key, skic: skic, crypto: crypto) else {
+            guard let agreed = RTMFPKeyAgreement.respond(group: initiator.group, peerKey: initiator.key, skic: skic,
+                                                         negotiation: initiator.negotiation, crypto: crypto) else {
                 cookies.remove(cookieKey) // a key refused by Diffie-Hellman spends its cookie: no second key pair for it
                 return nil
             }

@@ -6,20 +6,26 @@
 //  - ephemeral (rtmfp-cpp, librtmfp): the certificate lists groups (0x15) and the skic holds the key
 //    (option 0x0D `VLU group | key`).
 // The server always answers with a fresh key pair in the same group, in its skrc (option 0x0D), after
-// the HMAC and session-sequence negotiation options saying it neither sends nor requires them. Both
-// keys come from the shared secret and the two whole components.
+// the HMAC and session-sequence negotiation options (RTMFPPacketProtection.swift: it sends what the
+// client requires, requires nothing). Both keys come from the shared secret and the two whole components.
 
-/// The two AES-128 keys of a session, seen from the server.
+/// The two AES-128 keys of a session, seen from the server, and the protection negotiated.
 struct RTMFPSessionKeys: Equatable {
     /// Decrypts what the client sends: the first 16 bytes of HMAC-SHA256(secret, HMAC-SHA256(skrc, skic)).
     let decrypt: [UInt8]
     /// Encrypts what the server sends: the first 16 bytes of HMAC-SHA256(secret, HMAC-SHA256(skic, skrc)).
     let encrypt: [UInt8]
+    /// HMACs and sequence numbers, as `negotiation` asked.
+    let protection: RTMFPPacketProtection
 
     /// Derives the keys; the HMAC key is written first, `secret` is big-endian without leading zeros.
-    init(secret: [UInt8], skic: [UInt8], skrc: [UInt8], crypto: some RTMFPCrypto) {
-        decrypt = Array(crypto.hmacSHA256(key: secret, data: crypto.hmacSHA256(key: skrc, data: skic)).prefix(16))
-        encrypt = Array(crypto.hmacSHA256(key: secret, data: crypto.hmacSHA256(key: skic, data: skrc)).prefix(16))
+    init(secret: [UInt8], skic: [UInt8], skrc: [UInt8], negotiation: RTMFPProtectionNegotiation = RTMFPProtectionNegotiation(),
+         crypto: some RTMFPCrypto) {
+        let decryptHash = crypto.hmacSHA256(key: secret, data: crypto.hmacSHA256(key: skrc, data: skic))
+        let encryptHash = crypto.hmacSHA256(key: secret, data: crypto.hmacSHA256(key: skic, data: skrc))
+        decrypt = Array(decryptHash.prefix(16))
+        encrypt = Array(encryptHash.prefix(16))
+        protection = negotiation.protection(secret: secret, encryptKey: encryptHash, decryptKey: decryptHash, crypto: crypto)
     }
 }
 
@@ -28,8 +34,6 @@ enum RTMFPKeyAgreement {
     /// The MODP groups the server implements, in the order its certificate offers them, with the size
     /// of their public keys.
     static let groups: [(group: Int, keySize: Int)] = [(2, 128), (5, 192), (14, 256)]
-    /// The "request" bit of the HMAC and session-sequence negotiation flags: the peer requires them.
-    static let negotiationRequest: UInt8 = 0x01
 
     /// The server's certificate: accepts ancillary data (0x0A), 64 bytes of extra randomness (0x0E),
     /// then one supported group (0x15) per implemented group.
@@ -45,14 +49,13 @@ enum RTMFPKeyAgreement {
         return certificate
     }
 
-    /// The initiator's group and public key; nil when the certificate or skic is malformed, the group
-    /// is not implemented, the key's size is wrong, or the skic requires HMAC or session sequence
-    /// numbers (which the server does not do).
-    static func initiatorKey(certificate: ArraySlice<UInt8>, skic: ArraySlice<UInt8>) -> (group: Int, key: [UInt8])? {
-        guard let certificateOptions = RTMFPOption.list(certificate), let skicOptions = RTMFPOption.list(skic) else { return nil }
-        for option in skicOptions where option.type == RTMFPOptionType.hmacNegotiation || option.type == RTMFPOptionType.sequenceNegotiation {
-            if let flags = option.value.first, flags & negotiationRequest != 0 { return nil }
-        }
+    /// The initiator's group, public key and negotiation; nil when the certificate or skic is malformed,
+    /// the group is not implemented, the key's size is wrong, or the HMAC negotiation is.
+    static func initiatorKey(certificate: ArraySlice<UInt8>, skic: ArraySlice<UInt8>)
+        -> (group: Int, key: [UInt8], negotiation: RTMFPProtectionNegotiation)?
+    {
+        guard let certificateOptions = RTMFPOption.list(certificate), let skicOptions = RTMFPOption.list(skic),
+              let negotiation = RTMFPProtectionNegotiation(skicOptions: skicOptions) else { return nil }
         let staticKeys = RTMFPOption.grouped(certificateOptions, type: RTMFPOptionType.staticKey)
         let group: UInt64
         let key: ArraySlice<UInt8>
@@ -67,24 +70,23 @@ enum RTMFPKeyAgreement {
         guard let entry = groups.first(where: { UInt64($0.group) == group }), !key.isEmpty, key.count <= entry.keySize else {
             return nil
         }
-        return (entry.group, Array(key))
+        return (entry.group, Array(key), negotiation)
     }
 
     /// The server's half: a fresh key pair in `group`, the secret with `peerKey`, the skrc and the
     /// session keys; nil when the key pair cannot be made or the peer's key is out of range.
-    static func respond(group: Int, peerKey: [UInt8], skic: [UInt8], crypto: some RTMFPCrypto)
+    static func respond(group: Int, peerKey: [UInt8], skic: [UInt8],
+                        negotiation: RTMFPProtectionNegotiation = RTMFPProtectionNegotiation(), crypto: some RTMFPCrypto)
         -> (skrc: [UInt8], keys: RTMFPSessionKeys)?
     {
         guard let pair = crypto.dhNew(group: group) else { return nil }
         defer { crypto.dhFree(pair.handle) }
         guard let secret = crypto.dhSecret(pair.handle, peerKey: peerKey) else { return nil }
-        var skrc: [UInt8] = []
-        skrc.appendOption(type: RTMFPOptionType.hmacNegotiation, value: [0x00, 0x00]) // no HMAC, length 0
-        skrc.appendOption(type: RTMFPOptionType.sequenceNegotiation, value: [0x00]) // no session sequence
+        var skrc = negotiation.responderOptions
         var publicKey: [UInt8] = []
         publicKey.appendVLU(UInt64(group))
         publicKey.append(contentsOf: pair.publicKey)
         skrc.appendOption(type: RTMFPOptionType.ephemeralKey, value: publicKey)
-        return (skrc, RTMFPSessionKeys(secret: secret, skic: skic, skrc: skrc, crypto: crypto))
+        return (skrc, RTMFPSessionKeys(secret: secret, skic: skic, skrc: skrc, negotiation: negotiation, crypto: crypto))
     }
 }

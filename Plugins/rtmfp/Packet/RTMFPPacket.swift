@@ -3,7 +3,9 @@
 //   checksum (16 bits) | flags | [timestamp (16)] | [timestamp echo (16)] | chunks | 0xFF padding
 // where the encrypted part is a multiple of 16 bytes, the checksum is RFC 1071's over everything after
 // it, and the scrambled id is the session id XOR the first two 32-bit words of the encrypted part.
-// Session id 0 (the handshake) uses the default key "Adobe Systems 02".
+// Session id 0 (the handshake) uses the default key "Adobe Systems 02". A session that negotiated
+// HMACs or sequence numbers (RTMFPPacketProtection.swift) has a sequence number in front of the checksum,
+// and an HMAC after the encrypted part instead of the checksum.
 
 /// One received packet, decrypted and checked: its header and its chunks (slices of the plaintext).
 struct RTMFPPacket {
@@ -39,7 +41,7 @@ struct RTMFPPacket {
     let timestamp: UInt16?
     /// The echo of our timestamp, when flagged.
     let echo: UInt16?
-    /// The decrypted encrypted part: checksum, header, chunks, padding.
+    /// The decrypted encrypted part: sequence number, checksum, header, chunks, padding.
     private let plaintext: [UInt8]
     /// Where the chunks start and where they end (at the padding) in `plaintext`.
     private let chunkBounds: Range<Int>
@@ -49,23 +51,52 @@ struct RTMFPPacket {
     /// The chunks, in order (validated when the packet was opened, so iterating cannot fail).
     var chunks: RTMFPChunks { RTMFPChunks(bytes: plaintext[chunkBounds]) }
 
-    /// The session id of a datagram: its first word XOR the next two; nil for a datagram that cannot
-    /// be a packet (shorter than `minimumSize`, or an encrypted part that is not a non-empty multiple of 16).
+    /// The session id of a datagram: its first word XOR the next two; nil for a datagram shorter
+    /// than `minimumSize` (the rest is checked by `open`, which knows the session's protection).
     static func sessionID(of datagram: UnsafeRawBufferPointer) -> UInt32? {
-        guard datagram.count >= minimumSize, (datagram.count - sessionIDSize) % 16 == 0 else { return nil }
+        guard datagram.count >= minimumSize else { return nil }
         return word(datagram, 0) ^ word(datagram, 4) ^ word(datagram, 8)
     }
 
-    /// Decrypts `datagram` with `key` and checks it: nil when it cannot be a packet, when the
-    /// checksum is wrong, or when the header or a chunk is truncated (the caller drops it).
+    /// Decrypts `datagram` with `key` (no HMAC, no sequence numbers: startup packets) and checks it.
     static func open(_ datagram: UnsafeRawBufferPointer, key: [UInt8], crypto: some RTMFPCrypto) -> RTMFPPacket? {
-        guard sessionID(of: datagram) != nil else { return nil }
-        var plaintext = [UInt8](UnsafeRawBufferPointer(rebasing: datagram[sessionIDSize...]))
+        var none = RTMFPPacketProtection.none
+        return open(datagram, key: key, protection: &none, crypto: crypto)
+    }
+
+    /// Decrypts `datagram` with `key` and checks it under `protection`: nil when it cannot be a packet
+    /// (an encrypted part that is not a non-empty multiple of 16), when its HMAC or checksum is wrong,
+    /// when its sequence number is a replay, or when the header or a chunk is truncated (the caller
+    /// drops it). The sequence number of a packet accepted is recorded in `protection`.
+    static func open(_ datagram: UnsafeRawBufferPointer, key: [UInt8], protection: inout RTMFPPacketProtection,
+                     crypto: some RTMFPCrypto) -> RTMFPPacket? {
+        let trailer = protection.receiveHMAC?.length ?? 0
+        let encryptedSize = datagram.count - sessionIDSize - trailer
+        guard encryptedSize >= 16, encryptedSize % 16 == 0 else { return nil }
+        let ciphertext = UnsafeRawBufferPointer(rebasing: datagram[sessionIDSize..<(sessionIDSize + encryptedSize)])
+        if let hmac = protection.receiveHMAC {
+            let expected = crypto.hmacSHA256(key: hmac.key, data: Array(ciphertext))
+            var difference: UInt8 = 0
+            for index in 0..<hmac.length { difference |= expected[index] ^ datagram[sessionIDSize + encryptedSize + index] }
+            guard difference == 0 else { return nil }
+        }
+        var plaintext = [UInt8](ciphertext)
         guard plaintext.withUnsafeMutableBytes({ crypto.aes128CBC(encrypt: false, key: key, bytes: $0) }) else { return nil }
-        let stored = UInt16(plaintext[0]) << 8 | UInt16(plaintext[1])
-        guard stored == RTMFPChecksum.compute(plaintext[2...]) else { return nil }
-        let flags = plaintext[2]
-        var position = 3
+        var position = 0
+        var sequence: UInt64?
+        if let window = protection.receiveSequence {
+            var reader = RTMFPReader(plaintext[...])
+            guard let number = reader.vlu(), window.isNew(number) else { return nil }
+            sequence = number
+            position = reader.position
+        }
+        if protection.receiveHMAC == nil {
+            guard let stored = u16(plaintext, at: position), stored == RTMFPChecksum.compute(plaintext[(position + 2)...]) else { return nil }
+            position += 2
+        }
+        guard position < plaintext.count else { return nil }
+        let flags = plaintext[position]
+        position += 1
         var timestamp: UInt16?
         var echo: UInt16?
         if flags & Flag.timestamp != 0 {
@@ -79,6 +110,7 @@ struct RTMFPPacket {
             position += 2
         }
         guard let end = RTMFPChunks.validatedEnd(of: plaintext, from: position) else { return nil }
+        if let sequence { protection.receiveSequence?.accept(sequence) }
         return RTMFPPacket(flags: flags, timestamp: timestamp, echo: echo, plaintext: plaintext, chunkBounds: position..<end)
     }
 

@@ -4,16 +4,11 @@ import PluginABI
 /// Packets out: acknowledgements first, then control chunks, then our flows' fragments, round-robin,
 /// as many packets as the flows' windows allow.
 extension RTMFPSession {
-    /// Chunk bytes one packet carries at most: 1192 bytes of UDP payload, less the scrambled session id,
-    /// checksum, flags, timestamp and echo, rounded down so that the encrypted part stays a multiple of
-    /// 16 with its padding.
-    static let maxChunkBytes = 1184 - 7
-
     /// Writes what waits: acknowledgements, control chunks and our flows' data.
     func flush(now: UInt64) {
         guard state != .closed else { return }
         var body: [UInt8] = []
-        body.reserveCapacity(Self.maxChunkBytes)
+        body.reserveCapacity(maxChunkBytes)
         // Acknowledgements, then control chunks.
         let acknowledged = flowsToAcknowledge
         flowsToAcknowledge.removeAll(keepingCapacity: true)
@@ -35,10 +30,10 @@ extension RTMFPSession {
                     guard sendFlows[flow]?.hasDataToSend == true else { continue }
                     var continuing = false
                     while true {
-                        let room = Self.maxChunkBytes - body.count
+                        let room = maxChunkBytes - body.count
                         guard let chunk = sendFlows[flow]?.nextChunk(maxSize: room, continuing: continuing, now: now) else {
                             // Nothing fits this packet: a fresh one may take it.
-                            if !body.isEmpty, room < Self.maxChunkBytes / 2, sendFlows[flow]?.hasDataToSend == true {
+                            if !body.isEmpty, room < maxChunkBytes / 2, sendFlows[flow]?.hasDataToSend == true {
                                 send(body, now: now)
                                 body.removeAll(keepingCapacity: true)
                                 continuing = false
@@ -61,11 +56,11 @@ extension RTMFPSession {
 
     /// Appends a chunk, sending the packet first when it would not fit.
     private func append(_ type: UInt8, _ value: [UInt8], to body: inout [UInt8], now: UInt64) {
-        guard value.count + RTMFPFlowChunkType.headerSize <= Self.maxChunkBytes else {
+        guard value.count + RTMFPFlowChunkType.headerSize <= maxChunkBytes else {
             host.log(MONA_LOG_WARN, "RTMFP chunk 0x\(String(type, radix: 16)) of \(value.count) bytes too large: dropped")
             return
         }
-        if body.count + value.count + RTMFPFlowChunkType.headerSize > Self.maxChunkBytes {
+        if body.count + value.count + RTMFPFlowChunkType.headerSize > maxChunkBytes {
             send(body, now: now)
             body.removeAll(keepingCapacity: true)
         }

@@ -4,7 +4,7 @@ import PluginABI
 /// One RTMFP session with a client, after the handshake: the packets it sends (chunks dispatched to
 /// its flows, pings, acknowledgements, close), the flows both ways (RFC 7016 §3.6), and the Flash
 /// layer on top of them (RTMFPSession+Commands: the NetConnection, its NetStreams, NetGroups).
-/// Output is gathered and written as packets of at most `RTMFPSession.maxChunkBytes` of chunks
+/// Output is gathered and written as packets of at most `maxChunkBytes` of chunks
 /// (RTMFPSession+Output). Times are the plugin's monotonic milliseconds.
 final class RTMFPSession {
     /// The plugin outlives its sessions (it drops them before it is destroyed).
@@ -15,6 +15,12 @@ final class RTMFPSession {
     let farID: UInt32
     let decryptKey: [UInt8]
     let encryptKey: [UInt8]
+    /// HMACs and sequence numbers both ways, as negotiated (the receive window and send counter move).
+    var protection: RTMFPPacketProtection
+    /// Chunk bytes one packet carries at most: 1192 bytes of UDP payload, less the scrambled session id,
+    /// the HMAC, the sequence number, the checksum, flags, timestamp and echo, rounded down so that
+    /// the encrypted part stays a multiple of 16 with its padding (1177 without HMAC or sequence).
+    let maxChunkBytes: Int
     /// SHA-256 of the client's certificate: its peer id (client.rawId).
     let peerID: [UInt8]
     /// The URL of the handshake (rtmfp://host:port/app?query), as the client sent it.
@@ -83,13 +89,16 @@ final class RTMFPSession {
     /// Close requests sent before a session that does not acknowledge them is dropped.
     static let maxCloseAttempts = 10
 
-    init(plugin: RTMFPPlugin, id: UInt32, farID: UInt32, keys: (decrypt: [UInt8], encrypt: [UInt8]), peerID: [UInt8],
+    init(plugin: RTMFPPlugin, id: UInt32, farID: UInt32, keys: RTMFPSessionKeys, peerID: [UInt8],
          url: String, address: mona_addr, now: UInt64) {
         self.plugin = plugin
         self.id = id
         self.farID = farID
         decryptKey = keys.decrypt
         encryptKey = keys.encrypt
+        protection = keys.protection
+        let overhead = keys.protection.maxOverhead
+        maxChunkBytes = RTMFPPacketWriter.maxEncryptedSize(trailer: overhead.trailer) - overhead.prefix - 5
         self.peerID = peerID
         self.url = url
         self.address = address

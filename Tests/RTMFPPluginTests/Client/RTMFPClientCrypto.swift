@@ -45,9 +45,14 @@ extension RTMFPTestClient {
         /// HMAC-SHA256(secret, HMAC-SHA256(skrc, skic)) and decrypts with the first 16 bytes of
         /// HMAC-SHA256(secret, HMAC-SHA256(skic, skrc)), the HMAC key written first.
         static func initiatorKeys(secret: [UInt8], skic: [UInt8], skrc: [UInt8]) -> (encrypt: [UInt8], decrypt: [UInt8]) {
-            let encrypt = hmacSHA256(key: secret, data: hmacSHA256(key: skrc, data: skic))
-            let decrypt = hmacSHA256(key: secret, data: hmacSHA256(key: skic, data: skrc))
-            return (Array(encrypt.prefix(16)), Array(decrypt.prefix(16)))
+            let hashes = initiatorKeyHashes(secret: secret, skic: skic, skrc: skrc)
+            return (Array(hashes.encrypt.prefix(16)), Array(hashes.decrypt.prefix(16)))
+        }
+
+        /// The whole 32-byte HMAC-SHA256 results whose first 16 bytes are the keys (the HMAC keys
+        /// of §4.6.5 come from them).
+        static func initiatorKeyHashes(secret: [UInt8], skic: [UInt8], skrc: [UInt8]) -> (encrypt: [UInt8], decrypt: [UInt8]) {
+            (hmacSHA256(key: secret, data: hmacSHA256(key: skrc, data: skic)), hmacSHA256(key: secret, data: hmacSHA256(key: skic, data: skrc)))
         }
     }
 

@@ -22,6 +22,11 @@ final class RTMFPTestClient {
         var sessionID: UInt32?
         /// Adds HMAC and session-sequence negotiation options ("send on request") to the skic.
         var negotiationOptions = true
+        /// Always sends and requires HMACs and session sequence numbers, as rtmfp-cpp by default
+        /// (RTMFPClientProtection.swift); replaces `negotiationOptions`.
+        var protection = false
+        /// The length of the HMACs the client sends with `protection`.
+        var hmacLength = 10
         /// The IIKeying signature (Flash's is empty).
         var keyingSignature: [UInt8] = []
         /// The largest datagram sent.
@@ -87,6 +92,8 @@ final class RTMFPTestClient {
     /// The session keys (RFC 7425 §4.6), once derived.
     private(set) var encryptKey: [UInt8]?
     private(set) var decryptKey: [UInt8]?
+    /// HMACs and sequence numbers, when `Settings.protection` negotiated them.
+    private(set) var protection: Protection?
 
     /// Redirects received (for the IHello or a rendezvous request), in order.
     private(set) var redirects: [Redirect] = []
@@ -239,7 +246,7 @@ final class RTMFPTestClient {
     func send(_ message: [UInt8], onFlow flowID: UInt64) {
         guard var flow = sendFlows[flowID] else { return }
         let optionBytes = flow.options.flatMap(\.encoded).count + 1
-        let room = Packet.chunkCapacity(datagramSize: settings.datagramSize) - 34 - optionBytes // chunk and fragment headers
+        let room = Packet.chunkCapacity(datagramSize: datagramBudget) - 34 - optionBytes // chunk and fragment headers
         flow.send(message, fragmentSize: min(settings.fragmentSize, room))
         sendFlows[flowID] = flow
     }
@@ -262,8 +269,9 @@ final class RTMFPTestClient {
             errors.append("datagram for unknown session ID \(sessionID)")
             return nil
         }
-        if sessionID != 0, let decryptKey, let packet = Packet.decode(datagram, key: decryptKey) {
-            return packet
+        if sessionID != 0, let decryptKey {
+            if protection != nil, let packet = protection?.decode(datagram, key: decryptKey) { return packet }
+            if protection == nil, let packet = Packet.decode(datagram, key: decryptKey) { return packet }
         }
         guard let packet = Packet.decode(datagram, key: Crypto.defaultKey), packet.mode == PacketFlag.startupMode else {
             errors.append("datagram that does not decrypt (session ID \(sessionID))")
@@ -310,7 +318,9 @@ final class RTMFPTestClient {
             return nil
         }
         let certificate = Handshake.certificate(layout: settings.keyLayout, keyPair: keyPair)
-        let skic = Handshake.initiatorComponent(layout: settings.keyLayout, keyPair: keyPair, negotiation: settings.negotiationOptions)
+        let skic = Handshake.initiatorComponent(layout: settings.keyLayout, keyPair: keyPair,
+                                                negotiation: settings.negotiationOptions && !settings.protection)
+            + (settings.protection ? Protection.initiatorOptions(hmacLength: settings.hmacLength) : [])
         self.group = group
         self.keyPair = keyPair
         self.certificate = certificate
@@ -329,7 +339,12 @@ final class RTMFPTestClient {
             return
         }
         guard state == .keyingSent, let keyPair, let skic else { return } // a repetition
-        guard !Handshake.requiresUnsupportedNegotiation(skrc: keying.skrc) else {
+        let serverHMACLength = Protection.responderHMACLength(skrc: keying.skrc)
+        if settings.protection, serverHMACLength == nil {
+            fail("the server does not promise HMACs and session sequence numbers")
+            return
+        }
+        guard settings.protection || !Handshake.requiresUnsupportedNegotiation(skrc: keying.skrc) else {
             fail("the server requires HMAC or session sequence numbers")
             return
         }
@@ -341,6 +356,10 @@ final class RTMFPTestClient {
         let keys = Crypto.initiatorKeys(secret: secret, skic: skic, skrc: keying.skrc)
         encryptKey = keys.encrypt
         decryptKey = keys.decrypt
+        if settings.protection, let serverHMACLength {
+            protection = Protection(secret: secret, skic: skic, skrc: keying.skrc, sendLength: settings.hmacLength,
+                                    receiveLength: serverHMACLength)
+        }
         responderSessionID = keying.sessionID
         handshakeDatagram = nil
         state = .open
@@ -452,7 +471,7 @@ final class RTMFPTestClient {
     /// into as few datagrams as fit.
     private func assemble(now: UInt64) -> [[UInt8]] {
         guard let responderSessionID, let encryptKey else { return [] }
-        let capacity = Packet.chunkCapacity(datagramSize: settings.datagramSize)
+        let capacity = Packet.chunkCapacity(datagramSize: datagramBudget)
         var packets: [[Chunk]] = []
         var current: [Chunk] = []
         var used = 0
@@ -500,9 +519,16 @@ final class RTMFPTestClient {
         }
         if !current.isEmpty { packets.append(current) }
         return packets.compactMap { chunks in
-            Packet(mode: PacketFlag.initiatorMode, timestamp: timestamp(now), timestampEcho: echo(now), chunks: chunks)
-                .encode(sessionID: responderSessionID, key: encryptKey)
+            let packet = Packet(mode: PacketFlag.initiatorMode, timestamp: timestamp(now), timestampEcho: echo(now), chunks: chunks)
+            if protection != nil { return protection?.encode(packet, sessionID: responderSessionID, key: encryptKey) }
+            return packet.encode(sessionID: responderSessionID, key: encryptKey)
         }
+    }
+
+    /// The datagram size chunks are packed for: with `protection`, room is left for the HMAC and the
+    /// sequence number (a block more than the checksum they replace).
+    private var datagramBudget: Int {
+        settings.datagramSize - (settings.protection ? settings.hmacLength + 16 : 0)
     }
 
     /// The packet timestamp: `now` in 4 ms units, on 16 bits.
