@@ -25,6 +25,8 @@ final class RTMFPPlugin: MonaPluginInstance {
     let sendConfiguration = RTMFPSendFlow.Configuration()
     private var timer: mona_handle?
     private var ticks = 0
+    /// The packets of the session being flushed, sent in runs (`flushOutbox`).
+    private var outbox = RTMFPOutbox()
     /// The most sessions at once (a new handshake past it is ignored).
     static let maxSessions = 100_000
     /// Period of the tick (retransmissions); every `slowTicks` ticks, keepalive and expiry.
@@ -161,7 +163,8 @@ final class RTMFPPlugin: MonaPluginInstance {
         _ = datagram.withUnsafeBytes { host.send(udp: udp, to: chunk.address, $0) }
     }
 
-    /// One packet of a session: our responder flags, its chunks, sealed with its key.
+    /// One packet of a session: our responder flags, its chunks, sealed with its key, into the outbox
+    /// (the session's flush sends it with `flushOutbox`).
     func sendPacket(_ body: [UInt8], session: RTMFPSession, timestamp: UInt16, echo: UInt16?) {
         var writer = RTMFPPacketWriter(flags: RTMFPPacket.Flag.timeCriticalReverse | RTMFPPacket.Flag.responderMode,
                                        timestamp: timestamp, echo: echo, sequence: session.protection.sendSequence,
@@ -172,7 +175,15 @@ final class RTMFPPlugin: MonaPluginInstance {
             host.log(MONA_LOG_ERROR, "RTMFP packet of \(body.count) bytes does not fit: dropped")
             return
         }
-        _ = datagram.withUnsafeBytes { host.send(udp: udp, to: session.address, $0) }
+        if !outbox.accepts(datagram.count, to: session.address) { flushOutbox() }
+        outbox.append(datagram, to: session.address)
+    }
+
+    /// Sends the packets gathered, each run of them in one host call.
+    func flushOutbox() {
+        guard !outbox.isEmpty else { return }
+        _ = outbox.bytes.withUnsafeBytes { host.send(udp: udp, to: outbox.address, segments: $0, segmentSize: outbox.segmentSize) }
+        outbox.clear()
     }
 
     // MARK: sessions

@@ -26,27 +26,6 @@ void mona_crypto_md5(const uint8_t *data, size_t size, uint8_t *out) { digest(EV
 void mona_crypto_sha1(const uint8_t *data, size_t size, uint8_t *out) { digest(EVP_sha1(), data, size, out); }
 void mona_crypto_sha256(const uint8_t *data, size_t size, uint8_t *out) { digest(EVP_sha256(), data, size, out); }
 
-void mona_crypto_hmac_sha256(const uint8_t *key, size_t key_size, const uint8_t *data, size_t size, uint8_t *out) {
-    unsigned int len = 0;
-    static const uint8_t empty = 0;
-    HMAC(EVP_sha256(), key_size ? key : &empty, (int)key_size, size ? data : &empty, size, out, &len);
-}
-
-int mona_crypto_aes128_cbc(int encrypt, const uint8_t *key, const uint8_t *iv, uint8_t *data, size_t size) {
-    static const uint8_t zero_iv[16] = {0};
-    if (size % 16 != 0 || size > (size_t)1 << 30) return -1;
-    if (size == 0) return 0;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx) return -1;
-    int ok = EVP_CipherInit_ex(ctx, EVP_aes_128_cbc(), NULL, key, iv ? iv : zero_iv, encrypt ? 1 : 0) == 1 &&
-             EVP_CIPHER_CTX_set_padding(ctx, 0) == 1;
-    int out_len = 0, final_len = 0;
-    ok = ok && EVP_CipherUpdate(ctx, data, &out_len, data, (int)size) == 1 &&
-         EVP_CipherFinal_ex(ctx, data + out_len, &final_len) == 1 && (size_t)(out_len + final_len) == size;
-    EVP_CIPHER_CTX_free(ctx);
-    return ok ? 0 : -1;
-}
-
 int mona_crypto_rc4_init(mona_rc4 *rc4, const uint8_t *key, size_t key_size) {
     if (key_size == 0 || key_size > 256) return -1;
     for (int n = 0; n < 256; n++) rc4->s[n] = (uint8_t)n;

@@ -1,6 +1,12 @@
 #include "mona_system.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 void mona_system_tune_allocator(void) {
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
@@ -17,4 +23,28 @@ size_t mona_system_free_heap_bytes(void) {
 
 int mona_system_release_free_heap(void) {
     return malloc_trim(0);
+}
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+long mona_system_udp_send_segments(int fd, const void *to, unsigned to_size, const void *data, size_t size,
+                                   unsigned short segment) {
+    char control[CMSG_SPACE(sizeof(uint16_t))];
+    memset(control, 0, sizeof control);
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = size};
+    struct msghdr message = {.msg_name = (void *)to, .msg_namelen = to_size, .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_UDP;
+    header->cmsg_type = UDP_SEGMENT;
+    header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t value = segment;
+    memcpy(CMSG_DATA(header), &value, sizeof value);
+    ssize_t sent;
+    do {
+        sent = sendmsg(fd, &message, MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    return sent < 0 ? -(long)errno : (long)sent;
 }

@@ -22,10 +22,15 @@ extension MonaHost {
 
     /// HMAC-SHA256 of `data` keyed with `key`: 32 bytes.
     public func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] {
+        data.withUnsafeBytes { hmacSHA256(key: key, bytes: $0) }
+    }
+
+    /// HMAC-SHA256 of `bytes` (not copied) keyed with `key`: 32 bytes.
+    public func hmacSHA256(key: [UInt8], bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         key.withUnsafeBufferPointer { k in
-            data.withUnsafeBufferPointer { d in
-                digest.withUnsafeMutableBufferPointer { api.pointee.hmac_sha256(ctx, k.baseAddress, k.count, d.baseAddress, d.count, $0.baseAddress) }
+            digest.withUnsafeMutableBufferPointer {
+                api.pointee.hmac_sha256(ctx, k.baseAddress, k.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, $0.baseAddress)
             }
         }
         return digest

@@ -122,6 +122,30 @@ public struct MonaHost: @unchecked Sendable {
         return api.pointee.udp_send(ctx, udp, &address, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count)
     }
 
+    /// True when the host sends runs of datagrams in one call (ABI 1.6).
+    public var sendsSegments: Bool {
+        Int(api.pointee.struct_size) >= MemoryLayout<mona_host_api>.offset(of: \mona_host_api.udp_send_segments)!
+            + MemoryLayout<UnsafeRawPointer>.size
+    }
+
+    /// Sends the datagrams held back to back in `bytes`, each `segmentSize` bytes but the last, to one
+    /// address: in one host call from ABI 1.6, one call per datagram before.
+    @discardableResult
+    public func send(udp: mona_handle, to address: mona_addr, segments bytes: UnsafeRawBufferPointer, segmentSize: Int) -> Int32 {
+        guard segmentSize > 0, let base = bytes.baseAddress else { return bytes.isEmpty ? MONA_OK : MONA_E_INVAL }
+        if sendsSegments, let sendSegments = api.pointee.udp_send_segments {
+            var address = address
+            return sendSegments(ctx, udp, &address, base.assumingMemoryBound(to: UInt8.self), bytes.count, segmentSize)
+        }
+        var start = 0
+        while start < bytes.count {
+            let status = send(udp: udp, to: address, UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + segmentSize, bytes.count)]))
+            guard status == MONA_OK else { return status }
+            start += segmentSize
+        }
+        return MONA_OK
+    }
+
     // MARK: timers
 
     /// Starts a timer; returns its handle, or nil.

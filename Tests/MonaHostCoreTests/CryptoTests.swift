@@ -53,6 +53,44 @@ struct CryptoTests {
         #expect(mona_crypto_aes128_cbc(1, key, nil, &odd, odd.count) == -1)
     }
 
+    /// The keyed contexts are cached per thread: the same key again (IV reset), another key taking a
+    /// slot over, both directions interleaved, an empty and a long HMAC key, and other threads, all
+    /// give the vectors' answers.
+    @Test func cachedKeyedContextsGiveTheSameAnswersEveryTime() async {
+        let key = Self.bytes("2b7e151628aed2a6abf7158809cf4f3c")
+        let iv = Self.bytes("000102030405060708090a0b0c0d0e0f")
+        let plain = Self.bytes("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51")
+        let cipher = "7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2"
+        let jefe = Array("Jefe".utf8)
+        let message = Array("what do ya want for nothing?".utf8)
+        let mac = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        @Sendable func round(_ salt: UInt8) -> Bool {
+            var ok = true
+            for n in 0..<3000 {
+                var data = plain
+                ok = ok && mona_crypto_aes128_cbc(1, key, iv, &data, data.count) == 0 && Self.hex(data) == cipher
+                ok = ok && mona_crypto_aes128_cbc(0, key, iv, &data, data.count) == 0 && data == plain
+                var other = plain // many other keys take slots over
+                let otherKey = (0..<16).map { UInt8(truncatingIfNeeded: n &* 31 &+ $0 &+ Int(salt)) }
+                ok = ok && mona_crypto_aes128_cbc(1, otherKey, nil, &other, other.count) == 0 && other != plain
+                var out = [UInt8](repeating: 0, count: 32)
+                mona_crypto_hmac_sha256(jefe, jefe.count, message, message.count, &out)
+                ok = ok && Self.hex(out) == mac
+                let otherMACKey = (0..<(1 + n % 80)).map { UInt8(truncatingIfNeeded: $0 &+ n) }
+                mona_crypto_hmac_sha256(otherMACKey, otherMACKey.count, message, message.count, &out)
+            }
+            var empty = [UInt8](repeating: 0, count: 32)
+            mona_crypto_hmac_sha256(nil, 0, nil, 0, &empty)
+            return ok && Self.hex(empty) == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"
+        }
+        #expect(round(0))
+        let others = await withTaskGroup(of: Bool.self) { group in
+            for salt in 1...3 { group.addTask { round(UInt8(salt)) } }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(others)
+    }
+
     @Test func rc4MatchesTheKnownVectorAcrossCalls() {
         var state = mona_rc4()
         let key = Array("Key".utf8)

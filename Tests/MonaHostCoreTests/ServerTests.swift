@@ -1,4 +1,5 @@
 import Foundation
+import PluginABI
 import Testing
 
 /// The real executable, started with a temporary folder and ini, driven over loopback sockets.
@@ -48,6 +49,36 @@ struct ServerTests {
         try client.send("!close\n")
         #expect(client.waitForEOF())
         #expect(server.waitFor("cecho: connection closed, reason 0"))
+        #expect(server.terminate().status == 0)
+    }
+
+    /// udp_send_segments (ABI 1.6) from the C drop-in: runs of datagrams arrive as the datagrams they
+    /// hold, in order, whatever the run's length (past the system's per-call limits too).
+    @Test func theCDropInSendsRunsOfDatagrams() throws {
+        let folder = try Self.folderWithCEcho()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let port = TestEnvironment.freePort()
+        let server = try ServerProcess(directory: folder, ini: Self.protocolsOff + Self.cechoSection(port: port))
+        try server.waitUntilStarted()
+        let receiver = TestSocket(udpTimeout: 5)
+        let udpPort = receiver.bindLoopback()
+        try #require(udpPort != 0)
+        let client = try TestSocket(tcpPort: port)
+        for (segment, size) in [(1000, 5500), (1200, 84_000), (700, 700)] {
+            try client.send("!udp \(udpPort) \(segment) \(size)\n")
+            let reply = try client.readLine()
+            #expect(reply == "udp 0", "\(reply)")
+            // Each datagram as "<size>x<its byte>", received and expected.
+            var expected: [String] = []
+            for start in stride(from: 0, to: size, by: segment) { expected.append("\(min(segment, size - start))x\(start / segment % 256)") }
+            var received: [String] = []
+            while received.count < expected.count, let datagram = receiver.receiveDatagram() {
+                received.append(Set(datagram).count == 1 ? "\(datagram.count)x\(datagram[0])" : "\(datagram.count) mixed")
+            }
+            #expect(received == expected, "segment \(segment), size \(size)")
+        }
+        try client.send("!udp \(udpPort) 0 100\n")
+        #expect(try client.readLine() == "udp \(MONA_E_INVAL)")
         #expect(server.terminate().status == 0)
     }
 

@@ -18,6 +18,8 @@ extension FakeHost {
         let context: UnsafeMutableRawPointer?
         /// Datagrams the plugin sent, in order.
         public internal(set) var sent: [(to: mona_addr, bytes: [UInt8])] = []
+        /// Datagrams per udp_send_segments call, in order (udp_send adds none).
+        public internal(set) var runs: [Int] = []
         public internal(set) var closed = false
 
         init(handle: mona_handle, port: UInt16, context: UnsafeMutableRawPointer?) {

@@ -185,6 +185,19 @@ enum FakeHostTable {
             socket.sent.append((to.pointee, FakeHostTable.bytes(data, size)))
             return MONA_OK
         }
+        api.udp_send_segments = { ctx, handle, to, data, size, segmentSize in
+            let host = FakeHostTable.host(ctx, "udp_send_segments")
+            guard let socket = host.udpSockets[handle], !socket.closed, let to, segmentSize > 0, segmentSize <= 65507
+            else { return MONA_E_INVAL }
+            let bytes = FakeHostTable.bytes(data, size)
+            var datagrams = 0
+            for start in stride(from: 0, to: bytes.count, by: segmentSize) {
+                socket.sent.append((to.pointee, Array(bytes[start..<min(start + segmentSize, bytes.count)])))
+                datagrams += 1
+            }
+            socket.runs.append(datagrams)
+            return MONA_OK
+        }
         api.udp_close = { ctx, handle in
             guard let socket = FakeHostTable.host(ctx, "udp_close").udpSockets[handle] else { return MONA_E_INVAL }
             socket.closed = true

@@ -173,6 +173,24 @@ struct ProtectionTests {
         }
     }
 
+    /// The packets of one flush leave in runs (one host call each, UDP segmentation): full packets of
+    /// one size, the last shorter.
+    @Test func theServersPacketsLeaveInRuns() throws {
+        let network = RTMFPSessionTests.Network()
+        defer { network.host.destroy() }
+        network.host.onInvoke = { _, _, args in .results(args) }
+        let client = network.client(port: 40_104, Self.protectedSettings())
+        client.connect()
+        network.settle()
+        let big = String(repeating: "z", count: 40_000)
+        let call = client.call("echo", [.string(big)])
+        network.settle()
+        #expect(client.reply(to: call) == .result([.string(big)]))
+        let runs = network.socket.runs
+        #expect(runs.contains { $0 > 1 }, "\(runs)")
+        #expect(runs.reduce(0, +) == network.socket.sent.count - 2, "every session packet (all but RHello and RIKeying) in a run")
+    }
+
     @Test func aReplayedClientPacketIsDropped() throws {
         let network = RTMFPSessionTests.Network()
         defer { network.host.destroy() }

@@ -13,6 +13,8 @@ protocol RTMFPCrypto {
     func sha256(_ bytes: [UInt8]) -> [UInt8]
     /// HMAC-SHA256 of `data` keyed with `key`: 32 bytes.
     func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8]
+    /// HMAC-SHA256 of `bytes` keyed with `key`: 32 bytes (the packets' HMACs, without a copy).
+    func hmacSHA256(key: [UInt8], bytes: UnsafeRawBufferPointer) -> [UInt8]
     /// `count` cryptographically secure random bytes.
     func randomBytes(_ count: Int) -> [UInt8]
     /// A new key pair in MODP `group` (2, 5 or 14): a handle for the calls below and the public key,
@@ -25,6 +27,10 @@ protocol RTMFPCrypto {
     func dhFree(_ handle: UInt64)
 }
 
+extension RTMFPCrypto {
+    func hmacSHA256(key: [UInt8], bytes: UnsafeRawBufferPointer) -> [UInt8] { hmacSHA256(key: key, data: Array(bytes)) }
+}
+
 /// `RTMFPCrypto` over the host's services.
 struct RTMFPHostCrypto: RTMFPCrypto {
     let host: MonaHost
@@ -35,6 +41,7 @@ struct RTMFPHostCrypto: RTMFPCrypto {
 
     func sha256(_ bytes: [UInt8]) -> [UInt8] { host.sha256(bytes) }
     func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] { host.hmacSHA256(key: key, data: data) }
+    func hmacSHA256(key: [UInt8], bytes: UnsafeRawBufferPointer) -> [UInt8] { host.hmacSHA256(key: key, bytes: bytes) }
     func randomBytes(_ count: Int) -> [UInt8] { host.randomBytes(count) }
 
     func dhNew(group: Int) -> (handle: UInt64, publicKey: [UInt8])? {

@@ -75,7 +75,7 @@ struct RTMFPPacket {
         guard encryptedSize >= 16, encryptedSize % 16 == 0 else { return nil }
         let ciphertext = UnsafeRawBufferPointer(rebasing: datagram[sessionIDSize..<(sessionIDSize + encryptedSize)])
         if let hmac = protection.receiveHMAC {
-            let expected = crypto.hmacSHA256(key: hmac.key, data: Array(ciphertext))
+            let expected = crypto.hmacSHA256(key: hmac.key, bytes: ciphertext)
             var difference: UInt8 = 0
             for index in 0..<hmac.length { difference |= expected[index] ^ datagram[sessionIDSize + encryptedSize + index] }
             guard difference == 0 else { return nil }

@@ -82,7 +82,7 @@ struct RTMFPPacketWriter {
         }
         guard encrypted else { return nil }
         if let hmac {
-            let code = crypto.hmacSHA256(key: hmac.key, data: Array(datagram[RTMFPPacket.sessionIDSize...]))
+            let code = datagram.withUnsafeBytes { crypto.hmacSHA256(key: hmac.key, bytes: UnsafeRawBufferPointer(rebasing: $0[RTMFPPacket.sessionIDSize...])) }
             datagram.append(contentsOf: code.prefix(hmac.length))
         }
         let scrambled = farSessionID ^ word(datagram, 4) ^ word(datagram, 8)

@@ -23,13 +23,15 @@ enum RTMFPAddresses {
             var ip = in6_addr()
             guard inet_pton(AF_INET6, String(host), &ip) == 1 else { return nil }
             address.family = UInt16(MONA_AF_INET6)
-            withUnsafeMutableBytes(of: &address.ip) { $0.copyMemory(from: UnsafeRawBufferPointer(start: &ip, count: 16)) }
+            withUnsafeBytes(of: ip) { source in withUnsafeMutableBytes(of: &address.ip) { $0.copyMemory(from: source) } }
             return address
         }
         var ip = in_addr()
         guard inet_pton(AF_INET, String(host), &ip) == 1 else { return nil }
         address.family = UInt16(MONA_AF_INET)
-        withUnsafeMutableBytes(of: &address.ip) { $0.copyMemory(from: UnsafeRawBufferPointer(start: &ip, count: 4)) }
+        withUnsafeBytes(of: ip) { source in
+            withUnsafeMutableBytes(of: &address.ip) { UnsafeMutableRawBufferPointer(rebasing: $0[0..<4]).copyMemory(from: source) }
+        }
         return address
     }
 }

@@ -50,6 +50,7 @@ extension RTMFPSession {
             }
         }
         if !body.isEmpty { send(body, now: now) }
+        plugin.flushOutbox()
         for flow in sendOrder { collect(flow) }
         plugin.updateBusy(self)
     }

@@ -1,4 +1,5 @@
-/* System tuning the host applies, where Swift has no access (glibc's malloc.h). */
+/* System calls and tuning the host needs where Swift has no access (glibc's malloc.h, control
+ * messages). */
 #ifndef MONA_SYSTEM_H
 #define MONA_SYSTEM_H
 
@@ -14,5 +15,12 @@ size_t mona_system_free_heap_bytes(void);
 
 /** Gives the free pages of every arena back to the system (malloc_trim(0)); 1 if memory was released. */
 int mona_system_release_free_heap(void);
+
+/** Sends the datagrams held back to back in data (size bytes; each segment bytes but the last) to
+ *  `to` in one sendmsg with a UDP_SEGMENT control message (Linux generic segmentation offload), not
+ *  blocking. Returns the bytes sent (all of them), or -errno: EAGAIN when the socket is full, EIO,
+ *  EINVAL, ENOPROTOOPT or EOPNOTSUPP when the system or the route cannot segment. */
+long mona_system_udp_send_segments(int fd, const void *to, unsigned to_size, const void *data, size_t size,
+                                   unsigned short segment);
 
 #endif

@@ -187,6 +187,14 @@ enum HostAPITable {
             else { return MONA_E_INVAL }
             return socket.send(to: address, UnsafeRawBufferPointer(start: data, count: size))
         }
+        api.udp_send_segments = { ctx, handle, to, data, size, segmentSize in
+            let plugin = LoadedPlugin.from(ctx)
+            let found = plugin.runtime.reactor.udpSockets[handle]
+            if let refused = ObjectModelAPI.check(plugin, owner: found?.owner, handle, "udp_send_segments") { return refused }
+            guard let socket = found, let address = to?.pointee, segmentSize > 0, segmentSize <= 65507, data != nil || size == 0
+            else { return MONA_E_INVAL }
+            return socket.send(to: address, UnsafeRawBufferPointer(start: data, count: size), segmentSize: segmentSize)
+        }
         api.udp_close = { ctx, handle in
             let plugin = LoadedPlugin.from(ctx)
             let reactor = plugin.runtime.reactor!

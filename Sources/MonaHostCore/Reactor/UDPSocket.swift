@@ -1,4 +1,5 @@
 import CLibUV
+import CMonaSystem
 import PluginABI
 #if canImport(Glibc)
 import Glibc
@@ -6,7 +7,7 @@ import Glibc
 
 /// A bound UDP socket of a plugin (a libuv `uv_udp_t`): datagrams are read many per system call
 /// (`recvmmsg`) into the loop's read buffer; sends are tried at once and queued only when the socket
-/// would block.
+/// would block; a run of datagrams to one address goes out in one system call (UDP_SEGMENT).
 final class UDPSocket: LoopHandle {
     let handle: UInt64
     unowned let owner: LoadedPlugin
@@ -16,6 +17,15 @@ final class UDPSocket: LoopHandle {
     /// Most bytes waiting in the send queue; datagrams past it are dropped (a peer, or the kernel,
     /// that cannot keep up costs bounded memory).
     static let maxQueuedBytes = 4 << 20
+    /// Most datagrams, and bytes, in one segmented send (Linux takes 64 segments, and an IP packet's
+    /// worth of payload, at most).
+    static let maxSegments = 64
+    static let maxSegmentedBytes = 65_000
+    /// The descriptor libuv polls; -1 until started.
+    private var descriptor: Int32 = -1
+    /// False once the system refused to segment (no UDP_SEGMENT, or a route without checksum offload):
+    /// runs then go one datagram per call.
+    private var segmentationWorks = true
 
     init(handle: UInt64, owner: LoadedPlugin, context: UnsafeMutableRawPointer?, bound: mona_addr, reactor: Reactor) {
         self.handle = handle
@@ -37,6 +47,7 @@ final class UDPSocket: LoopHandle {
         opened()
         var status = uv_udp_open(udp, uv_os_sock_t(descriptor))
         if status != 0 { Glibc.close(descriptor) } else {
+            self.descriptor = descriptor
             status = uv_udp_recv_start(udp, { handle, _, buffer in
                 let loop = uv_handle_get_loop(handle)
                 buffer!.pointee = uv_buf_init(uv_loop_get_data(loop)!.assumingMemoryBound(to: CChar.self),
@@ -90,6 +101,40 @@ final class UDPSocket: LoopHandle {
         return MONA_OK
     }
 
+    /// Sends a run of datagrams held back to back (each `segmentSize` bytes but the last) to one
+    /// address: in segmented system calls while the system takes them and nothing waits in the queue
+    /// (order is kept), else one by one through `send(to:_:)`, which queues what would block.
+    func send(to address: mona_addr, _ bytes: UnsafeRawBufferPointer, segmentSize: Int) -> Int32 {
+        guard isOpen, !isClosing else { return MONA_E_CLOSED }
+        guard let base = bytes.baseAddress, segmentSize > 0 else { return bytes.isEmpty ? MONA_OK : MONA_E_INVAL }
+        let perCall = max(1, min(Self.maxSegments, Self.maxSegmentedBytes / segmentSize)) * segmentSize
+        var offset = 0
+        while offset < bytes.count {
+            let run = min(bytes.count - offset, perCall)
+            if run > segmentSize, segmentationWorks, descriptor >= 0, uv_udp_get_send_queue_count(udp) == 0 {
+                let result = address.withSockAddr { target, length in
+                    mona_system_udp_send_segments(descriptor, target, UInt32(length), base + offset, run, UInt16(segmentSize))
+                } ?? -Int(EINVAL)
+                if result == run {
+                    offset += run
+                    continue
+                }
+                if [EIO, EINVAL, ENOPROTOOPT, EOPNOTSUPP].contains(Int32(-result)) {
+                    segmentationWorks = false
+                    reactor.runtime.log(.debug, "\(owner.section): UDP \(bound.description): no segmentation (\(String(cString: strerror(Int32(-result))))), datagrams one by one")
+                }
+            }
+            var position = offset
+            while position < offset + run {
+                let size = min(segmentSize, offset + run - position)
+                let status = send(to: address, UnsafeRawBufferPointer(start: base + position, count: size))
+                guard status == MONA_OK else { return status }
+                position += size
+            }
+            offset += run
+        }
+        return MONA_OK
+    }
 }
 
 /// A datagram the socket could not take at once: its copy and its libuv request.

@@ -118,14 +118,16 @@ extern "C" {
  *        departures repaired by the plugin, peer_addresses asks onRendezVousUnknown);
  *        client_address_changed updates client.address and runs onAddressChanged;
  *        mona_host_api.handshake_targets (Lua onHandshake, redirection targets as mona_addr, "myself"
- *        as the wildcard address). dh_new accepts MODP groups 5 and 14. */
+ *        as the wildcard address). dh_new accepts MODP groups 5 and 14.
+ *   1.6  mona_host_api.udp_send_segments: a run of datagrams to one address in one call (UDP
+ *        segmentation offload where the system has it). */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 5
+#define MONA_ABI_MINOR 6
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010005u
+#define MONA_ABI_VERSION 0x00010006u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -711,6 +713,19 @@ typedef struct mona_host_api {
     int32_t (*handshake_targets)(mona_host_ctx *ctx, const char *protocol, const mona_addr *peer, const char *path,
                                  const uint8_t *properties, size_t properties_size, uint32_t attempts,
                                  mona_addr *targets, size_t capacity, size_t *count);
+
+    /* -- 1.6: datagrams in runs ------------------------------------------------------------------
+     * Read it only when struct_size covers it (MONA_HAS_FIELD(mona_host_api, udp_send_segments)). */
+
+    /** Sends the datagrams held back to back in `data` (size bytes in all) to `to`, in order: each is
+     *  `segment_size` bytes but the last, which may be shorter (size need not be a multiple). The
+     *  result, for the peer, is that of udp_send called once per datagram; the host hands them to the
+     *  system in as few calls as it can (Linux UDP_SEGMENT, or one call each where the system or the
+     *  route refuses it). The caller keeps `data`; the host copies what it must queue. MONA_E_INVAL
+     *  for a segment_size of 0 or over 65507, a bad address, or NULL data with a size; MONA_E_IO when
+     *  a datagram could neither be sent nor queued (the following ones are not sent). */
+    int32_t (*udp_send_segments)(mona_host_ctx *ctx, mona_handle udp, const mona_addr *to, const uint8_t *data,
+                                 size_t size, size_t segment_size);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */

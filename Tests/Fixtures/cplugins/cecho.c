@@ -7,6 +7,10 @@
  *   !handoff <section>    hands the connection (and the bytes after this line) to another plugin
  *   !config <key>         "config <key>=<value>" or "config <key> absent"
  *   !sha256 <text>        the hex SHA-256 of <text>, computed by the host
+ *   !udp <port> <segment> <size>
+ *                         sends <size> bytes to UDP 127.0.0.1:<port> with udp_send_segments (ABI 1.6),
+ *                         datagrams of <segment> bytes, the n-th filled with the byte n; "udp <status>"
+ *                         (datagrams to that socket are echoed)
  *   !close                graceful close
  * When the peer half-closes, it answers "bye" and closes.
  * Configuration: <section>.host (default: host), <section>.port (required).
@@ -19,6 +23,7 @@
 typedef struct plugin {
     const mona_host_api *host;
     char section[64];
+    mona_handle udp; /* bound by the first !udp */
 } plugin;
 
 typedef struct session {
@@ -107,6 +112,24 @@ static int command(plugin *p, session *s, const char *line, const uint8_t *rest,
         for (int n = 0; n < 32; n++) at += sprintf(at, "%02x", digest[n]);
         strcpy(at, "\n");
         send_text(p, s->connection, reply);
+    } else if (strncmp(line, "!udp ", 5) == 0) {
+        unsigned port = 0, segment = 0, size = 0;
+        int32_t status = MONA_E_INVAL;
+        static uint8_t bytes[1 << 17];
+        if (sscanf(line + 5, "%u %u %u", &port, &segment, &size) == 3 && size <= sizeof bytes &&
+            MONA_HAS_FIELD(mona_host_api, p->host->struct_size, udp_send_segments)) {
+            status = p->udp ? MONA_OK : p->host->udp_bind(p->host->ctx, "127.0.0.1", 0, NULL, &p->udp, NULL);
+            for (unsigned n = 0; n < size; n++) bytes[n] = segment ? (uint8_t)(n / segment) : 0;
+            mona_addr to;
+            memset(&to, 0, sizeof to);
+            to.family = MONA_AF_INET;
+            to.port = (uint16_t)port;
+            to.ip[0] = 127;
+            to.ip[3] = 1;
+            if (status == MONA_OK) status = p->host->udp_send_segments(p->host->ctx, p->udp, &to, bytes, size, segment);
+        }
+        snprintf(reply, sizeof reply, "udp %d\n", (int)status);
+        send_text(p, s->connection, reply);
     } else if (strcmp(line, "!close") == 0) {
         p->host->tcp_close(p->host->ctx, s->connection, MONA_CLOSE_GRACEFUL);
     } else {
@@ -164,6 +187,14 @@ static void timer_fired(void *self, void *timer_ctx, mona_handle timer) {
     if (--s->remaining == 0 && s->ticks > 1) p->host->timer_cancel(p->host->ctx, timer);
 }
 
+/* Datagrams to the !udp socket come back to where they came from. */
+static void datagram(void *self, void *udp_ctx, mona_handle udp, const mona_addr *from, const uint8_t *bytes,
+                     size_t size) {
+    plugin *p = self;
+    (void)udp_ctx;
+    p->host->udp_send(p->host->ctx, udp, from, bytes, size);
+}
+
 static const mona_plugin table = {
     .abi_version = MONA_ABI_VERSION,
     .struct_size = sizeof(mona_plugin),
@@ -178,6 +209,7 @@ static const mona_plugin table = {
     .tcp_eof = eof,
     .tcp_closed = closed,
     .timer_fired = timer_fired,
+    .udp_datagram = datagram,
 };
 
 const mona_plugin *mona_plugin_entry(uint32_t host_abi_version) {

@@ -28,6 +28,18 @@ final class TestSocket {
 
     deinit { close(fd) }
 
+    /// Binds this UDP socket to 127.0.0.1 on an ephemeral port; returns the port (0 on failure).
+    func bindLoopback() -> UInt16 {
+        var address = Self.loopback(0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        return bound ? UInt16(bigEndian: address.sin_port) : 0
+    }
+
     static func loopback(_ port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
