@@ -34,6 +34,16 @@ final class TestSocket {
 
     deinit { close(fd) }
 
+    /// The local port (of a connected or bound socket).
+    var localPort: UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     /// Binds a UDP socket to an ephemeral loopback port; returns the port.
     func bindLoopback() -> UInt16 {
         var address = Self.loopback(0)

@@ -104,8 +104,7 @@ for key, value in pairs(native.environment()) do M.collectionSet(M.environment, 
 M.clientsByID = M.newCollection("clients", function(id) return M.findClient(id) end, true)
 M.publications = M.newCollection("publications")
 M.groups = M.newCollection("groups", function(id) return M.findGroup(id) end)
-M.servers = M.newCollection("servers")
-mona.clients, mona.publications, mona.groups, mona.servers = M.clientsByID, M.publications, M.groups, M.servers
+mona.clients, mona.publications, mona.groups = M.clientsByID, M.publications, M.groups -- mona.servers: prelude/servers
 mona.configs, mona.environment = M.configs, M.environment
 mona.arguments = M.configs.arguments or M.newCollection("arguments")
 setmetatable(mona, { __index = function(_, key) return M.configs[key] end })
