@@ -113,6 +113,7 @@ struct ServerMeshTests {
         let b = try acceptor(serversPort: port)
         let session = try b.connect()
         try session.expect("open /", "opened {}")
+        let silent = try TestSocket(tcpPort: port, timeout: 15) // connects and never says hello
         // A peer speaking 1.x's bytes by hand: hello (control 0, type 1, pairs of varint strings).
         let peer = try TestSocket(tcpPort: port)
         let pairs: [UInt8] = [1] + [4] + Array("role".utf8) + [4] + Array("hand".utf8)
@@ -133,6 +134,8 @@ struct ServerMeshTests {
         #expect(b.server.waitFor("sent an unknown handler reference 9: link closed"))
         #expect(peer.waitForEOF())
         try session.expectLine(#"invoke serverDown "127.0.0.1:\#(peer.localPort)" 1"#, "onServerDisconnection(server, error) after bad input")
+        #expect(silent.waitForEOF(), "a peer that sends no hello is cut after 10 s")
+        #expect(b.server.waitFor("Server 127.0.0.1:\(silent.localPort) sent no hello within 10 s: link closed"))
     }
 
     /// The body of the next frame a peer receives.

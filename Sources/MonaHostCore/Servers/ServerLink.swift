@@ -21,6 +21,11 @@ final class ServerLink: HostTCPConnectionDelegate {
     /// Why we ended the link (bad input, a refusal), for the disconnection event.
     private var failure: String?
     private unowned let mesh: ServerMesh
+    /// Ends a link whose peer sends no hello (a stuck server, or not a server: it would hold the link,
+    /// and a target would never be dialled again).
+    private var helloTimer: LoopTimer?
+    /// How long a peer has to send its hello.
+    static let helloTimeoutMs: UInt64 = 10_000
 
     init(connection: HostTCPConnection, isTarget: Bool, address: String, properties: [ServerConfigPair], mesh: ServerMesh) {
         self.connection = connection
@@ -29,7 +34,14 @@ final class ServerLink: HostTCPConnectionDelegate {
         self.properties = properties
         self.mesh = mesh
         connection.delegate = self
+        helloTimer = LoopTimer(reactor: mesh.reactor, delayMs: Self.helloTimeoutMs) { [weak self] in
+            guard let self, !isConnected else { return }
+            mesh.log(.error, "Server \(address) sent no hello within \(Self.helloTimeoutMs / 1000) s: link closed")
+            end("no hello")
+        }
     }
+
+    deinit { helloTimer?.cancel() }
 
     var handle: UInt64 { connection.handle }
 
@@ -65,6 +77,7 @@ final class ServerLink: HostTCPConnectionDelegate {
     func end(_ reason: String?) {
         guard isActive else { return }
         if failure == nil { failure = reason }
+        stopHelloTimer()
         connection.disconnect()
         mesh.endedLater(self, error: failure)
     }
@@ -84,7 +97,13 @@ final class ServerLink: HostTCPConnectionDelegate {
     }
 
     func closed(_ connection: HostTCPConnection, error: String?) {
+        stopHelloTimer()
         mesh.ended(self, error: failure ?? error)
+    }
+
+    private func stopHelloTimer() {
+        helloTimer?.cancel()
+        helloTimer = nil
     }
 
     private func handle(_ message: ServerMessage) {
@@ -95,6 +114,7 @@ final class ServerLink: HostTCPConnectionDelegate {
                 return end("a second hello")
             }
             configs = pairs
+            stopHelloTimer()
             if !isTarget { sendHello() }
             isConnected = true
             mesh.connected(self)

@@ -49,6 +49,8 @@ final class ServerMesh: HostTCPListenerDelegate {
         self.host = host
     }
 
+    var reactor: Reactor { host.reactor }
+
     /// Listens on `servers.port` (if not 0) and reads `servers.targets`.
     func start() {
         targets = Self.parseTargets(host.config["servers.targets"] ?? "") { [self] entry in
@@ -120,7 +122,7 @@ final class ServerMesh: HostTCPListenerDelegate {
     }
 
     private func dial(_ index: Int, _ address: mona_addr) {
-        let connection = HostTCPConnection(reactor: host.reactor)
+        let connection = HostTCPConnection(reactor: reactor)
         if let failure = connection.connect(to: address) {
             return log(.warn, "Server \(address.description): \(failure)")
         }
