@@ -4,8 +4,8 @@ import PluginABI
 import Glibc
 #endif
 
-/// What a host-driven TCP connection tells its user (Lua's sockets). Every call is a libuv callback
-/// of its own, never made from inside a call of the user into the connection.
+/// What a host-driven TCP connection tells its user (Lua's sockets, a link between servers). Every call
+/// is a libuv callback of its own, never made from inside a call of the user into the connection.
 protocol HostTCPConnectionDelegate: AnyObject {
     /// Bytes arrived: what was left unconsumed before, then the new bytes. Returns how many were consumed.
     func received(_ connection: HostTCPConnection, _ bytes: UnsafeRawBufferPointer) -> Int
@@ -15,7 +15,8 @@ protocol HostTCPConnectionDelegate: AnyObject {
 
 /// One TCP connection the host drives for itself (not a plugin's): dialled (`connect`) or accepted
 /// by a `HostTCPListener`, read into the loop's buffer, written as `TCPConnection` writes (the socket
-/// first, then a copy of what the kernel did not take) with a bounded queue. Loop thread only.
+/// first, then a copy of what the kernel did not take, one write in libuv at a time) with a bounded
+/// queue. Loop thread only.
 final class HostTCPConnection: LoopHandle {
     let handle: UInt64
     private unowned let reactor: Reactor
@@ -27,8 +28,13 @@ final class HostTCPConnection: LoopHandle {
     private(set) var local = mona_addr.none
     /// Bytes left unconsumed by the delegate, passed again with the next ones.
     private var input: [UInt8] = []
-    /// Bytes copied into writes that libuv has not finished.
-    private(set) var queuedBytes = 0
+    /// Bytes of the write libuv has (one at a time).
+    private var inFlight = 0
+    /// Bytes queued meanwhile, for the next write: one growing block, so many small sends to a peer
+    /// that reads slowly cost their bytes, not a request each.
+    private var pending: UnsafeMutableRawPointer?
+    private var pendingSize = 0
+    private var pendingCapacity = 0
     /// Loop time (ms) of the last byte sent or received.
     private var lastActivity: UInt64
     /// Why the connection failed, told to the delegate when it ends.
@@ -55,6 +61,9 @@ final class HostTCPConnection: LoopHandle {
 
     /// True while the connection is open and not disconnecting.
     var isUsable: Bool { isOpen && !isClosing && !disconnecting }
+
+    /// Bytes queued and not yet written to the kernel.
+    var queuedBytes: Int { inFlight + pendingSize }
 
     /// Milliseconds since the last byte sent or received.
     var idleTime: UInt64 { uv_now(reactor.loop) &- lastActivity }
@@ -186,10 +195,16 @@ final class HostTCPConnection: LoopHandle {
         close()
     }
 
+    deinit { free(pending) }
+
     override func handleClosed() {
         drainTimer?.cancel()
         drainTimer = nil
         input = []
+        free(pending)
+        pending = nil
+        pendingSize = 0
+        pendingCapacity = 0
         let delegate = delegate
         self.delegate = nil
         delegate?.closed(self, error: failure)
@@ -218,25 +233,46 @@ final class HostTCPConnection: LoopHandle {
         }
         if written > 0 { lastActivity = uv_now(reactor.loop) }
         guard written < bytes.count else { return nil }
-        let copy = HostWrite(connection: self, copying: UnsafeRawBufferPointer(rebasing: bytes[written...]))
-        let status = copy.submit()
-        guard status == 0 else {
-            fail(status)
-            return String(cString: uv_strerror(status))
+        let rest = bytes.count - written
+        if pendingSize + rest > pendingCapacity {
+            pendingCapacity = max(pendingSize + rest, 2 * pendingCapacity, 4096)
+            pending = realloc(pending, pendingCapacity)
         }
-        queuedBytes += copy.size
-        return nil
+        (pending! + pendingSize).copyMemory(from: base + written, byteCount: rest)
+        pendingSize += rest
+        guard inFlight == 0 else { return nil } // the write in flight submits it when it ends
+        let status = submitPending()
+        return status == 0 ? nil : String(cString: uv_strerror(status))
     }
 
-    /// A queued write ended.
-    fileprivate func written(_ size: Int, status: Int32) {
-        queuedBytes -= size
+    /// Hands what is pending to libuv as one write (it owns the block from then on).
+    private func submitPending() -> Int32 {
+        let write = HostWrite(connection: self, bytes: pending!, size: pendingSize)
+        inFlight = pendingSize
+        pending = nil
+        pendingSize = 0
+        pendingCapacity = 0
+        let status = write.submit()
+        if status != 0 {
+            inFlight = 0
+            fail(status)
+        }
+        return status
+    }
+
+    /// The write in flight ended: what was queued meanwhile goes next.
+    fileprivate func written(status: Int32) {
+        inFlight = 0
         guard status == 0 else {
             if status != UV_ECANCELED.rawValue { fail(status) }
             return
         }
         lastActivity = uv_now(reactor.loop)
-        if disconnecting, queuedBytes == 0 { halfClose() }
+        if pendingSize > 0, !isClosing {
+            _ = submitPending()
+        } else if disconnecting, queuedBytes == 0 {
+            halfClose()
+        }
     }
 
     // MARK: the end
@@ -281,33 +317,33 @@ final class HostTCPConnection: LoopHandle {
     func abort() { close() }
 }
 
-/// One write of copied bytes, and the connection (kept alive until libuv's callback).
+/// One write: a block of copied bytes it owns (freed once written), and the connection (kept alive
+/// until libuv's callback).
 private final class HostWrite {
     private let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
-    private let copy: UnsafeMutableRawPointer
-    let size: Int
+    private let bytes: UnsafeMutableRawPointer
+    private let size: Int
     private let connection: HostTCPConnection
 
-    init(connection: HostTCPConnection, copying bytes: UnsafeRawBufferPointer) {
+    init(connection: HostTCPConnection, bytes: UnsafeMutableRawPointer, size: Int) {
         self.connection = connection
-        size = bytes.count
-        copy = .allocate(byteCount: size, alignment: 1)
-        copy.copyMemory(from: bytes.baseAddress!, byteCount: size)
+        self.bytes = bytes
+        self.size = size
         request.initialize(to: uv_write_t())
     }
 
     deinit {
-        copy.deallocate()
+        free(bytes)
         request.deallocate()
     }
 
-    /// Hands the copy to libuv (in order after the writes before it); libuv's status.
+    /// Hands the bytes to libuv (in order after the writes before it); libuv's status.
     func submit() -> Int32 {
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        var buffer = uv_buf_init(copy.assumingMemoryBound(to: CChar.self), UInt32(size))
+        var buffer = uv_buf_init(bytes.assumingMemoryBound(to: CChar.self), UInt32(size))
         let status = uv_write(request, connection.uvStream, &buffer, 1) { request, status in
             let write = Unmanaged<HostWrite>.fromOpaque(request!.pointee.data).takeRetainedValue()
-            write.connection.written(write.size, status: status)
+            write.connection.written(status: status)
         }
         if status != 0 { Unmanaged<HostWrite>.fromOpaque(request.pointee.data).release() }
         return status
