@@ -65,6 +65,11 @@ struct LuaSocketTests {
             function tcp:onDisconnection(...) push("clientClosed", select("#", ...), ...) end
             return tcp:connect(...), tcp.connected
         end
+        function client:connectForms(port)
+            forms = { mona:createTCPClient(), mona:createTCPClient(), mona:createTCPClient() }
+            return forms[1]:connect(port), forms[2]:connect(mona:createSocketAddress("127.0.0.1", port)),
+                forms[3]:connect(mona:createIPAddress("127.0.0.1"), port)
+        end
         function client:send(data) return select("#", tcp:send(data)) end
         function client:state()
             return tcp.connected, tostring(tcp.address) ~= "0.0.0.0:0", tostring(tcp.peerAddress), type(tcp.idleTime)
@@ -210,6 +215,10 @@ struct LuaSocketTests {
         try session.expectLine(#"ok false "TCPClient not connected""#)
         #expect(try second.receive(count: 3) == Array("bye".utf8))
         #expect(second.waitForEOF())
+
+        // The other forms: a port alone (this machine), a SocketAddress, an IPAddress and a port.
+        try session.expect("call connectForms \(listener.port)", "ok true true true")
+        for _ in 0..<3 { _ = try listener.accept() }
 
         // A port where nobody listens: the failure comes as onDisconnection with an error.
         let closedPort = TestEnvironment.freePort()
