@@ -33,6 +33,11 @@ struct ServerMeshTests {
         function client:broadcast() mona.servers:broadcast("ping", 7, { k = "w" }) end
         function client:misuse() mona.servers.x = 1 mona.servers[1]:send(".") end
         function client:rejectPeer() mona.servers[1]:reject("bye") end
+        function client:order()
+            local first, second = mona.servers[1], mona.servers[2]
+            return first.address < second.address, tostring(mona:createSocketAddress(second)) == second.address,
+                tostring(mona:createIPAddress(first)), #mona.servers, mona.servers[3] == nil
+        end
     end
     """
 
@@ -42,10 +47,11 @@ struct ServerMeshTests {
                        ini: "\(extra)\n[servers]\nport=\(serversPort)")
     }
 
-    /// A server that dials `serversPort` (as target "role=edge").
-    private func dialler(serversPort: UInt16) throws -> LuaHarness {
-        try LuaHarness(files: ["www/main.lua": Self.application, "www/early/main.lua": #"NOTE("early started in ", path)"#],
-                       ini: "[servers]\ntargets=127.0.0.1:\(serversPort)?role=edge")
+    /// A server that dials `serversPort` (as target "role=edge"), and the other ports given.
+    private func dialler(serversPort: UInt16, also others: [UInt16] = []) throws -> LuaHarness {
+        let targets = (["127.0.0.1:\(serversPort)?role=edge"] + others.map { "127.0.0.1:\($0)" }).joined(separator: "; ")
+        return try LuaHarness(files: ["www/main.lua": Self.application, "www/early/main.lua": #"NOTE("early started in ", path)"#],
+                              ini: "[servers]\ntargets=\(targets)")
     }
 
     @Test func twoServersLinkCallEachOtherAndShareApplications() throws {
@@ -87,6 +93,23 @@ struct ServerMeshTests {
         #expect(b.server.terminate().status == 0)
         try aSession.expectLine(#"invoke serverDown "127.0.0.1:\#(port)" 0"#, "onServerDisconnection(server): a normal end, no error")
         try aSession.expect("call servers", "ok 0")
+    }
+
+    @Test func broadcastReachesEveryServer() throws {
+        let (portB, portC) = (TestEnvironment.freePort(), TestEnvironment.freePort())
+        let b = try acceptor(serversPort: portB)
+        let c = try acceptor(serversPort: portC)
+        let a = try dialler(serversPort: portB, also: [portC])
+        let (aSession, bSession, cSession) = (try a.connect(), try b.connect(), try c.connect())
+        for session in [aSession, bSession, cSession] { try session.expect("open /", "opened {}") }
+        #expect(a.server.waitFor("Connection established with 127.0.0.1:\(portB) server"))
+        #expect(a.server.waitFor("Connection established with 127.0.0.1:\(portC) server"))
+        try aSession.expect("call order", #"ok true true "127.0.0.1" 2 true"#, "servers by address; a server is an address too")
+        try aSession.expect("call broadcast", "ok ")
+        try bSession.expectLine(#"invoke ping 7 "w""#)
+        try cSession.expectLine(#"invoke ping 7 "w""#)
+        try aSession.expectLine("invoke pong 8")
+        try aSession.expectLine("invoke pong 8")
     }
 
     @Test func refusedLinkIsRedialled() throws {
