@@ -50,7 +50,7 @@ final class ServerLink: HostTCPConnectionDelegate {
 
     func sendHello() { send(writer.hello(mesh.helloConfigs())) }
 
-    /// A handler's message (not `.`: the mesh sends those).
+    /// A handler's message (scripts' handlers were checked: neither empty nor `.`, which the mesh sends).
     func send(handler: String, payload: [UInt8]) {
         if handler.utf8.count > ServerFrameWriter.maxHandlerLength {
             mesh.log(.warn, "Server handler name \(handler) is longer than \(ServerFrameWriter.maxHandlerLength) bytes: cut")
@@ -58,10 +58,13 @@ final class ServerLink: HostTCPConnectionDelegate {
         send(writer.message(handler, payload: payload))
     }
 
+    /// A frame refused (too much waits for a peer that does not read) cannot be skipped: it may name a
+    /// handler that later frames refer to. The link ends.
     private func send(_ frame: [UInt8]) {
         guard isActive else { return }
         if let failure = frame.withUnsafeBytes({ connection.send($0) }) {
-            mesh.log(.warn, "Server \(address): \(failure)")
+            mesh.log(.error, "Server \(address): \(failure); link closed")
+            end(failure)
         }
     }
 
