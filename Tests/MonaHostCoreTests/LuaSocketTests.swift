@@ -82,7 +82,19 @@ struct LuaSocketTests {
             local err = u2:connect("127.0.0.1", port)
             return err == nil, u2:send("hello"), tostring(u2.peerAddress), u2.address.port ~= 0
         end
+        function client:udpDisconnect(port)
+            u2:disconnect()
+            return tostring(u2.peerAddress), u2:send("no peer"), u2:send("to", "127.0.0.1:" .. port)
+        end
         function client:udpClose() u2:close() return u2:send("late") end
+        function client:dnsConnect()
+            local ip = mona:createIPAddressWithDNS("localhost") -- this machine, in the family "localhost" resolves to
+            dnsServer = mona:createTCPServer()
+            function dnsServer:onConnection(peer) push("dnsAccepted", peer.connected) end
+            dnsServer:start(ip, 0)
+            dnsClient = mona:createTCPClient()
+            return dnsClient:connect("localhost", dnsServer.address.port)
+        end
         function client:stopServer() server:stop() return server.running end
     end
     """
@@ -244,7 +256,17 @@ struct LuaSocketTests {
         #expect(hello.bytes == Array("hello".utf8))
         other.sendDatagram(Array("back".utf8), port: hello.port)
         try session.expectLine(#"invoke packet "back" true"#)
+        try session.expect("call udpDisconnect \(otherPort)", #"ok "0.0.0.0:0" false true"#, "disconnected: no peer, an address is needed again")
+        #expect(other.receiveDatagram() == Array("to".utf8))
         try session.expect("call udpClose", "ok false", "a closed socket has no peer any more")
+    }
+
+    @Test func hostNamesAreResolvedOffTheLoop() throws {
+        let app = try start()
+        let session = app.session
+        try session.expect("call dnsConnect", "pending 1", "the RPC waits for the look-ups (the loop does not)")
+        let lines = Set([try session.readLine(), try session.readLine()])
+        #expect(lines == ["response 1 true", "invoke dnsAccepted true"], "connect(\"localhost\", port) resolved, then connected")
     }
 
     @Test(arguments: [262_144, 1024])
