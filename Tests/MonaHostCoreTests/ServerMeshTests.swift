@@ -151,7 +151,16 @@ struct ServerMeshTests {
         #expect(Array(try Self.readFrame(peer).prefix(5)) == [4] + Array("pong".utf8), "the answer names its handler the first time")
         try peer.send(Self.frame([0, 1, 0, 0x40, 0x08, 0, 0, 0, 0, 0, 0]))
         try session.expectLine("invoke ping 3 nil")
-        // A reference nobody named: the link is closed, with a log line.
+        // Arguments that are not AMF (an AMF0 number cut short), then a reference nobody named: each
+        // closes its link, with a log line.
+        let second = try TestSocket(tcpPort: port)
+        try second.send(Self.frame([0, 0, 1]))
+        _ = try Self.readFrame(second)
+        _ = try Self.readFrame(second)
+        try second.send(Self.frame([4] + Array("ping".utf8) + [0, 0x3F]))
+        #expect(b.server.waitFor("Server 127.0.0.1:\(second.localPort) sent ping with arguments that are not AMF: link closed"))
+        #expect(second.waitForEOF())
+        try session.expectLine(#"invoke serverDown "127.0.0.1:\#(second.localPort)" 1"#)
         try peer.send(Self.frame([0, 9]))
         #expect(b.server.waitFor("Server 127.0.0.1:"))
         #expect(b.server.waitFor("sent an unknown handler reference 9: link closed"))

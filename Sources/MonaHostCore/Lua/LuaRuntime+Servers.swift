@@ -46,12 +46,16 @@ extension LuaRuntime: ServerMeshDelegate {
         }
     }
 
+    /// The payload is AMF values (`toAMF`'s): a payload that is not closes the link, as bad frames do.
     func serverMessage(_ link: ServerLink, handler: String, payload: [UInt8]) {
+        guard case .success(let values)? = ValueCodecs.decode(named: "AMF", payload) else {
+            host.log(.error, "Server \(link.address) sent \(handler) with arguments that are not AMF: link closed")
+            return link.end("bad data: \(handler) arguments are not AMF")
+        }
         call("serverMessage", what: "server:\(handler)") {
             lua_pushnumber(L, Double(link.handle))
             lua_pushstring(L, handler)
-            payload.withUnsafeBytes { lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
-            return 3
+            return 2 + LuaBridge(L: L).push(values)
         }
     }
 

@@ -162,12 +162,12 @@ function M.serverDisconnected(handle, err)
 	forget(handle)
 end
 
---- A message: the method of that name the script defined on the server object, with the AMF values.
-function M.serverMessage(handle, handler, payload)
+--- A message: the method of that name the script defined on the server object, with the values.
+function M.serverMessage(handle, handler, ...)
 	local server = byHandle[handle]
 	local method = server and rawget(server, handler)
 	if type(method) ~= "function" then return end
-	run("server:" .. handler, method, server, M.typed(M.services[""], native.decode("AMF", payload)))
+	run("server:" .. handler, method, server, M.typed(M.services[""], ...))
 end
 
 -- Where a client of `protocol` reaches a server: its <protocol>.publicAddress, a loopback host replaced
