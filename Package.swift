@@ -68,7 +68,7 @@ let package = Package(
             ],
             path: "Sources/MonaHostCore",
             // The Lua prelude: plain .lua files compiled into the binary as byte arrays (no bundle beside it).
-            resources: ["core", "objects", "applications", "clients", "media", "data", "groups", "redirections"].map {
+            resources: ["core", "objects", "applications", "clients", "media", "data", "groups", "redirections", "sockets", "servers"].map {
                 .embedInCode("Lua/Prelude/\($0).lua")
             }
         ),

@@ -9,6 +9,8 @@
 
 function onStart(path)
 	NOTE("Application '", path, "' started")
+	-- The Flash socket policy server of www/policy, when MonaServer.ini has a [policy] section.
+	if path == "" and mona.configs.policy then children("policy") end
 end
 
 function onConnection(client, ...)

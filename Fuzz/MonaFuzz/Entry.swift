@@ -21,6 +21,7 @@ enum FuzzTargets {
         "mvs": fuzzMVS,
         "ini": fuzzIni,
         "data": fuzzDataLoader,
+        "server-frames": fuzzServerFrames,
     ]
 
     /// The target named by MONA_FUZZ_TARGET; exits with the list of names when it is missing or unknown.

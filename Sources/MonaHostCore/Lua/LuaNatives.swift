@@ -19,7 +19,7 @@ enum LuaNatives {
             ("parseIP", parseIP), ("resolve", resolve), ("blacklist", blacklist), ("dump", dump),
             ("write", write), ("encode", encode), ("decode", decode), ("toXML", toXML), ("fromXML", fromXML),
             ("dataSet", dataSet), ("dataRemove", dataRemove), ("async", async), ("writerUses", writerUses),
-        ] + mediaFunctions
+        ] + mediaFunctions + socketFunctions + serverFunctions
         for (name, function) in functions {
             lua_pushlightuserdata(L, Unmanaged.passUnretained(runtime).toOpaque())
             lua_pushcclosure(L, function, 1)

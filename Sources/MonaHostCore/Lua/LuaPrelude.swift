@@ -4,7 +4,7 @@
 /// resources: `PackageResources`).
 enum LuaPrelude {
     /// The parts (file names without `.lua`) in load order.
-    static let parts = ["core", "objects", "applications", "clients", "media", "data", "groups", "redirections"]
+    static let parts = ["core", "objects", "applications", "clients", "media", "data", "groups", "redirections", "sockets", "servers"]
 
     /// (chunk name, source) in load order; a missing part's source is nil. Chunk names are what Lua's
     /// messages show ("prelude/core:12: …").
@@ -20,5 +20,6 @@ enum LuaPreludeSources {
         "applications": PackageResources.applications_lua, "clients": PackageResources.clients_lua,
         "media": PackageResources.media_lua, "data": PackageResources.data_lua,
         "groups": PackageResources.groups_lua, "redirections": PackageResources.redirections_lua,
+        "sockets": PackageResources.sockets_lua, "servers": PackageResources.servers_lua,
     ].mapValues { String(decoding: $0, as: UTF8.self) }
 }

@@ -28,6 +28,8 @@ final class LuaRuntime {
     var writerUses: [UInt64: Int] = [:]
     /// Group memberships of clients (group_join), by handle.
     var memberships: [UInt64: MembershipRecord] = [:]
+    /// Lua's own TCP and UDP sockets.
+    private(set) lazy var sockets = LuaSockets(runtime: self)
 
     /// A client a plugin opened.
     struct ClientRecord {
@@ -217,8 +219,11 @@ final class LuaRuntime {
         }
     }
 
-    /// Server stop: onStop of every app, children first.
-    func stop() { call("stopApplications") { 0 } }
+    /// Server stop: onStop of every app, children first; then the sockets the scripts still hold close.
+    func stop() {
+        call("stopApplications") { 0 }
+        sockets.closeAll()
+    }
 
     // MARK: clients (host side of the ABI)
 

@@ -137,8 +137,8 @@ final class UDPSocket: LoopHandle {
     }
 }
 
-/// A datagram the socket could not take at once: its copy and its libuv request.
-private final class DatagramRequest {
+/// A datagram a socket could not take at once: its copy and its libuv request.
+final class DatagramRequest {
     private let request = UnsafeMutablePointer<uv_udp_send_t>.allocate(capacity: 1)
     private let copy: UnsafeMutableRawPointer
     private let size: Int
@@ -155,7 +155,8 @@ private final class DatagramRequest {
         request.deallocate()
     }
 
-    func submit(_ udp: UnsafeMutablePointer<uv_udp_t>, to target: UnsafePointer<sockaddr>) -> Int32 {
+    /// Queues the datagram to `target` (nil: the peer of a connected socket); libuv's status.
+    func submit(_ udp: UnsafeMutablePointer<uv_udp_t>, to target: UnsafePointer<sockaddr>?) -> Int32 {
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
         var buffer = uv_buf_init(copy.assumingMemoryBound(to: CChar.self), UInt32(size))
         let status = uv_udp_send(request, udp, &buffer, 1, target) { request, _ in

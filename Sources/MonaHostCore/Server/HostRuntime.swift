@@ -23,6 +23,8 @@ public final class HostRuntime: @unchecked Sendable {
     private(set) lazy var media = MediaModel(host: self)
     /// The persistent `data` of the applications.
     private(set) var data: PersistentStore?
+    /// The links with other MonaServers (nil before start and after stop).
+    private(set) var servers: ServerMesh?
     /// Banned peer addresses (canonical IP text): mona:addToBlacklist, checked on every accept and datagram.
     var blacklist: Set<String> = []
     private var stopRequested = false
@@ -83,8 +85,13 @@ public final class HostRuntime: @unchecked Sendable {
         let lua = try LuaRuntime(host: self, www: www)
         self.lua = lua
         lua.start(data: entries)
+        let mesh = ServerMesh(host: self)
+        mesh.delegate = lua
+        servers = mesh
+        mesh.start()
         manageTimer = LoopTimer(reactor: reactor, delayMs: 2000, periodMs: 2000) { [unowned self] in
             self.lua?.manage()
+            self.servers?.tick()
         }
     }
 
@@ -173,6 +180,8 @@ public final class HostRuntime: @unchecked Sendable {
             destroy(plugin)
         }
         lua?.stop()
+        servers?.stop()
+        servers = nil
         lua = nil
         if let data {
             log(.info, "Database flushing...")

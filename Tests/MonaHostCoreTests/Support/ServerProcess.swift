@@ -52,14 +52,16 @@ final class ServerProcess: @unchecked Sendable {
         return text
     }
 
-    /// Waits until the output contains `needle`; false after `timeout` seconds or if the server ended.
+    /// Waits until the output contains `needle` (`occurrences` times); false after `timeout` seconds or
+    /// if the server ended.
     @discardableResult
-    func waitFor(_ needle: String, timeout: TimeInterval = 10) -> Bool {
+    func waitFor(_ needle: String, occurrences: Int = 1, timeout: TimeInterval = 10) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
         defer { condition.unlock() }
-        while !text.contains(needle) {
-            if finished || !condition.wait(until: deadline) { return text.contains(needle) }
+        func found() -> Bool { occurrences == 1 ? text.contains(needle) : text.components(separatedBy: needle).count > occurrences }
+        while !found() {
+            if finished || !condition.wait(until: deadline) { return found() }
         }
         return true
     }

@@ -26,6 +26,12 @@ final class TestSocket {
         setTimeout(timeout)
     }
 
+    /// A socket `TestListener` accepted.
+    init(accepted fd: Int32, timeout: TimeInterval) {
+        self.fd = fd
+        setTimeout(timeout)
+    }
+
     deinit { close(fd) }
 
     /// Binds this UDP socket to 127.0.0.1 on an ephemeral port; returns the port (0 on failure).
@@ -38,6 +44,27 @@ final class TestSocket {
             }
         }
         return bound ? UInt16(bigEndian: address.sin_port) : 0
+    }
+
+    /// The local port (of a connected or bound socket).
+    var localPort: UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// A datagram and the port it came from (a loopback sender), or nil on time-out.
+    func receiveDatagramAndPort() -> (bytes: [UInt8], port: UInt16)? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var from = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let count = withUnsafeMutablePointer(to: &from) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+        }
+        return count < 0 ? nil : (Array(buffer[0..<count]), UInt16(bigEndian: from.sin_port))
     }
 
     static func loopback(_ port: UInt16) -> sockaddr_in {
@@ -94,6 +121,7 @@ final class TestSocket {
 
     /// Reads exactly `count` bytes, or throws on time-out/EOF.
     func receive(count: Int) throws -> [UInt8] {
+        guard count >= 0 else { throw TestFailure("receive of a negative count (\(count))") }
         var result: [UInt8] = []
         while result.count < count {
             guard let chunk = receiveSome() else { throw TestFailure("time-out after \(result.count) of \(count) bytes") }
@@ -126,4 +154,40 @@ final class TestSocket {
     }
 
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+}
+
+/// A listening loopback TCP socket on a port the system picks; `accept` waits at most the time-out.
+final class TestListener {
+    let fd: Int32
+    let port: UInt16
+    private let timeout: TimeInterval
+
+    init(timeout: TimeInterval = 5) throws {
+        self.timeout = timeout
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = descriptor
+        var address = TestSocket.loopback(0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && listen(descriptor, 16) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            close(descriptor)
+            throw TestFailure("cannot listen: \(String(cString: strerror(errno)))")
+        }
+        port = UInt16(bigEndian: address.sin_port)
+        var value = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// The next connection, or a failure after the time-out.
+    func accept() throws -> TestSocket {
+        let client = Glibc.accept(fd, nil, nil)
+        guard client >= 0 else { throw TestFailure("accept: \(String(cString: strerror(errno)))") }
+        return TestSocket(accepted: client, timeout: timeout)
+    }
 }

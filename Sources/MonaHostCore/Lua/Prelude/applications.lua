@@ -180,6 +180,7 @@ local function load(service)
 	service.started = true
 	M.event(service, "onStart", service.path)
 	INFO("Application www", service.path, " loaded")
+	native.serverAnnounce(service.path) -- the other servers open it too
 end
 
 local function unload(service)

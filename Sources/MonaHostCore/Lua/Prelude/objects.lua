@@ -104,8 +104,7 @@ for key, value in pairs(native.environment()) do M.collectionSet(M.environment, 
 M.clientsByID = M.newCollection("clients", function(id) return M.findClient(id) end, true)
 M.publications = M.newCollection("publications")
 M.groups = M.newCollection("groups", function(id) return M.findGroup(id) end)
-M.servers = M.newCollection("servers")
-mona.clients, mona.publications, mona.groups, mona.servers = M.clientsByID, M.publications, M.groups, M.servers
+mona.clients, mona.publications, mona.groups = M.clientsByID, M.publications, M.groups -- mona.servers: prelude/servers
 mona.configs, mona.environment = M.configs, M.environment
 mona.arguments = M.configs.arguments or M.newCollection("arguments")
 setmetatable(mona, { __index = function(_, key) return M.configs[key] end })
@@ -165,18 +164,22 @@ mona.createIPAddressWithDNS = withErrorCallback(function(value)
 	end
 	return ipFrom(value)
 end)
-mona.createSocketAddress = withErrorCallback(socketAddressFrom)
-mona.createSocketAddressWithDNS = withErrorCallback(function(value, port)
+--- A SocketAddress from any form createSocketAddress takes, a host name resolved first (off the loop
+--- when the caller can wait: M.await); nil and an error otherwise.
+function M.socketAddressWithDNS(value, port)
 	if type(value) == "string" then
 		local host, rest = value:match("^([^:%[%]]+)(.*)$")
 		if host and not native.parseIP(host) and not host:match("^%d+$") then
 			local resolved = M.await({ dns = host })
 			if not resolved then return nil, "cannot resolve " .. host end
+			if rest ~= "" and resolved:find(":", 1, true) then resolved = "[" .. resolved .. "]" end -- IPv6 and a port
 			value = resolved .. rest
 		end
 	end
 	return socketAddressFrom(value, port)
-end)
+end
+mona.createSocketAddress = withErrorCallback(socketAddressFrom)
+mona.createSocketAddressWithDNS = withErrorCallback(M.socketAddressWithDNS)
 function mona:addToBlacklist(...)
 	for i = 1, select("#", ...) do native.blacklist(tostring((select(i, ...))), true) end
 end
