@@ -9,7 +9,7 @@ import Glibc
 /// Reads land in the loop's one read buffer and go to `tcp_data` from there; only the bytes the
 /// plugin leaves unconsumed are copied (kept for the next call). Sends try the socket first and queue
 /// only what the kernel did not take (`TCPConnection+Output.swift`).
-final class TCPConnection: LoopHandle {
+final class TCPConnection: LoopHandle, LoopStreamReader {
     let handle: UInt64
     /// The plugin that receives the callbacks (changes on handoff).
     unowned var owner: LoadedPlugin
@@ -135,25 +135,10 @@ final class TCPConnection: LoopHandle {
             uv_read_stop(uvStream)
             return
         }
-        uv_read_start(uvStream, { handle, _, buffer in
-            // Every connection reads into the loop's buffer (the loop's data): a read is handed on
-            // before the next one starts.
-            let loop = uv_handle_get_loop(handle)
-            buffer!.pointee = uv_buf_init(uv_loop_get_data(loop)!.assumingMemoryBound(to: CChar.self),
-                                          UInt32(Reactor.tcpReadSize))
-        }, { stream, count, buffer in
-            let connection = LoopHandle.owner(stream, as: TCPConnection.self)
-            if count > 0 {
-                connection.received(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count))
-            } else if count == Int(UV_EOF.rawValue) {
-                connection.endOfInput()
-            } else if count < 0 {
-                connection.failed(Int32(count))
-            }
-        })
+        startReadingStream()
     }
 
-    private func received(_ bytes: UnsafeRawBufferPointer) {
+    func received(_ bytes: UnsafeRawBufferPointer) {
         guard accepted, !closing else { return }
         if input.isEmpty {
             guard let consumed = deliver(bytes), consumed < bytes.count else { return }
@@ -197,7 +182,7 @@ final class TCPConnection: LoopHandle {
         return bytes.count - kept
     }
 
-    private func endOfInput() {
+    func endOfInput() {
         peerFinished = true
         reading = false // libuv stopped reading at the end of the stream
         guard accepted, !closing else { return }

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A listening socket of a plugin; accepted connections become `TCPConnection`s owned by the plugin.
-final class TCPListener: LoopHandle {
+final class TCPListener: LoopHandle, LoopStreamListener {
     let handle: UInt64
     unowned let owner: LoadedPlugin
     let context: UnsafeMutableRawPointer?
@@ -26,15 +26,7 @@ final class TCPListener: LoopHandle {
 
     /// Adopts the listening descriptor; false (and the descriptor closed) when libuv refuses it.
     func start(descriptor: Int32) -> Bool {
-        let tcp = raw.assumingMemoryBound(to: uv_tcp_t.self)
-        uv_tcp_init(reactor.loop, tcp)
-        opened()
-        var status = uv_tcp_open(tcp, uv_os_sock_t(descriptor))
-        if status != 0 { Glibc.close(descriptor) } else {
-            status = uv_listen(uvStream, 1024) { server, status in
-                LoopHandle.owner(server, as: TCPListener.self).accept(status)
-            }
-        }
+        let status = listen(descriptor: descriptor, on: reactor.loop)
         guard status == 0 else {
             reactor.runtime.log(.error, "\(owner.section): cannot accept on TCP \(bound.description): \(String(cString: uv_strerror(status)))")
             close()
@@ -43,7 +35,7 @@ final class TCPListener: LoopHandle {
         return true
     }
 
-    private func accept(_ status: Int32) {
+    func incoming(_ status: Int32) {
         guard status == 0 else {
             // EMFILE/ENFILE: libuv already accepted and closed the waiting connections with its
             // reserve descriptor, so the loop does not spin; say it once a second at most.

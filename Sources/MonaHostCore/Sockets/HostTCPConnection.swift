@@ -17,7 +17,7 @@ protocol HostTCPConnectionDelegate: AnyObject {
 /// by a `HostTCPListener`, read into the loop's buffer, written as `TCPConnection` writes (the socket
 /// first, then a copy of what the kernel did not take, one write in libuv at a time) with a bounded
 /// queue. Loop thread only.
-final class HostTCPConnection: LoopHandle {
+final class HostTCPConnection: LoopHandle, LoopStreamReader {
     let handle: UInt64
     private unowned let reactor: Reactor
     /// Who hears about data and the end; nil once detached (after `disconnect` or the end).
@@ -97,14 +97,14 @@ final class HostTCPConnection: LoopHandle {
 
     private func connectionMade(_ status: Int32) {
         guard status == 0 else {
-            if status != UV_ECANCELED.rawValue { fail(status) }
+            if status != UV_ECANCELED.rawValue { failed(status) }
             return
         }
         guard !isClosing else { return }
         uv_tcp_nodelay(tcp, 1)
         local = address(uv_tcp_getsockname)
         lastActivity = uv_now(reactor.loop)
-        startReading()
+        startReadingStream()
     }
 
     /// Accepts the next connection of a listening stream and starts reading; false if there was none.
@@ -118,7 +118,7 @@ final class HostTCPConnection: LoopHandle {
         uv_tcp_nodelay(tcp, 1)
         peer = address(uv_tcp_getpeername)
         local = address(uv_tcp_getsockname)
-        startReading()
+        startReadingStream()
         return true
     }
 
@@ -134,25 +134,7 @@ final class HostTCPConnection: LoopHandle {
 
     // MARK: input
 
-    private func startReading() {
-        uv_read_start(uvStream, { handle, _, buffer in
-            // The loop's one read buffer (see TCPConnection): a read is handed on before the next starts.
-            let loop = uv_handle_get_loop(handle)
-            buffer!.pointee = uv_buf_init(uv_loop_get_data(loop)!.assumingMemoryBound(to: CChar.self),
-                                          UInt32(Reactor.tcpReadSize))
-        }, { stream, count, buffer in
-            let connection = LoopHandle.owner(stream, as: HostTCPConnection.self)
-            if count > 0 {
-                connection.received(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count))
-            } else if count == Int(UV_EOF.rawValue) {
-                connection.endOfInput()
-            } else if count < 0 {
-                connection.fail(Int32(count))
-            }
-        })
-    }
-
-    private func received(_ bytes: UnsafeRawBufferPointer) {
+    func received(_ bytes: UnsafeRawBufferPointer) {
         lastActivity = uv_now(reactor.loop)
         guard let delegate, !disconnecting, !isClosing else { return } // a disconnection drains what comes
         if input.isEmpty {
@@ -179,7 +161,7 @@ final class HostTCPConnection: LoopHandle {
         input = Array(bytes[(bytes.count - kept)...])
     }
 
-    private func endOfInput() {
+    func endOfInput() {
         peerFinished = true
         guard !disconnecting else { return close() } // the drain of a disconnection is over
         let delegate = delegate
@@ -190,7 +172,7 @@ final class HostTCPConnection: LoopHandle {
     }
 
     /// A read, write or connect failed: the connection closes and the delegate hears the error.
-    private func fail(_ status: Int32) {
+    func failed(_ status: Int32) {
         if failure == nil { failure = String(cString: uv_strerror(status)) }
         close()
     }
@@ -227,7 +209,7 @@ final class HostTCPConnection: LoopHandle {
             if result >= 0 {
                 written = Int(result)
             } else if result != UV_EAGAIN.rawValue {
-                fail(result)
+                failed(result)
                 return String(cString: uv_strerror(result))
             }
         }
@@ -255,7 +237,7 @@ final class HostTCPConnection: LoopHandle {
         let status = write.submit()
         if status != 0 {
             inFlight = 0
-            fail(status)
+            failed(status)
         }
         return status
     }
@@ -264,7 +246,7 @@ final class HostTCPConnection: LoopHandle {
     fileprivate func written(status: Int32) {
         inFlight = 0
         guard status == 0 else {
-            if status != UV_ECANCELED.rawValue { fail(status) }
+            if status != UV_ECANCELED.rawValue { failed(status) }
             return
         }
         lastActivity = uv_now(reactor.loop)

@@ -12,7 +12,7 @@ protocol HostTCPListenerDelegate: AnyObject {
 
 /// A listening TCP socket the host drives for itself (Lua's TCP servers): accepted connections are
 /// `HostTCPConnection`s; banned peers are closed at once, as on the plugins' listeners. Loop thread only.
-final class HostTCPListener: LoopHandle {
+final class HostTCPListener: LoopHandle, LoopStreamListener {
     let handle: UInt64
     private unowned let reactor: Reactor
     weak var delegate: HostTCPListenerDelegate?
@@ -35,15 +35,7 @@ final class HostTCPListener: LoopHandle {
             descriptor = fd
             bound = address
         }
-        let tcp = raw.assumingMemoryBound(to: uv_tcp_t.self)
-        uv_tcp_init(reactor.loop, tcp)
-        opened()
-        var status = uv_tcp_open(tcp, uv_os_sock_t(descriptor))
-        if status != 0 { Glibc.close(descriptor) } else {
-            status = uv_listen(uvStream, 1024) { server, status in
-                LoopHandle.owner(server, as: HostTCPListener.self).accept(status)
-            }
-        }
+        let status = listen(descriptor: descriptor, on: reactor.loop)
         guard status == 0 else {
             close()
             return String(cString: uv_strerror(status))
@@ -51,7 +43,7 @@ final class HostTCPListener: LoopHandle {
         return nil
     }
 
-    private func accept(_ status: Int32) {
+    func incoming(_ status: Int32) {
         guard status == 0 else {
             let now = uv_now(reactor.loop)
             if lastFailureLog == 0 || now &- lastFailureLog >= 1000 {
