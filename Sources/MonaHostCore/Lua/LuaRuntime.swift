@@ -241,7 +241,7 @@ final class LuaRuntime {
             (MONA_E_SCRIPT, 0, [], (MONA_ERR_OTHER, "Lua failure"))
         let properties = info.properties.map { Array(UnsafeBufferPointer(start: $0, count: info.properties_size)) } ?? []
         // Over TLS when the client's addresses are those of one of the plugin's TLS connections.
-        let secure = host.reactor.tls.isSecure(plugin, peer: info.peer, local: info.local)
+        let secure = !host.tlsEndpoints.isEmpty && host.reactor.tls.isSecure(plugin, peer: info.peer, local: info.local)
         let parameters = host.config.keys(withPrefix: "\(plugin.section).").map {
             (String($0.dropFirst(plugin.section.count + 1)), host.config[$0] ?? "")
         }

@@ -74,6 +74,7 @@ extension TCPConnection {
                 return abort()
             case .progress:
                 endHandshakeTimer()
+                guard !closing, !isClosing else { return } // the flight could not be written
                 reactor.tls.established(self)
                 reactor.runtime.log(.debug, "\(owner.section): \(tls.version) with \(peer.description)")
                 offerToOwner()
