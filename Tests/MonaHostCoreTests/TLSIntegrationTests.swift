@@ -131,6 +131,38 @@ struct TLSIntegrationTests {
         #expect(server.output.components(separatedBy: "TLS handshake with").count - 1 == 3, "\(server.output)")
     }
 
+    static let echo = """
+    import hashlib, os, socket, ssl, sys, threading
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    tls = context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10))
+    data = os.urandom(4 << 20)
+    sender = threading.Thread(target=lambda: tls.sendall(data))
+    sender.start()
+    received = bytearray()
+    while len(received) < len(data):
+        chunk = tls.recv(65536)
+        if not chunk: break
+        received += chunk
+    sender.join()
+    print("echoed", len(received), hashlib.sha256(received).digest() == hashlib.sha256(data).digest())
+    """
+
+    @Test func aDropInPluginServesTLSUnchanged() throws {
+        // The echo plugin knows nothing of TLS: 4 MiB go through it and back, its back-pressure pausing
+        // and resuming the decryption.
+        let (port, tlsPort) = (TestEnvironment.freePort(), TestEnvironment.freePort())
+        let ini = "[TLS]\ncertificate=cert.pem\nkey=cert-key.pem\n[echo]\nlibrary=libMonaEcho.so\nhost=127.0.0.1\nport=\(port)\nudpPort=0\ntlsPort=\(tlsPort)\n"
+        let (server, folder) = try Self.server(ini, off: ["RTMFP.port", "RTMP.port", "HTTP.port", "RTSP.port"])
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        #expect(server.output.contains("echo: listening on TLS 127.0.0.1:\(tlsPort)"))
+        try Self.echo.write(toFile: "\(folder)/echo.py", atomically: true, encoding: .utf8)
+        let run = try TestEnvironment.run("/usr/bin/timeout", ["30", "/usr/bin/python3", "\(folder)/echo.py", "\(tlsPort)"])
+        #expect(run.output == "echoed \(4 << 20) True\n", "\(run.output)")
+    }
+
     static let reloading = """
     import hashlib, socket, ssl, sys
 
