@@ -163,6 +163,53 @@ struct TLSIntegrationTests {
         #expect(run.output == "echoed \(4 << 20) True\n", "\(run.output)")
     }
 
+    static let lines = """
+    import socket, ssl, sys
+
+    port, plain = int(sys.argv[1]), int(sys.argv[2])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    tls = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+    received = b""
+
+    def line():
+        global received
+        while b"\\n" not in received:
+            chunk = tls.recv(4096)
+            if not chunk: return "closed"
+            received += chunk
+        first, received = received.split(b"\\n", 1)
+        return first.decode()
+
+    tls.sendall(b"hel")
+    tls.sendall(b"lo\\n!unlisten\\n")
+    print(line(), line())
+    for name, number in (("tls", port), ("plain", plain)):
+        try:
+            socket.create_connection(("127.0.0.1", number), timeout=5)
+            print(name, "open")
+        except ConnectionRefusedError:
+            print(name, "refused")
+    tls.sendall(b"still here\\n!close\\n")
+    print(line(), "|", line())
+    """
+
+    @Test func aCPluginSeesLinesAndItsUnlistenClosesBothListeners() throws {
+        // cecho consumes whole lines only: the host keeps a partial line, decrypted, as for plain TCP.
+        let folder = try TestEnvironment.temporaryDirectory()
+        let library = try TestEnvironment.buildCPlugin("cecho", into: folder)
+        let (port, tlsPort) = (TestEnvironment.freePort(), TestEnvironment.freePort())
+        let ini = "[TLS]\ncertificate=cert.pem\nkey=cert-key.pem\n[cecho]\nlibrary=\(library)\nhost=127.0.0.1\nport=\(port)\ntlsPort=\(tlsPort)\n"
+        let (server, root) = try Self.server(ini, off: ["RTMFP.port", "RTMP.port", "HTTP.port", "RTSP.port"])
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: folder) }
+        try Self.lines.write(toFile: "\(root)/lines.py", atomically: true, encoding: .utf8)
+        let run = try TestEnvironment.run("/usr/bin/timeout", ["30", "/usr/bin/python3", "\(root)/lines.py", "\(tlsPort)", "\(port)"])
+        // tcp_unlisten closed the plain and the TLS listener; the connection goes on; the graceful
+        // close ends with a close_notify (Python reads a clean end, not an EOF error).
+        #expect(run.output.split(separator: "\n") == ["hello unlisten 0", "tls refused", "plain refused", "still here | closed"], "\(run.output)")
+    }
+
     static let reloading = """
     import hashlib, socket, ssl, sys
 
