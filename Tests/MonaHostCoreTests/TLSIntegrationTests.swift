@@ -1,4 +1,5 @@
 import Foundation
+import MonaValues
 import Testing
 
 /// TLS in the host with real clients: RTMPS (ffmpeg, ffprobe), HTTPS (curl), WSS (python websockets),
@@ -64,6 +65,19 @@ struct TLSIntegrationTests {
         #expect(published.status == 0, "\(published.output)")
         #expect(server.output.contains("connected over RTMP, secure true"))
         #expect(!server.output.contains("secure false"))
+    }
+
+    @Test func aTLSPortWithoutItsFilesTurnsThatProtocolOffAndTheOthersStart() throws {
+        let (rtmpPort, echoPort, tlsPort) = (TestEnvironment.freePort(), TestEnvironment.freePort(), TestEnvironment.freePort())
+        let ini = "[HTTP]\nhost=127.0.0.1\nport=0\ntlsPort=\(tlsPort)\n[RTMP]\nhost=127.0.0.1\nport=\(rtmpPort)\n"
+            + "[echo]\nlibrary=libMonaEcho.so\nhost=127.0.0.1\nport=\(echoPort)\nudpPort=0\ntlsPort=\(tlsPort)\ncertificate=none.pem\nkey=cert-key.pem\n"
+        let (server, folder) = try Self.server(ini, off: ["RTMFP.port", "RTSP.port", "WebSocket.enabled"])
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        #expect(server.output.contains("HTTP: HTTP.tlsPort needs a certificate and a key: certificate= and key= in [TLS] or in [HTTP]; HTTP is off"))
+        #expect(server.output.contains("echo: \(folder)/none.pem, \(folder)/cert-key.pem: certificate: "), "\(server.output)")
+        #expect(server.output.contains("MonaServer started with RTMP\n"), "\(server.output)")
+        let client = try RTMPTestClient(port: rtmpPort)
+        #expect(try client.connect(app: "live", port: rtmpPort).first == .string("_result"))
     }
 
     static let python = """
