@@ -43,6 +43,12 @@ let package = Package(
             path: "Sources/CMonaCrypto",
             linkerSettings: [.linkedLibrary("crypto")]
         ),
+        // OpenSSL's libssl behind a few plain C functions: TLS over the host's own sockets (no socket in OpenSSL).
+        .target(
+            name: "CMonaTLS",
+            path: "Sources/CMonaTLS",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         // System tuning C cannot hand to Swift directly (glibc's malloc options).
         .target(name: "CMonaSystem", path: "Sources/CMonaSystem"),
         // LuaJIT from Debian (pkg-config "luajit"), and the C API macros as functions.
@@ -61,7 +67,7 @@ let package = Package(
         .target(
             name: "MonaHostCore",
             dependencies: [
-                "PluginABI", "CLibUV", "CMonaCrypto", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT",
+                "PluginABI", "CLibUV", "CMonaCrypto", "CMonaTLS", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT",
                 "CLuaShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -75,6 +75,12 @@ struct ConfigTests {
         #expect(plan.disabled.map(\.reason) == ["RTMFP.port=0", "HTTP.port=0", "HTTP.port=0", "RTSP.enabled=false"])
     }
 
+    @Test func aZeroPortWithATLSPortLeavesTLSOnlyAndWebSocketFollowsHTTPs() {
+        let plan = PluginPlan(config: ServerConfig(ini: IniFile(text: "RTMFP.port=0\nRTSP.port=0\nRTMP.port=0\nRTMP.tlsPort=0\n[HTTP]\nport=0\ntlsPort=443\n[TLS]\nlibrary=x\n")))
+        #expect(plan.items.map(\.section) == ["HTTP", "WebSocket"])
+        #expect(plan.disabled.map(\.section) == ["RTMFP", "RTMP", "RTSP"])
+    }
+
     @Test func builtInsLoadByDefaultWithTheirLibraryNames() {
         let plan = PluginPlan(config: ServerConfig(ini: nil))
         #expect(plan.items.map(\.section) == PluginPlan.builtIns.map(\.section))

@@ -1,7 +1,8 @@
 /// Which plugin libraries the configuration asks for, in load order.
 ///
 /// The built-in protocols (RTMFP, RTMP, HTTP, WebSocket, RTSP) load unless the port key that switches
-/// them off is 0 (`<PROTO>.port`; WebSocket rides on HTTP's) or `<PROTO>.enabled` is false; their library is
+/// them off is 0 (`<PROTO>.port`; WebSocket rides on HTTP's) without a TLS port beside it (`tlsPort` of
+/// that section) or `<PROTO>.enabled` is false; their library is
 /// `libMona<PROTO>.so`, overridable with `<PROTO>.library`. Any other section with a `library=` key is a
 /// drop-in plugin, loaded after the built-ins in ini order unless `enabled` is false.
 public struct PluginPlan: Sendable, Equatable {
@@ -21,6 +22,8 @@ public struct PluginPlan: Sendable, Equatable {
     public struct BuiltIn: Sendable {
         public var section: String
         public var portKey: String
+        /// The TLS port key of the same section as `portKey` ("HTTP.tlsPort").
+        public var tlsPortKey: String { "\(portKey.dropLast("port".count))tlsPort" }
     }
 
     /// Built-in protocols, in load order (HTTP before WebSocket, which it hands upgrades to and whose
@@ -31,7 +34,7 @@ public struct PluginPlan: Sendable, Equatable {
         BuiltIn(section: "RTSP", portKey: "RTSP.port"),
     ]
     /// Sections that configure the server itself, never plugins.
-    public static let reserved: Set<String> = ["logs", "servers", "plugins", "application", "arguments"]
+    public static let reserved: Set<String> = ["logs", "servers", "plugins", "application", "arguments", "TLS"]
 
     /// The plugins to load.
     public private(set) var items: [Item] = []
@@ -46,7 +49,7 @@ public struct PluginPlan: Sendable, Equatable {
     public init(config: ServerConfig) {
         for builtIn in Self.builtIns {
             let (section, portKey) = (builtIn.section, builtIn.portKey)
-            if config.int(portKey, default: 1) == 0 {
+            if config.int(portKey, default: 1) == 0, config.int(builtIn.tlsPortKey, default: 0) == 0 {
                 disabled.append((section, "\(portKey)=0"))
                 continue
             }

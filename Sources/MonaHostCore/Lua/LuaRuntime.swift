@@ -245,6 +245,8 @@ final class LuaRuntime {
         var outcome: (status: Int32, client: UInt64, response: [MonaValue], error: (Int32, String)?) =
             (MONA_E_SCRIPT, 0, [], (MONA_ERR_OTHER, "Lua failure"))
         let properties = info.properties.map { Array(UnsafeBufferPointer(start: $0, count: info.properties_size)) } ?? []
+        // Over TLS when the client's addresses are those of one of the plugin's TLS connections.
+        let secure = !host.tlsEndpoints.isEmpty && host.reactor.tls.isSecure(plugin, peer: info.peer, local: info.local)
         let parameters = host.config.keys(withPrefix: "\(plugin.section).").map {
             (String($0.dropFirst(plugin.section.count + 1)), host.config[$0] ?? "")
         }
@@ -262,6 +264,8 @@ final class LuaRuntime {
             }
             rawID.withUnsafeBytes { lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), 32) }
             lua_setfield(L, -2, "rawId")
+            lua_pushboolean(L, secure ? 1 : 0)
+            lua_setfield(L, -2, "secure")
             lua_pushnumber(L, Double(writer))
             lua_setfield(L, -2, "writer")
             if let decoded = try? MVSReader.decode(properties), let first = decoded.first, case .object = first {

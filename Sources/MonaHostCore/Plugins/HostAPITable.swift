@@ -103,6 +103,10 @@ enum HostAPITable {
             guard let listener else { return MONA_E_INVAL }
             reactor.listeners[handle] = nil
             listener.close(then: {})
+            if let companion = listener.companion { // the TLS listener opened beside it
+                reactor.listeners[companion.handle] = nil
+                companion.close(then: {})
+            }
             return MONA_OK
         }
         api.tcp_send = { ctx, handle, data, size in

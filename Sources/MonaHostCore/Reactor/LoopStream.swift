@@ -3,8 +3,8 @@ import CLibUV
 import Glibc
 #endif
 
-/// A TCP handle that reads its stream: the plugins' connections (`TCPConnection`) and Lua's
-/// (`HostTCPConnection`) share the read plumbing below.
+/// A TCP handle that reads its stream into the loop's buffer (Lua's `HostTCPConnection`; the plugins'
+/// `TCPConnection` reads the same way, with its TLS path in between).
 protocol LoopStreamReader: LoopHandle {
     /// Bytes read, in the loop's one read buffer: valid during the call only.
     func received(_ bytes: UnsafeRawBufferPointer)

@@ -27,6 +27,8 @@ final class Reactor: @unchecked Sendable {
     var listeners: [UInt64: TCPListener] = [:]
     var udpSockets: [UInt64: UDPSocket] = [:]
     var timers: [UInt64: PluginTimer] = [:]
+    /// What TLS connections share (made for the first TLS connection).
+    private(set) lazy var tls = TLSLoopState()
 
     /// The loop's one read buffer: every TCP read and every batch of datagrams lands here, is handed to
     /// its plugin and is free again when the callback returns (16 datagrams of 64 KiB for recvmmsg;

@@ -36,7 +36,16 @@ extension TCPConnection {
     func send(_ bytes: UnsafeRawBufferPointer) -> Int64 {
         guard canSend else { return Int64(MONA_E_CLOSED) }
         guard bytes.count <= Int(UInt32.max) else { return Int64(MONA_E_INVAL) }
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return afterSend() }
+        guard bytes.count > 0 else { return afterSend() }
+        if tls != nil { return sendEncrypted(bytes) }
+        return writeOut(bytes) ? afterSend() : Int64(MONA_E_CLOSED)
+    }
+
+    /// Writes bytes to the socket: tried at once when nothing is queued, the rest copied and queued.
+    /// False when the connection failed (or is closed).
+    func writeOut(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard isOpen, !isClosing else { return false }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return true }
         var written = 0
         if queuedBytes == 0 {
             var buffer = uv_buf_init(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self)),
@@ -46,14 +55,12 @@ extension TCPConnection {
                 written = Int(result)
             } else if result != UV_EAGAIN.rawValue {
                 failed(result)
-                return Int64(MONA_E_CLOSED)
+                return false
             }
         }
-        if written < bytes.count {
-            nextWrite.copy(UnsafeRawBufferPointer(rebasing: bytes[written...]))
-            guard submitPendingWrite() else { return Int64(MONA_E_CLOSED) }
-        }
-        return afterSend()
+        guard written < bytes.count else { return true }
+        nextWrite.copy(UnsafeRawBufferPointer(rebasing: bytes[written...]))
+        return submitPendingWrite()
     }
 
     /// tcp_send_parts: parts in order; nothing is sent when a part is invalid.
@@ -76,6 +83,12 @@ extension TCPConnection {
             if part.size > 0 { count += 1 }
         }
         guard count > 0 else { return afterSend() }
+        if tls != nil {
+            return sendEncrypted(parts.filter { $0.size > 0 }.map { part in
+                UnsafeRawBufferPointer(start: part.shared == 0 ? UnsafeRawPointer(part.data!) : UnsafeRawPointer(shared[part.shared]!.bytes + part.offset),
+                                       count: part.size)
+            })
+        }
         return withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: count) { buffers in
             var index = 0
             for part in parts where part.size > 0 {
@@ -120,7 +133,7 @@ extension TCPConnection {
 
     /// What a send answers after queuing: 0 when nothing waits, else the queued bytes (and the owner
     /// hears tcp_writable once they are written).
-    private func afterSend() -> Int64 {
+    func afterSend() -> Int64 {
         let queued = queuedBytes
         guard queued > 0 else {
             wantsWritable = false

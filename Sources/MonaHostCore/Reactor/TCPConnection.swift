@@ -9,7 +9,7 @@ import Glibc
 /// Reads land in the loop's one read buffer and go to `tcp_data` from there; only the bytes the
 /// plugin leaves unconsumed are copied (kept for the next call). Sends try the socket first and queue
 /// only what the kernel did not take (`TCPConnection+Output.swift`).
-final class TCPConnection: LoopHandle, LoopStreamReader {
+final class TCPConnection: LoopHandle {
     let handle: UInt64
     /// The plugin that receives the callbacks (changes on handoff).
     unowned var owner: LoadedPlugin
@@ -41,10 +41,14 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
     static let drainLimitMs: UInt64 = 30_000
     /// Bytes queued while a write is in flight, for the next write (TCPConnection+Output.swift).
     var pendingWrite: WriteRequest?
-    /// The peer half-closed (end of its uvStream).
+    /// The peer half-closed (end of its uvStream, or its TLS close_notify).
     private var peerFinished = false
     /// What the plugin asked with tcp_set_reading.
-    private var readingWanted = true
+    private(set) var readingWanted = true
+    /// The TLS state of a connection accepted on a TLS listener (TLS/TCPConnection+TLS.swift).
+    var tls: TLSSession?
+    /// Ends a TLS handshake that takes too long.
+    var handshakeTimer: LoopTimer?
     /// Whether libuv is reading.
     private var reading = false
     private(set) var peer = mona_addr.none
@@ -73,17 +77,24 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
 
     // MARK: life
 
-    /// The connection is open: the owner accepts it (or not) and reading starts.
-    func becameActive() {
+    /// The connection is open: the owner accepts it (or not) and reading starts; on a TLS listener
+    /// (`endpoint`), the handshake comes first.
+    func becameActive(tls endpoint: TLSEndpoint?) {
         peer = address(uv_tcp_getpeername)
         local = address(uv_tcp_getsockname)
         reactor.connections[handle] = self
-        let plugin = owner
         if let ip = peer.ipText, reactor.runtime.blacklist.contains(ip) {
             reactor.runtime.log(.info, "Data rejected because client \(ip) is banned")
             abort()
             return
         }
+        if let endpoint { return startTLS(endpoint) }
+        offerToOwner()
+    }
+
+    /// The owner accepts the connection (or not) and reading starts.
+    func offerToOwner() {
+        let plugin = owner
         guard plugin.isLive, let accept = plugin.entry.tcp_accepted else { return abort() }
         session = accept(plugin.instance, listenerContext, handle, &peer, &local)
         guard session != nil else { return abort() }
@@ -102,7 +113,7 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
     }
 
     /// Closes at once, without tcp_closed if the owner never accepted.
-    private func abort() {
+    func abort() {
         closing = true
         close()
     }
@@ -114,6 +125,12 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
         pendingWrite = nil
         drainTimer?.cancel()
         drainTimer = nil
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        if tls != nil {
+            reactor.tls.ended(self)
+            tls = nil
+        }
         if accepted {
             accepted = false
             let plugin = owner
@@ -128,16 +145,34 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
 
     /// Starts or stops libuv's reading to match what the plugin wants and the connection's state.
     func updateReading() {
-        let wanted = readingWanted && accepted && !closing && !peerFinished && !isClosing
+        let handshaking = tls?.established == false
+        let wanted = readingWanted && (accepted || handshaking) && !closing && !peerFinished && !isClosing
         guard wanted != reading else { return }
         reading = wanted
         guard wanted else {
             uv_read_stop(uvStream)
             return
         }
-        startReadingStream()
+        uv_read_start(uvStream, { handle, _, buffer in
+            // Every connection reads into the loop's buffer (the loop's data): a read is handed on
+            // before the next one starts.
+            let loop = uv_handle_get_loop(handle)
+            buffer!.pointee = uv_buf_init(uv_loop_get_data(loop)!.assumingMemoryBound(to: CChar.self),
+                                          UInt32(Reactor.tcpReadSize))
+        }, { stream, count, buffer in
+            let connection = LoopHandle.owner(stream, as: TCPConnection.self)
+            if count > 0 {
+                let bytes = UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count)
+                if connection.tls != nil { connection.receivedCiphertext(bytes) } else { connection.received(bytes) }
+            } else if count == Int(UV_EOF.rawValue) {
+                connection.endOfInput(streamEnded: true)
+            } else if count < 0 {
+                connection.failed(Int32(count))
+            }
+        })
     }
 
+    /// Bytes for the owner (read, or decrypted from what was read).
     func received(_ bytes: UnsafeRawBufferPointer) {
         guard accepted, !closing else { return }
         if input.isEmpty {
@@ -182,10 +217,18 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
         return bytes.count - kept
     }
 
-    func endOfInput() {
+    /// The peer sends nothing more: the end of the TCP stream (libuv stopped reading), or a TLS
+    /// close_notify (reading stops here).
+    func endOfInput(streamEnded: Bool) {
         peerFinished = true
-        reading = false // libuv stopped reading at the end of the stream
-        guard accepted, !closing else { return }
+        if streamEnded { reading = false } else { updateReading() }
+        guard accepted, !closing else {
+            if !closing { // a TLS peer that left during its handshake
+                reactor.runtime.log(.info, "\(owner.section): TLS handshake with \(peer.description) failed (the peer closed); connection closed")
+                abort()
+            }
+            return
+        }
         if outputClosed { // both directions are done
             closing = true
             return close()
@@ -212,6 +255,7 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
     func setReading(_ enabled: Bool) {
         readingWanted = enabled
         updateReading()
+        if enabled { resumeTLSInput() }
     }
 
     func close(how: Int32) {
@@ -219,6 +263,7 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
         switch how {
         case MONA_CLOSE_WRITE:
             guard !outputClosed, !closing else { return }
+            sendCloseNotify()
             outputClosed = true
             shutdownOutput()
         case MONA_CLOSE_ABORT:
@@ -226,6 +271,7 @@ final class TCPConnection: LoopHandle, LoopStreamReader {
             close()
         default:
             guard !closing else { return }
+            sendCloseNotify()
             closing = true
             updateReading()
             guard queuedBytes > 0 else { return close() }

@@ -4,23 +4,30 @@ import PluginABI
 import Glibc
 #endif
 
-/// A listening socket of a plugin; accepted connections become `TCPConnection`s owned by the plugin.
+/// A listening socket of a plugin; accepted connections become `TCPConnection`s owned by the plugin
+/// (on a TLS listener, once their handshake is done).
 final class TCPListener: LoopHandle, LoopStreamListener {
     let handle: UInt64
     unowned let owner: LoadedPlugin
     let context: UnsafeMutableRawPointer?
     let bound: mona_addr
+    /// The certificate of a TLS listener (`<section>.tlsPort`); nil for plain TCP.
+    let tls: TLSEndpoint?
+    /// The TLS listener the host opened beside this one for the same tcp_listen (closed with it).
+    var companion: TCPListener?
     private unowned let reactor: Reactor
     /// When the last accept failure was logged (loop milliseconds), to log one line per second at most.
     private var lastFailureLog: UInt64 = 0
     /// When the descriptor limit was last reported (loop milliseconds), to say it once per 10 s at most.
     private var lastLimitLog: UInt64 = 0
 
-    init(handle: UInt64, owner: LoadedPlugin, context: UnsafeMutableRawPointer?, bound: mona_addr, reactor: Reactor) {
+    init(handle: UInt64, owner: LoadedPlugin, context: UnsafeMutableRawPointer?, bound: mona_addr, tls: TLSEndpoint?,
+         reactor: Reactor) {
         self.handle = handle
         self.owner = owner
         self.context = context
         self.bound = bound
+        self.tls = tls
         self.reactor = reactor
     }
 
@@ -50,7 +57,7 @@ final class TCPListener: LoopHandle, LoopStreamListener {
                                        listenerContext: context)
         guard connection.accept(from: uvStream) else { return }
         noteDescriptorLimit(connection)
-        connection.becameActive()
+        connection.becameActive(tls: tls)
     }
 
     /// Past the descriptor limit libuv accepts and closes waiting connections at once (with a reserve

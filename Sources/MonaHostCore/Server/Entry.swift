@@ -12,12 +12,13 @@ import Glibc
 public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dropFirst()),
                            staticEntries: [String: mona_plugin_entry_fn] = [:]) -> Never {
     // Children of test runners inherit a blocked signal mask: reset it before any thread starts, to
-    // SIGINT and SIGTERM only. Every thread inherits that, and one thread takes them with sigwait, so a
-    // stop signal is never lost, however early it comes.
+    // SIGINT, SIGTERM and SIGHUP only. Every thread inherits that, and one thread takes them with
+    // sigwait, so a stop signal is never lost, however early it comes. SIGHUP reloads the TLS certificates.
     var stopSignals = sigset_t()
     sigemptyset(&stopSignals)
     sigaddset(&stopSignals, SIGINT)
     sigaddset(&stopSignals, SIGTERM)
+    sigaddset(&stopSignals, SIGHUP)
     pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
     signal(SIGPIPE, SIG_IGN)
     // Media frames and socket buffers of 100 KB and more are allocated and freed all the time: keep
@@ -68,6 +69,10 @@ public func monaServerMain(arguments: [String] = Array(CommandLine.arguments.dro
         var number: Int32 = 0
         while sigwait(&set, &number) == 0 {
             runtime.log(.info, "signal \(number) received")
+            if number == SIGHUP {
+                runtime.reloadCertificates()
+                continue
+            }
             mona_watchdog_request_stop() // a script that loops is interrupted, so the loop can stop
             runtime.requestStop()
         }

@@ -27,6 +27,8 @@ public final class HostRuntime: @unchecked Sendable {
     private(set) var servers: ServerMesh?
     /// Banned peer addresses (canonical IP text): mona:addToBlacklist, checked on every accept and datagram.
     var blacklist: Set<String> = []
+    /// The TLS side of each section with a `tlsPort`, by section (TLS/HostRuntime+TLS.swift).
+    var tlsEndpoints: [String: TLSEndpoint] = [:]
     private var stopRequested = false
     private var manageTimer: LoopTimer?
     /// Signalled once a requested stop has completed.
@@ -203,12 +205,28 @@ public final class HostRuntime: @unchecked Sendable {
 
     // MARK: services used by the host API table
 
+    /// tcp_listen: on the section's `port`, a section with a `tlsPort` gets a TLS listener beside the
+    /// plain one, or alone when `port` is 0 (TLS/HostRuntime+TLS.swift).
     func listen(_ plugin: LoadedPlugin, host: String, port: UInt16, context: UnsafeMutableRawPointer?,
                 handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
         guard plugin.entry.tcp_accepted != nil, plugin.entry.tcp_data != nil else { return MONA_E_UNSUPPORTED }
-        return openSocket(plugin, udp: false, host: host, port: port, handle: handle, bound: bound) { fd, address in
+        switch tlsEndpoint(for: plugin, port: port) {
+        case .failure(let failure):
+            log(.error, "\(plugin.section): \(failure.text); \(plugin.section) is off")
+            return MONA_E_INVAL
+        case .success(nil):
+            return openListener(plugin, host: host, port: port, context: context, tls: nil, handle: handle, bound: bound)
+        case .success(let endpoint?):
+            return listen(plugin, host: host, port: port, context: context, tls: endpoint, handle: handle, bound: bound)
+        }
+    }
+
+    /// Binds and listens (TLS when `tls` is set).
+    func openListener(_ plugin: LoadedPlugin, host: String, port: UInt16, context: UnsafeMutableRawPointer?, tls: TLSEndpoint?,
+                      handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?) -> Int32 {
+        openSocket(plugin, udp: false, tls: tls != nil, host: host, port: port, handle: handle, bound: bound) { fd, address in
             let listener = TCPListener(handle: reactor.makeHandle(), owner: plugin, context: context, bound: address,
-                                       reactor: reactor)
+                                       tls: tls, reactor: reactor)
             guard listener.start(descriptor: fd) else { return nil }
             reactor.listeners[listener.handle] = listener
             return listener.handle
@@ -229,20 +247,20 @@ public final class HostRuntime: @unchecked Sendable {
 
     /// Binds (and for TCP listens) synchronously, then `adopt` hands the descriptor to libuv and
     /// returns the handle (nil if libuv refused it); a failure is one log line naming the ini key to change.
-    private func openSocket(_ plugin: LoadedPlugin, udp: Bool, host: String, port: UInt16,
+    private func openSocket(_ plugin: LoadedPlugin, udp: Bool, tls: Bool = false, host: String, port: UInt16,
                             handle: UnsafeMutablePointer<mona_handle>?, bound: UnsafeMutablePointer<mona_addr>?,
                             adopt: (Int32, mona_addr) -> UInt64?) -> Int32 {
         let type = Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue)
         switch SocketFactory.bound(type: type, host: host, port: port) {
         case .failure(let failure):
-            log(.error, "\(plugin.section): cannot \(udp ? "bind UDP" : "listen on TCP") \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
+            log(.error, "\(plugin.section): cannot \(udp ? "bind UDP" : tls ? "listen on TLS" : "listen on TCP") \(host.isEmpty ? "0.0.0.0" : host):\(port) (\(failure.text)); \(changeHint(plugin.section, port))")
             return failure.code
         case .success(let (fd, address)):
             guard let made = adopt(fd, address) else { return MONA_E_IO }
             handle?.pointee = made
             bound?.pointee = address
             notePublicAddress(plugin.section, address)
-            log(.info, "\(plugin.section): listening on \(udp ? "UDP" : "TCP") \(address.description)")
+            log(.info, "\(plugin.section): listening on \(udp ? "UDP" : tls ? "TLS" : "TCP") \(address.description)")
             return MONA_OK
         }
     }

@@ -370,7 +370,9 @@ typedef struct mona_client_info {
     uint32_t struct_size;        /* sizeof(mona_client_info) */
     const char *protocol;        /* NUL-terminated: "RTMP", "RTMPE", "RTMFP", "HTTP", "WebSocket", "RTSP" */
     mona_addr peer;              /* the client's address */
-    mona_addr local;             /* our address as the connection sees it */
+    mona_addr local;             /* our address as the connection sees it (peer and local as tcp_accepted
+                                    gave them: the host tells Lua client.secure by them, true when they
+                                    are those of one of the plugin's TLS connections) */
     const char *server_address;  /* NUL-terminated host[:port] the client asked for (Host header, tcUrl), or NULL */
     const char *path;            /* NUL-terminated application path, "" or "/app/sub" (no trailing slash) */
     const char *query;           /* NUL-terminated raw query string without '?', or NULL */

@@ -11,6 +11,7 @@
  *                         sends <size> bytes to UDP 127.0.0.1:<port> with udp_send_segments (ABI 1.6),
  *                         datagrams of <segment> bytes, the n-th filled with the byte n; "udp <status>"
  *                         (datagrams to that socket are echoed)
+ *   !unlisten             stops listening (tcp_unlisten); "unlisten <status>"
  *   !close                graceful close
  * When the peer half-closes, it answers "bye" and closes.
  * Configuration: <section>.host (default: host), <section>.port (required).
@@ -24,6 +25,7 @@ typedef struct plugin {
     const mona_host_api *host;
     char section[64];
     mona_handle udp; /* bound by the first !udp */
+    mona_handle listener;
 } plugin;
 
 typedef struct session {
@@ -66,9 +68,8 @@ static int32_t start(void *self) {
         say(p, MONA_LOG_ERROR, "no port configured");
         return MONA_E_INVAL;
     }
-    mona_handle listener = 0;
     mona_addr bound;
-    int32_t status = p->host->tcp_listen(p->host->ctx, host, (uint16_t)atoi(port), NULL, &listener, &bound);
+    int32_t status = p->host->tcp_listen(p->host->ctx, host, (uint16_t)atoi(port), NULL, &p->listener, &bound);
     if (status == MONA_OK) say(p, MONA_LOG_INFO, "C plugin started");
     return status;
 }
@@ -129,6 +130,9 @@ static int command(plugin *p, session *s, const char *line, const uint8_t *rest,
             if (status == MONA_OK) status = p->host->udp_send_segments(p->host->ctx, p->udp, &to, bytes, size, segment);
         }
         snprintf(reply, sizeof reply, "udp %d\n", (int)status);
+        send_text(p, s->connection, reply);
+    } else if (strcmp(line, "!unlisten") == 0) {
+        snprintf(reply, sizeof reply, "unlisten %d\n", (int)p->host->tcp_unlisten(p->host->ctx, p->listener));
         send_text(p, s->connection, reply);
     } else if (strcmp(line, "!close") == 0) {
         p->host->tcp_close(p->host->ctx, s->connection, MONA_CLOSE_GRACEFUL);

@@ -43,6 +43,7 @@ clientMeta.__index = function(client, key)
 	if key == "id" or key == "rawId" or key == "protocol" or key == "path" or key == "query" then return state[key] end
 	if key == "address" then return M.newSocketAddress(state.address) end
 	if key == "serverAddress" then return state.serverAddress end
+	if key == "secure" then return state.secure end
 	if key == "properties" then return state.properties end
 	if key == "parameters" then return state.parameters end
 	if key == "ping" or key == "lastReceptionTime" then return 0 end
@@ -93,7 +94,8 @@ function M.connect(handle, info, ...)
 	end
 	state = {
 		handle = handle, id = hex(info.rawId), rawId = info.rawId, protocol = info.protocol, path = info.path,
-		query = info.query or "", address = info.address, serverAddress = info.serverAddress, service = service,
+		query = info.query or "", address = info.address, serverAddress = info.serverAddress, secure = info.secure == true,
+		service = service,
 		properties = M.newCollection("properties", setProperty), parameters = M.newCollection("parameters"),
 		writer = M.newWriter(info.writer),
 	}
