@@ -122,6 +122,11 @@ public struct MonaHost: @unchecked Sendable {
         return api.pointee.udp_send(ctx, udp, &address, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count)
     }
 
+    /// Closes a UDP socket (no datagram arrives for it afterwards).
+    public func closeUDP(_ udp: mona_handle) {
+        _ = api.pointee.udp_close(ctx, udp)
+    }
+
     // MARK: timers
 
     /// Starts a timer; returns its handle, or nil.

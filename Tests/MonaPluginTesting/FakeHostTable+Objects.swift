@@ -170,6 +170,7 @@ extension FakeHostTable {
                                              query: FakeHostTable.text(query, querySize), context: context)
             host.subscriptions[made.handle] = made
             subscription.pointee = made.handle
+            host.onSubscribed(made)
             return MONA_OK
         }
         api.unsubscribe = { ctx, handle in

@@ -1,0 +1,75 @@
+import Testing
+@testable import RTSPPlugin
+
+@Suite("RTP: H.264 and AAC payloads both ways, RTCP")
+struct RTPTests {
+    /// RTP packets of `payloads` for one access unit at `timestamp`.
+    static func packets(_ payloads: [[UInt8]], sender: inout RTPSender, timestamp: UInt32) -> [[UInt8]] {
+        payloads.enumerated().map { sender.packet(payload: $1, timestamp: timestamp, marker: $0 == payloads.count - 1) }
+    }
+
+    @Test func h264UnitsAggregateFragmentAndReassemble() throws {
+        let sps = CodecTests.sps, pps = CodecTests.pps
+        let idr: [UInt8] = [0x65] + (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
+        let small: [UInt8] = [0x06, 1, 2, 3]
+        let payloads = NALPacketizer(hevc: false, maxPayload: 1400).payloads([sps, pps, small, idr])
+        // SPS, PPS and the SEI in one STAP-A; the IDR in FU-As of at most 1400 bytes.
+        #expect(payloads[0][0] & 0x1F == 24)
+        #expect(payloads.dropFirst().allSatisfy { $0[0] & 0x1F == 28 && $0.count <= 1400 })
+        #expect(payloads.count == 1 + 4)
+        var sender = RTPSender(payloadType: 96, clockRate: 90000, random: [1, 2, 3, 4, 0, 0, 0, 9, 0xFF, 0xFE])
+        let packets = Self.packets(payloads, sender: &sender, timestamp: 9000)
+        var depacketizer = H264Depacketizer()
+        var units: [H264Depacketizer.AccessUnit] = []
+        for packet in packets {
+            packet.withUnsafeBytes { bytes in
+                let (header, payload) = RTPPacket.decode(bytes)!
+                units += depacketizer.packet(header, payload)
+            }
+        }
+        #expect(units == [H264Depacketizer.AccessUnit(timestamp: 9000, units: [sps, pps, small, idr])])
+        #expect(sender.sequence == 0xFFFE &+ 5) // wrapped around
+    }
+
+    @Test func aLostFragmentDropsTheAccessUnitOnly() {
+        let idr: [UInt8] = [0x65] + [UInt8](repeating: 7, count: 3000)
+        let slice: [UInt8] = [0x41, 9, 9]
+        var sender = RTPSender(payloadType: 96, clockRate: 90000, random: [UInt8](repeating: 0, count: 10))
+        var packets = Self.packets(NALPacketizer(hevc: false, maxPayload: 1400).payloads([idr]), sender: &sender, timestamp: 0)
+        packets.remove(at: 1)
+        packets += Self.packets([slice], sender: &sender, timestamp: 3000)
+        var depacketizer = H264Depacketizer()
+        var units: [H264Depacketizer.AccessUnit] = []
+        for packet in packets {
+            packet.withUnsafeBytes { units += depacketizer.packet(RTPPacket.decode($0)!.header, RTPPacket.decode($0)!.payload) }
+        }
+        #expect(units == [H264Depacketizer.AccessUnit(timestamp: 3000, units: [slice])])
+        #expect(depacketizer.dropped == 1)
+    }
+
+    @Test func aacFramesTravelWithAUHeaders() throws {
+        let frame = (0..<300).map { UInt8(truncatingIfNeeded: $0) }
+        let payloads = frame.withUnsafeBytes { AACPayload.payloads($0, maxPayload: 1400) }
+        #expect(payloads == [[0, 16, UInt8(300 >> 5), UInt8((300 & 0x1F) << 3)] + frame])
+        let parsed = try #require(payloads[0].withUnsafeBytes { AACPayload.units($0, sizeLength: 13, indexLength: 3) })
+        #expect(parsed.units == [frame] && parsed.announced == nil)
+        // Two units in one packet (FFmpeg aggregates them).
+        let two: [UInt8] = [0, 32, 0, 2 << 3, 0, 3 << 3, 0xA, 0xB, 1, 2, 3]
+        #expect(two.withUnsafeBytes { AACPayload.units($0, sizeLength: 13, indexLength: 3) }?.units == [[0xA, 0xB], [1, 2, 3]])
+        // Headers that announce more than there is.
+        let short: [UInt8] = [0, 32, 0, 9 << 3, 0, 3 << 3, 1]
+        #expect(short.withUnsafeBytes { AACPayload.units($0, sizeLength: 13, indexLength: 3) } == nil)
+    }
+
+    @Test func senderReportsMapNTPToRTP() throws {
+        let report = RTCP.senderReport(ssrc: 0x01020304, wallMs: 1_000_500, rtpTime: 777, packets: 3, octets: 99, cname: "Mona")
+        let types = try #require(report.withUnsafeBytes { RTCP.packetTypes($0) })
+        #expect(types == [200, 202])
+        let seconds = UInt32(report[8]) << 24 | UInt32(report[9]) << 16 | UInt32(report[10]) << 8 | UInt32(report[11])
+        #expect(UInt64(seconds) == 1000 + RTCP.ntpOffset)
+        let fraction = UInt32(report[12]) << 24 | UInt32(report[13]) << 16 | UInt32(report[14]) << 8 | UInt32(report[15])
+        #expect(fraction == UInt32(UInt64(1) << 31))
+        #expect(report[16..<20].elementsEqual([0, 0, 3, 9]))
+        #expect([UInt8]([0x80, 201, 0, 5, 0]).withUnsafeBytes { RTCP.packetTypes($0) } == nil)
+    }
+}
