@@ -24,8 +24,8 @@ extension RTSPSession {
                 subscription = handle
                 streamName = name
             case .failure(let refusal):
-                let status = refusal.status == MONA_E_REJECTED ? 403 : 404
-                return answer(request, RTSPResponse(status, reason: refusal.message.isEmpty ? nil : PeerText.withoutPaths(refusal.message)))
+                guard refusal.status == MONA_E_REJECTED else { return answer(request, RTSPResponse(404)) }
+                return refuse(request, url, refusal.message)
             }
         }
         guard started else { // nobody publishes it

@@ -20,7 +20,7 @@ extension RTSPSession {
         } catch {
             switch error {
             case .malformed(let reason):
-                host.log(MONA_LOG_WARN, "RTSP client \(peer) announced a broken SDP: \(reason)")
+                host.log(MONA_LOG_WARN, "client \(peer) announced a broken SDP: \(reason)")
                 answer(request, RTSPResponse(400, reason: "Bad Request (SDP: \(reason))"))
             case .unsupported(let reason):
                 answer(request, RTSPResponse(415, reason: "Unsupported Media Type (\(reason))"))
@@ -45,15 +45,20 @@ extension RTSPSession {
             return answer(request, RTSPResponse(455, reason: "Method Not Valid in This State (ANNOUNCE and SETUP first)"))
         }
         if publication == nil {
+            guard let url = RTSPURL(request.url) else { return answer(request, RTSPResponse(400, reason: "Bad URL")) }
+            // (A refusal without credentials closed the client: the retry with credentials opens it again.)
+            guard let client = openClient(request, url, trackURL: false) else { return }
             switch host.publish(client: client, name: announced.name) {
             case .success(let handle):
                 publication = handle
             case .failure(let refusal):
-                let reason = refusal.message.isEmpty ? nil : PeerText.withoutPaths(refusal.message)
-                return answer(request, RTSPResponse(403, reason: reason))
+                guard refusal.status == MONA_E_REJECTED else {
+                    return answer(request, RTSPResponse(403, reason: refusal.message.isEmpty ? nil : PeerText.withoutPaths(refusal.message)))
+                }
+                return refuse(request, url, refusal.message)
             }
             recordStart = host.monotonicMs
-            host.log(MONA_LOG_INFO, "RTSP client \(peer) records \(announced.name)")
+            host.log(MONA_LOG_INFO, "client \(peer) records \(announced.name)")
         }
         answer(request, RTSPResponse(200))
     }

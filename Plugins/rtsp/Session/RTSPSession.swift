@@ -86,7 +86,7 @@ final class RTSPSession {
             case .refused(let status, let cseq, let reason): answer(cseq: cseq, RTSPResponse(status, reason: reason))
             case .skipped: break
             case .malformed(let status, let reason):
-                host.log(MONA_LOG_WARN, "RTSP client \(peer): \(reason), closing")
+                host.log(MONA_LOG_WARN, "client \(peer): \(reason), closing")
                 if status != 0 { answer(cseq: nil, RTSPResponse(status)) }
                 close()
             }
@@ -135,17 +135,7 @@ final class RTSPSession {
         if client != 0 { return client }
         let (path, _) = url.application(dropping: trackURL ? 1 : 0)
         var headers = request.headers
-        var credentials = false
-        if let authorization = request.header("Authorization"), authorization.lowercased().hasPrefix("basic "),
-           let decoded = Base64.decode(authorization.dropFirst(6).trimmingWhitespace()[...]) {
-            let text = String(decoding: decoded, as: UTF8.self)
-            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            headers += [("user", String(parts[0])), ("password", parts.count > 1 ? String(parts[1]) : "")]
-            credentials = true
-        } else if let user = url.user {
-            headers += [("user", user), ("password", url.password ?? "")]
-            credentials = true
-        }
+        if let (user, password) = Self.credentials(request, url) { headers += [("user", user), ("password", password)] }
         switch WebClient.open(host, protocol: "RTSP", peer: peer, local: local, path: path, query: url.query, headers: headers,
                               version: "1.0", writer: context) {
         case .opened(let handle, _):
@@ -154,14 +144,38 @@ final class RTSPSession {
         case .refused(_, let kind, let message):
             if kind == MONA_ERR_APPLICATION {
                 answer(request, RTSPResponse(404, reason: message))
-            } else if credentials || kind != MONA_ERR_SCRIPT {
-                answer(request, RTSPResponse(403, reason: kind == MONA_ERR_SCRIPT ? PeerText.withoutPaths(message) : nil))
+            } else if kind == MONA_ERR_SCRIPT {
+                refuse(request, url, message)
             } else {
-                // Refused without credentials: ask for them (FFmpeg, GStreamer and VLC then send the URL's).
-                answer(request, RTSPResponse(401, headers: [("WWW-Authenticate", "Basic realm=\"MonaServer\"")]))
+                answer(request, RTSPResponse(403))
             }
             return nil
         }
+    }
+
+    /// Basic credentials of a request (its Authorization header, or the URL's user and password).
+    static func credentials(_ request: RTSPRequest, _ url: RTSPURL) -> (user: String, password: String)? {
+        if let authorization = request.header("Authorization"), authorization.lowercased().hasPrefix("basic "),
+           let decoded = Base64.decode(authorization.dropFirst(6).trimmingWhitespace()[...]) {
+            let parts = String(decoding: decoded, as: UTF8.self).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }
+        return url.user.map { ($0, url.password ?? "") }
+    }
+
+    /// Lua refused (onConnection, onSubscribe or onPublish): 403 with its message when the request had
+    /// credentials, else 401 (with the message too) to ask for them (FFmpeg, GStreamer and VLC then send the URL's), the client
+    /// closed so that the next request's credentials reach onConnection.
+    func refuse(_ request: RTSPRequest, _ url: RTSPURL, _ message: String) {
+        if Self.credentials(request, url) != nil {
+            return answer(request, RTSPResponse(403, reason: message.isEmpty ? nil : PeerText.withoutPaths(message)))
+        }
+        if client != 0, subscription == nil, publication == nil {
+            host.closeClient(client)
+            client = 0
+        }
+        answer(request, RTSPResponse(401, reason: message.isEmpty ? nil : PeerText.withoutPaths(message),
+                                     headers: [("WWW-Authenticate", "Basic realm=\"MonaServer\"")]))
     }
 
     // MARK: answers and output
@@ -182,7 +196,7 @@ final class RTSPSession {
         if result < 0 { return close(how: MONA_CLOSE_ABORT) }
         queued = result
         if queued > RTSPPlugin.queueLimit {
-            host.log(MONA_LOG_WARN, "RTSP client \(peer) reads nothing (\(queued) bytes queued), closing")
+            host.log(MONA_LOG_WARN, "client \(peer) reads nothing (\(queued) bytes queued), closing")
             close(how: MONA_CLOSE_ABORT)
         }
     }
@@ -208,7 +222,7 @@ final class RTSPSession {
         }
         guard fired == timer, !closing else { return }
         if plugin.timeout > 0, host.monotonicMs - lastActivity > Int64(plugin.timeout) * 1000 {
-            host.log(MONA_LOG_INFO, "RTSP client \(peer) idle for \(plugin.timeout) s, closing")
+            host.log(MONA_LOG_INFO, "client \(peer) idle for \(plugin.timeout) s, closing")
             return close()
         }
         if playing { senderReports() }

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// The RTSP plugin in the real server with real clients: ffmpeg publishes over RTMP and ffprobe decodes
+/// it over RTSP (TCP interleaved and UDP); ffmpeg records over RTSP (`-f rtsp`, TCP and UDP) and
+/// ffprobe decodes that over RTMP and RTSP; GStreamer's rtspsrc decodes; Lua authenticates and refuses.
+@Suite("RTSP plugin with ffmpeg, ffprobe and GStreamer", .serialized)
+struct RTSPIntegrationTests {
+    static let app = """
+    function onConnection(client)
+        NOTE("connected over ", client.protocol)
+        if client.protocol == "RTSP" and (client.properties.user or "") ~= "" and client.properties.password ~= "pw" then
+            error("bad password", 0)
+        end
+        function client:onPublish(publication)
+            if publication.name == "forbidden" then error("publishing forbidden here", 0) end
+            NOTE("publishing ", publication.name)
+        end
+        function client:onSubscribe(listener)
+            if listener.publication.name == "private" and client.properties.user ~= "bob" then error("not for you", 0) end
+        end
+    end
+    """
+
+    /// A server with RTMP and RTSP on free ports of 127.0.0.1.
+    static func server() throws -> (server: ServerProcess, rtmp: UInt16, rtsp: UInt16, folder: String) {
+        let folder = try TestEnvironment.temporaryDirectory()
+        try LuaHarness.write("function onConnection(client) end", to: "\(folder)/www/main.lua")
+        try LuaHarness.write(app, to: "\(folder)/www/live/main.lua")
+        let rtmp = TestEnvironment.freePort(), rtsp = TestEnvironment.freePort()
+        let ini = "RTMFP.port=0\nHTTP.port=0\n[RTMP]\nhost=127.0.0.1\nport=\(rtmp)\n[RTSP]\nhost=127.0.0.1\nport=\(rtsp)\n"
+        let server = try ServerProcess(directory: folder, ini: ini)
+        try server.waitUntilStarted()
+        return (server, rtmp, rtsp, folder)
+    }
+
+    /// What ffprobe decoded in the first `seconds` of a URL: codec names (sorted), video and audio frame
+    /// counts, whether the first video frame is a key frame, and its output.
+    struct Probe {
+        var codecs: [String] = []
+        var video = 0
+        var audio = 0
+        var startsOnKeyFrame = false
+        var output = ""
+    }
+
+    static func probe(_ url: String, transport: String? = nil, seconds: Int = 3) throws -> Probe {
+        let options = transport.map { ["-rtsp_transport", $0] } ?? []
+        let run = try TestEnvironment.run("/usr/bin/timeout", ["20", "/usr/bin/ffprobe", "-v", "error"] + options
+                                            + ["-read_intervals", "%+\(seconds)", "-show_entries", "stream=codec_name:frame=media_type,key_frame",
+                                               "-of", "compact", url])
+        var probe = Probe(output: run.output)
+        var sawVideo = false
+        for line in run.output.split(separator: "\n") {
+            if line.hasPrefix("stream|codec_name=") { probe.codecs.append(String(line.dropFirst(18))) }
+            if line.hasPrefix("frame|media_type=audio") { probe.audio += 1 }
+            if line.hasPrefix("frame|media_type=video") {
+                if !sawVideo { probe.startsOnKeyFrame = line.hasSuffix("key_frame=1") }
+                sawVideo = true
+                probe.video += 1
+            }
+        }
+        probe.codecs.sort()
+        return probe
+    }
+
+    /// ffmpeg sending a generated H.264/AAC stream for `seconds`, in real time, to `url` in `format`.
+    static func publisher(_ url: String, seconds: Int, format: [String]) throws -> ChildProcess {
+        try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re",
+                                             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                                             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                                             "-t", "\(seconds)", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                                             "-g", "25", "-c:a", "aac"] + format + [url])
+    }
+
+    /// Checks a probe of ~3 s of 25 fps video and 44.1 kHz AAC that started on a key frame.
+    static func expectDecoded(_ probe: Probe, _ what: String, minimumVideo: Int = 40) {
+        #expect(probe.codecs == ["aac", "h264"], "\(what): \(probe.output.suffix(600))")
+        #expect(probe.video >= minimumVideo, "\(what): \(probe.video) video frames")
+        #expect(probe.audio >= 100, "\(what): \(probe.audio) audio frames")
+        #expect(probe.startsOnKeyFrame, "\(what)")
+    }
+
+    @Test func anRTMPPublicationPlaysOverRTSPWithTCPAndUDP() throws {
+        let (server, rtmp, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let publisher = try Self.publisher("rtmp://127.0.0.1:\(rtmp)/live/test", seconds: 12, format: ["-f", "flv"])
+        #expect(server.waitFor("publishing test"))
+        let url = "rtsp://127.0.0.1:\(rtsp)/live/test"
+        Self.expectDecoded(try Self.probe(url, transport: "tcp"), "TCP interleaved", minimumVideo: 70)
+        Self.expectDecoded(try Self.probe(url, transport: "udp"), "UDP", minimumVideo: 70)
+        // A copy over RTSP ends cleanly when the publisher leaves (RTCP BYE), its file decodable.
+        let copy = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+                                                        "-c", "copy", "-f", "matroska", "\(folder)/copy.mkv"])
+        #expect(publisher.wait(timeout: 25).status == 0)
+        let copied = copy.wait(timeout: 15)
+        #expect(copied.status == 0, "\(copied.output)")
+        let file = try Self.probe("\(folder)/copy.mkv")
+        Self.expectDecoded(file, "copy")
+        // The publication is gone: DESCRIBE answers 404, ffprobe fails.
+        let gone = try TestEnvironment.run("/usr/bin/timeout", ["20", "/usr/bin/ffprobe", "-v", "error", url])
+        #expect(gone.status != 0 && gone.output.contains("404"), "\(gone.output)")
+        #expect(server.waitFor("connected over RTSP"))
+    }
+
+    @Test func ffmpegRecordsOverRTSPWithTCPAndUDP() throws {
+        let (server, rtmp, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        for transport in ["tcp", "udp"] {
+            let name = "recorded\(transport)"
+            let publisher = try Self.publisher("rtsp://127.0.0.1:\(rtsp)/live/\(name)", seconds: 9,
+                                               format: ["-f", "rtsp", "-rtsp_transport", transport])
+            #expect(server.waitFor("publishing \(name)"))
+            Self.expectDecoded(try Self.probe("rtmp://127.0.0.1:\(rtmp)/live/\(name)"), "\(transport) recording over RTMP")
+            Self.expectDecoded(try Self.probe("rtsp://127.0.0.1:\(rtsp)/live/\(name)", transport: "tcp"), "\(transport) recording over RTSP")
+            let published = publisher.wait(timeout: 20)
+            #expect(published.status == 0, "\(published.output)")
+        }
+    }
+
+    @Test func luaAuthenticatesAndRefuses() throws {
+        let (server, rtmp, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        // onPublish refuses: ffmpeg's RECORD fails with the message.
+        let refused = try Self.publisher("rtsp://127.0.0.1:\(rtsp)/live/forbidden", seconds: 5, format: ["-f", "rtsp", "-rtsp_transport", "tcp"])
+            .wait(timeout: 15)
+        #expect(refused.status != 0 && refused.output.contains("publishing forbidden here"), "\(refused.output)")
+        let publisher = try Self.publisher("rtmp://127.0.0.1:\(rtmp)/live/private", seconds: 10, format: ["-f", "flv"])
+        #expect(server.waitFor("publishing private"))
+        // onSubscribe refuses an anonymous player (401: credentials are asked for); Basic credentials in the URL
+        // then reach onConnection: wrong ones are refused (403), good ones play.
+        let anonymous = try TestEnvironment.run("/usr/bin/timeout", ["20", "/usr/bin/ffprobe", "-v", "error", "rtsp://127.0.0.1:\(rtsp)/live/private"])
+        #expect(anonymous.status != 0 && anonymous.output.contains("401 not for you"), "\(anonymous.output)")
+        let wrong = try TestEnvironment.run("/usr/bin/timeout", ["20", "/usr/bin/ffprobe", "-v", "error",
+                                                                 "rtsp://bob:nope@127.0.0.1:\(rtsp)/live/private"])
+        #expect(wrong.status != 0 && wrong.output.contains("403"), "\(wrong.output)")
+        Self.expectDecoded(try Self.probe("rtsp://bob:pw@127.0.0.1:\(rtsp)/live/private", transport: "tcp"), "authenticated")
+        #expect(publisher.wait(timeout: 20).status == 0)
+    }
+}
