@@ -137,4 +137,23 @@ struct RTSPIntegrationTests {
         Self.expectDecoded(try Self.probe("rtsp://bob:pw@127.0.0.1:\(rtsp)/live/private", transport: "tcp"), "authenticated")
         #expect(publisher.wait(timeout: 20).status == 0)
     }
+
+    @Test func gstreamerDecodesOverTCPAndUDP() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/gst-launch-1.0"), "scripts/setup.sh installs GStreamer")
+        let (server, rtmp, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let publisher = try Self.publisher("rtmp://127.0.0.1:\(rtmp)/live/gst", seconds: 12, format: ["-f", "flv"])
+        #expect(server.waitFor("publishing gst"))
+        for transport in ["tcp", "udp"] {
+            // rtspsrc, then H.264 and AAC depayloaded and decoded: each sink ends the pipeline (status 0) after
+            // 50 decoded frames, a pipeline that decodes nothing is killed by the time-out.
+            let run = try TestEnvironment.run("/usr/bin/timeout", [
+                "20", "/usr/bin/gst-launch-1.0", "-q", "rtspsrc", "location=rtsp://127.0.0.1:\(rtsp)/live/gst", "protocols=\(transport)", "name=s",
+                "s.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "num-buffers=50",
+                "s.", "!", "application/x-rtp,media=audio", "!", "rtpmp4gdepay", "!", "aacparse", "!", "avdec_aac", "!", "fakesink", "num-buffers=50",
+            ])
+            #expect(run.status == 0, "\(transport): \(run.output)")
+        }
+        #expect(publisher.wait(timeout: 20).status == 0)
+    }
 }
