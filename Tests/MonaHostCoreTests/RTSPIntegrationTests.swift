@@ -65,17 +65,18 @@ struct RTSPIntegrationTests {
     }
 
     /// ffmpeg sending a generated H.264/AAC stream for `seconds`, in real time, to `url` in `format`.
-    static func publisher(_ url: String, seconds: Int, format: [String]) throws -> ChildProcess {
-        try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re",
-                                             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-                                             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-                                             "-t", "\(seconds)", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-                                             "-g", "25", "-c:a", "aac"] + format + [url])
+    static func publisher(_ url: String, seconds: Int, format: [String], hevc: Bool = false) throws -> ChildProcess {
+        let video = hevc ? ["libx265", "-x265-params", "keyint=25:log-level=error"] : ["libx264", "-g", "25"]
+        return try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re",
+                                                    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                                                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                                                    "-t", "\(seconds)", "-preset", "ultrafast", "-tune", "zerolatency", "-c:v"]
+                                                   + video + ["-c:a", "aac"] + format + [url])
     }
 
     /// Checks a probe of ~3 s of 25 fps video and 44.1 kHz AAC that started on a key frame.
-    static func expectDecoded(_ probe: Probe, _ what: String, minimumVideo: Int = 40) {
-        #expect(probe.codecs == ["aac", "h264"], "\(what): \(probe.output.suffix(600))")
+    static func expectDecoded(_ probe: Probe, _ what: String, minimumVideo: Int = 40, video: String = "h264") {
+        #expect(probe.codecs == ["aac", video], "\(what): \(probe.output.suffix(600))")
         #expect(probe.video >= minimumVideo, "\(what): \(probe.video) video frames")
         #expect(probe.audio >= 100, "\(what): \(probe.audio) audio frames")
         #expect(probe.startsOnKeyFrame, "\(what)")
@@ -155,5 +156,17 @@ struct RTSPIntegrationTests {
             #expect(run.status == 0, "\(transport): \(run.output)")
         }
         #expect(publisher.wait(timeout: 20).status == 0)
+    }
+
+    @Test func h265RecordedOverRTSPPlaysOverRTSP() throws {
+        let (server, _, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let url = "rtsp://127.0.0.1:\(rtsp)/live/hevc"
+        let publisher = try Self.publisher(url, seconds: 10, format: ["-f", "rtsp", "-rtsp_transport", "udp"], hevc: true)
+        #expect(server.waitFor("publishing hevc"))
+        Self.expectDecoded(try Self.probe(url, transport: "tcp"), "H.265 over TCP", video: "hevc")
+        Self.expectDecoded(try Self.probe(url, transport: "udp"), "H.265 over UDP", video: "hevc")
+        let published = publisher.wait(timeout: 20)
+        #expect(published.status == 0, "\(published.output)")
     }
 }

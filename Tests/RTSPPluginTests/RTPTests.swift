@@ -19,15 +19,15 @@ struct RTPTests {
         #expect(payloads.count == 1 + 4)
         var sender = RTPSender(payloadType: 96, clockRate: 90000, random: [1, 2, 3, 4, 0, 0, 0, 9, 0xFF, 0xFE])
         let packets = Self.packets(payloads, sender: &sender, timestamp: 9000)
-        var depacketizer = H264Depacketizer()
-        var units: [H264Depacketizer.AccessUnit] = []
+        var depacketizer = NALDepacketizer()
+        var units: [NALDepacketizer.AccessUnit] = []
         for packet in packets {
             packet.withUnsafeBytes { bytes in
                 let (header, payload) = RTPPacket.decode(bytes)!
                 units += depacketizer.packet(header, payload)
             }
         }
-        #expect(units == [H264Depacketizer.AccessUnit(timestamp: 9000, units: [sps, pps, small, idr])])
+        #expect(units == [NALDepacketizer.AccessUnit(timestamp: 9000, units: [sps, pps, small, idr])])
         #expect(sender.sequence == 0xFFFE &+ 5) // wrapped around
     }
 
@@ -38,12 +38,12 @@ struct RTPTests {
         var packets = Self.packets(NALPacketizer(hevc: false, maxPayload: 1400).payloads([idr]), sender: &sender, timestamp: 0)
         packets.remove(at: 1)
         packets += Self.packets([slice], sender: &sender, timestamp: 3000)
-        var depacketizer = H264Depacketizer()
-        var units: [H264Depacketizer.AccessUnit] = []
+        var depacketizer = NALDepacketizer()
+        var units: [NALDepacketizer.AccessUnit] = []
         for packet in packets {
             packet.withUnsafeBytes { units += depacketizer.packet(RTPPacket.decode($0)!.header, RTPPacket.decode($0)!.payload) }
         }
-        #expect(units == [H264Depacketizer.AccessUnit(timestamp: 3000, units: [slice])])
+        #expect(units == [NALDepacketizer.AccessUnit(timestamp: 3000, units: [slice])])
         #expect(depacketizer.dropped == 1)
     }
 
@@ -71,5 +71,33 @@ struct RTPTests {
         #expect(fraction == UInt32(UInt64(1) << 31))
         #expect(report[16..<20].elementsEqual([0, 0, 3, 9]))
         #expect([UInt8]([0x80, 201, 0, 5, 0]).withUnsafeBytes { RTCP.packetTypes($0) } == nil)
+    }
+
+    @Test func h265UnitsAggregateFragmentAndReassemble() throws {
+        let vps: [UInt8] = [0x40, 0x01, 0x0C, 0x01], sps: [UInt8] = [0x42, 0x01, 0x01, 0x01], pps: [UInt8] = [0x44, 0x01, 0xC1, 0x72]
+        let idr: [UInt8] = [0x26, 0x01] + (0..<4000).map { UInt8(truncatingIfNeeded: $0 * 3) }
+        let payloads = NALPacketizer(hevc: true, maxPayload: 1400).payloads([vps, sps, pps, idr])
+        #expect((payloads[0][0] >> 1) & 0x3F == 48) // AP
+        #expect(payloads.dropFirst().allSatisfy { ($0[0] >> 1) & 0x3F == 49 && $0.count <= 1400 }) // FUs
+        var sender = RTPSender(payloadType: 96, clockRate: 90000, random: [UInt8](repeating: 3, count: 10))
+        var depacketizer = NALDepacketizer(hevc: true)
+        var units: [NALDepacketizer.AccessUnit] = []
+        for packet in Self.packets(payloads, sender: &sender, timestamp: 1) {
+            packet.withUnsafeBytes { units += depacketizer.packet(RTPPacket.decode($0)!.header, RTPPacket.decode($0)!.payload) }
+        }
+        #expect(units == [NALDepacketizer.AccessUnit(timestamp: 1, units: [vps, sps, pps, idr])])
+    }
+
+    @Test func hevcRecordCarriesTheParameterSetsAndTheSDPNamesThem() throws {
+        // An SPS: NAL header, then VPS id/sub-layers/nesting, then 12 bytes of profile_tier_level (with an
+        // emulation prevention byte inside).
+        let sps: [UInt8] = [0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x5D, 0xA0]
+        let vps: [UInt8] = [0x40, 0x01, 0x0C], pps: [UInt8] = [0x44, 0x01, 0xC1]
+        let record = try #require(HEVCRecord.build([vps, sps, pps]))
+        #expect(record[1] == 0x01 && record[2] == 0x60 && record[12] == 0x5D) // profile, compatibility, level
+        let config = try #require(record.withUnsafeBytes { VideoConfig(codec: FLVMedia.hevc, record: $0) })
+        #expect(config.hevc && config.sets == [vps, sps, pps] && config.lengthSize == 4)
+        #expect(config.fmtp == "sprop-vps=QAEM;sprop-sps=\(Base64.encode(sps));sprop-pps=RAHB")
+        #expect(HEVCRecord.build([vps, pps]) == nil)
     }
 }

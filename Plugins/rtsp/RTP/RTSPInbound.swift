@@ -1,6 +1,6 @@
 /// The receiving side of one recorded track: RTP packets in, FLV tag bodies out on the publication's
 /// timeline (milliseconds from RECORD), codec configuration first (from the SDP, or from parameter
-/// sets found in band, again whenever they change).
+/// sets found in band, again whenever they change). H.265 goes out with FLV codec id 12.
 struct RTSPInbound {
     /// A tag to push: video or audio, its time (ms) and its FLV body.
     struct Tag: Equatable {
@@ -13,28 +13,53 @@ struct RTSPInbound {
     private var clock: RTPClock
     /// Where the track's first packet falls on the publication's timeline (ms).
     private var start: Int64?
-    private var h264 = H264Depacketizer()
-    private var avc: AVCConfig?
+    private var nal: NALDepacketizer
+    /// The video track's parameter sets (H.264: SPS and PPS; H.265: VPS, SPS and PPS), from the SDP
+    /// then from the stream, and the configuration record built from them.
+    private var sets: [[UInt8]] = []
+    private var record: [UInt8]?
     private var configSent = false
     private var aacFragment: (timestamp: UInt32, bytes: [UInt8], size: Int)?
 
     init(track: SDPTrack) {
         self.track = track
         clock = RTPClock(rate: track.clockRate)
-        if case .h264(let config) = track.codec { avc = config }
+        switch track.codec {
+        case .h264(let config):
+            nal = NALDepacketizer(hevc: false)
+            if let config { sets = config.sps + config.pps }
+        case .h265(let given):
+            nal = NALDepacketizer(hevc: true)
+            sets = given
+        case .aac:
+            nal = NALDepacketizer(hevc: false)
+        }
+        record = Self.record(sets, hevc: hevc)
+    }
+
+    private var hevc: Bool {
+        if case .h265 = track.codec { return true }
+        return false
+    }
+
+    /// The configuration record of parameter sets, or nil when some are missing.
+    private static func record(_ sets: [[UInt8]], hevc: Bool) -> [UInt8]? {
+        if hevc { return HEVCRecord.build(sets) }
+        let sps = sets.filter { $0[0] & 0x1F == 7 && $0.count >= 4 }, pps = sets.filter { $0[0] & 0x1F == 8 }
+        return sps.isEmpty || pps.isEmpty ? nil : AVCConfig(sps: sps, pps: pps).record
     }
 
     /// Access units dropped for missing packets (video).
-    var dropped: Int { h264.dropped }
+    var dropped: Int { nal.dropped }
 
     /// The tags one RTP packet completes. `elapsed`: ms since RECORD when it arrived.
     mutating func packet(_ bytes: UnsafeRawBufferPointer, elapsed: Int64) -> [Tag] {
         guard let (header, payload) = RTPPacket.decode(bytes), header.payloadType == track.payloadType else { return [] }
         if start == nil { start = max(0, elapsed) }
         switch track.codec {
-        case .h264:
+        case .h264, .h265:
             var tags: [Tag] = []
-            for unit in h264.packet(header, payload) { tags += video(unit) }
+            for unit in nal.packet(header, payload) { tags += video(unit) }
             return tags
         case .aac(let config, let sizeLength, let indexLength):
             var tags: [Tag] = []
@@ -50,26 +75,30 @@ struct RTSPInbound {
         UInt32(truncatingIfNeeded: max(0, (start ?? 0) + clock.ms(timestamp)))
     }
 
-    private mutating func video(_ unit: H264Depacketizer.AccessUnit) -> [Tag] {
-        let sps = unit.units.filter { $0[0] & 0x1F == 7 && $0.count >= 4 }, pps = unit.units.filter { $0[0] & 0x1F == 8 }
+    private mutating func video(_ unit: NALDepacketizer.AccessUnit) -> [Tag] {
+        let hevc = hevc
+        let type = { (nal: [UInt8]) -> UInt8 in hevc ? (nal[0] >> 1) & 0x3F : nal[0] & 0x1F }
+        let inBand = unit.units.filter { hevc ? (32...34).contains(type($0)) && $0.count >= 2 : [7, 8].contains(type($0)) }
+        if !inBand.isEmpty, inBand != sets, let built = Self.record(inBand, hevc: hevc) {
+            sets = inBand
+            if built != record { configSent = false }
+            record = built
+        }
+        guard let record else { return [] } // nothing decodes before the parameter sets
         var tags: [Tag] = []
         let time = time(unit.timestamp)
-        if !sps.isEmpty, !pps.isEmpty, AVCConfig(sps: sps, pps: pps) != avc || !configSent {
-            avc = AVCConfig(sps: sps, pps: pps)
-            configSent = false
-        }
-        guard let avc else { return [] } // nothing decodes before the parameter sets
+        let codec = hevc ? FLVMedia.hevc : FLVMedia.avc
         if !configSent {
             configSent = true
-            tags.append(Tag(video: true, time: time, body: FLVMedia.videoTag(codec: FLVMedia.avc, key: true, config: true, payload: avc.record)))
+            tags.append(Tag(video: true, time: time, body: FLVMedia.videoTag(codec: codec, key: true, config: true, payload: record)))
         }
-        let key = unit.units.contains { $0[0] & 0x1F == 5 }
+        let key = unit.units.contains { hevc ? (16...21).contains(type($0)) : type($0) == 5 }
         var payload: [UInt8] = []
-        for nal in unit.units where nal[0] & 0x1F != 9 { // access unit delimiters are FLV's business
+        for nal in unit.units where type(nal) != (hevc ? 35 : 9) { // access unit delimiters are FLV's business
             payload.appendBigEndian(UInt32(nal.count))
             payload += nal
         }
-        return tags + [Tag(video: true, time: time, body: FLVMedia.videoTag(codec: FLVMedia.avc, key: key, config: false, payload: payload))]
+        return tags + [Tag(video: true, time: time, body: FLVMedia.videoTag(codec: codec, key: key, config: false, payload: payload))]
     }
 
     private mutating func audio(_ header: RTPPacket, _ payload: UnsafeRawBufferPointer, sizeLength: Int, indexLength: Int) -> [Tag] {

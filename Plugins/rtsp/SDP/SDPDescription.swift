@@ -29,6 +29,8 @@ struct SDPTrack: Equatable {
     enum Codec: Equatable {
         /// H.264 with the sprop-parameter-sets, if given.
         case h264(AVCConfig?)
+        /// H.265 with the sprop-vps, sprop-sps and sprop-pps given (maybe none).
+        case h265([[UInt8]])
         /// AAC (mpeg4-generic) with its AudioSpecificConfig and AU header sizes.
         case aac(AACConfig, sizeLength: Int, indexLength: Int)
     }
@@ -50,7 +52,7 @@ enum SDPReader {
         case unsupported(String)
     }
 
-    /// The H.264 and AAC tracks, in order; other tracks are left out.
+    /// The H.264, H.265 and AAC tracks, in order; other tracks are left out.
     static func tracks(_ text: String) throws(Failure) -> [SDPTrack] {
         let lines = text.split { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }.map { String($0).trimmingWhitespace() }
         guard lines.first == "v=0" else { throw .malformed("the SDP does not start with v=0") }
@@ -94,6 +96,12 @@ enum SDPReader {
                     if !sps.isEmpty, !pps.isEmpty { config = AVCConfig(sps: sps, pps: pps) }
                 }
                 tracks.append(SDPTrack(video: true, payloadType: payloadType, clockRate: clock, codec: .h264(config), control: control))
+            case ("video", "H265"):
+                guard clock > 0 else { throw .malformed("H265 without a clock rate") }
+                let sets = ["sprop-vps", "sprop-sps", "sprop-pps"].flatMap { name in
+                    (parameters[name] ?? "").split(separator: ",").compactMap { Base64.decode($0) }.filter { $0.count >= 2 }
+                }
+                tracks.append(SDPTrack(video: true, payloadType: payloadType, clockRate: clock, codec: .h265(sets), control: control))
             case ("audio", "MPEG4-GENERIC"):
                 guard let hex = parameters["config"], let bytes = Hex.decode(Substring(hex)), let config = AACConfig(bytes) else {
                     throw .malformed("mpeg4-generic without a valid config")
@@ -109,7 +117,7 @@ enum SDPReader {
                 skipped.append("\(media[0]) \(encoding.isEmpty ? "payload \(payloadType)" : encoding)")
             }
         }
-        guard !tracks.isEmpty else { throw .unsupported("no H.264 nor AAC track (\(skipped.joined(separator: ", ")))") }
+        guard !tracks.isEmpty else { throw .unsupported("no H.264, H.265 nor AAC track (\(skipped.joined(separator: ", ")))") }
         return tracks
     }
 
