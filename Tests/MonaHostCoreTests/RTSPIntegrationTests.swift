@@ -169,4 +169,45 @@ struct RTSPIntegrationTests {
         let published = publisher.wait(timeout: 20)
         #expect(published.status == 0, "\(published.output)")
     }
+
+    /// The status line and headers of one answer read from a socket (its body skipped).
+    static func answer(_ socket: TestSocket) throws -> (status: String, headers: [String]) {
+        let status = try socket.readLine().trimmingCharacters(in: .whitespacesAndNewlines)
+        var headers: [String] = []
+        while true {
+            let line = try socket.readLine().trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { break }
+            headers.append(line)
+        }
+        if let length = headers.first(where: { $0.lowercased().hasPrefix("content-length:") }).flatMap({ Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }) {
+            _ = try socket.receive(count: length)
+        }
+        return (status, headers)
+    }
+
+    @Test func badInputIsAnsweredOverARealSocket() throws {
+        let (server, _, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        // Framed but wrong: answered, and the connection goes on.
+        let socket = try TestSocket(tcpPort: rtsp)
+        try socket.send("DESCRIBE rtsp://127.0.0.1/live/nobody RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        #expect(try Self.answer(socket).status == "RTSP/1.0 404 Not Found")
+        try socket.send("PLAY rtsp://127.0.0.1/live/nobody RTSP/1.0\r\nCSeq: 2\r\n\r\n")
+        #expect(try Self.answer(socket).status.hasPrefix("RTSP/1.0 455"))
+        try socket.send([0x24, 9, 0, 2, 1, 2]) // a `$` frame on a channel nobody set up
+        let sdp = "this is not an SDP"
+        try socket.send("ANNOUNCE rtsp://127.0.0.1/live/in RTSP/1.0\r\nCSeq: 3\r\nContent-Type: application/sdp\r\nContent-Length: \(sdp.utf8.count)\r\n\r\n\(sdp)")
+        #expect(try Self.answer(socket).status.hasPrefix("RTSP/1.0 400"))
+        try socket.send("OPTIONS * RTSP/1.0\r\nCSeq: 4\r\n\r\n")
+        let options = try Self.answer(socket)
+        #expect(options.status == "RTSP/1.0 200 OK" && options.headers.contains("CSeq: 4"))
+        // Garbage: 400, then the server closes; an oversized `$` frame: closed.
+        try socket.send("\u{1}\u{2}\u{3} garbage\r\n\r\n")
+        #expect(try Self.answer(socket).status.hasPrefix("RTSP/1.0 400"))
+        #expect(socket.waitForEOF())
+        let oversized = try TestSocket(tcpPort: rtsp)
+        try oversized.send([0x24, 0, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 100))
+        #expect(oversized.waitForEOF())
+        #expect(server.waitFor("an interleaved frame of 65535 bytes"))
+    }
 }

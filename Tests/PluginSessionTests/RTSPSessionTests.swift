@@ -98,7 +98,12 @@ extension PluginSessions {
             #expect(describe.body.contains("a=rtpmap:97 MPEG4-GENERIC/44100/2") && describe.body.contains("config=1210"))
             let (clientProtocol, clientPath) = (host.clients.values.first?.protocol, host.clients.values.first?.path)
             #expect(clientProtocol == "RTSP" && clientPath == "/live")
+            #expect(host.clients.values.first?.serverAddress == "127.0.0.1")
+            // PLAY before SETUP.
+            #expect(Self.request(host, connection, "PLAY", "rtsp://127.0.0.1/live/cam", cseq: 2).answers.first?.status == 455)
 
+            #expect(Self.request(host, connection, "SETUP", "rtsp://127.0.0.1/live/cam/trackID=7", cseq: 3,
+                                 ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"]).answers.first?.status == 404)
             let video = Self.request(host, connection, "SETUP", "rtsp://127.0.0.1/live/cam/trackID=0", cseq: 3,
                                      ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"]).answers[0]
             #expect(video.status == 200 && video.headers["Transport"]?.hasPrefix("RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=") == true)

@@ -49,9 +49,6 @@ struct RTSPInbound {
         return sps.isEmpty || pps.isEmpty ? nil : AVCConfig(sps: sps, pps: pps).record
     }
 
-    /// Access units dropped for missing packets (video).
-    var dropped: Int { nal.dropped }
-
     /// The tags one RTP packet completes. `elapsed`: ms since RECORD when it arrived.
     mutating func packet(_ bytes: UnsafeRawBufferPointer, elapsed: Int64) -> [Tag] {
         guard let (header, payload) = RTPPacket.decode(bytes), header.payloadType == track.payloadType else { return [] }

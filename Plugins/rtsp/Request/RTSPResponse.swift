@@ -20,9 +20,7 @@ struct RTSPResponse {
         if let cseq { text += "CSeq: \(cseq)\r\n" }
         text += "Server: MonaServer\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
-        if !body.isEmpty || status == 200 && headers.contains(where: { $0.0 == "Content-Type" }) {
-            text += "Content-Length: \(body.count)\r\n"
-        }
+        if !body.isEmpty { text += "Content-Length: \(body.count)\r\n" }
         text += "\r\n"
         return Array(text.utf8) + body
     }

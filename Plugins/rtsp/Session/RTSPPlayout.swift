@@ -43,40 +43,36 @@ struct RTSPPlayout {
         kindsKnown = expectsVideo || expectsAudio
     }
 
-    /// A frame: configurations are kept (true when one changed); `hold` keeps media until PLAY.
-    @discardableResult
-    mutating func frame(video isVideo: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32, hold: Bool) -> Bool {
+    /// A frame: configurations are kept; `hold` keeps media until PLAY.
+    mutating func frame(video isVideo: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32, hold: Bool) {
         latest = max(latest, time)
         if isVideo {
             expectsVideo = true
             if let parsed = FLVMedia.video(bytes), parsed.config {
-                let config = VideoConfig(codec: parsed.codec, record: parsed.payload)
-                defer { video = config ?? video }
-                return config != nil && config != video
+                video = VideoConfig(codec: parsed.codec, record: parsed.payload) ?? video
+                return
             }
         } else {
             expectsAudio = true
             if let parsed = FLVMedia.audio(bytes), parsed.config {
-                let config = AACConfig(Array(parsed.payload))
-                defer { audio = config ?? audio }
-                return config != nil && config != audio
+                audio = AACConfig(Array(parsed.payload)) ?? audio
+                return
             }
         }
-        guard hold else { return false }
+        guard hold else { return }
         if isVideo, flags & MONA_MEDIA_KEY != 0 {
             held = []
             heldBytes = 0
         } else if held.isEmpty {
-            return false // a start on a key frame only
+            return // a start on a key frame only
         }
         guard heldBytes + bytes.count <= Self.maxHeld else {
             held = []
             heldBytes = 0
-            return false
+            return
         }
         held.append(Frame(video: isVideo, time: time, bytes: Array(bytes), flags: flags))
         heldBytes += bytes.count
-        return false
     }
 
     /// The held frames, given up (PLAY sends them).

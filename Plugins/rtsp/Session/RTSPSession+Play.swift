@@ -127,7 +127,7 @@ extension RTSPSession {
         let held = playout.takeHeld()
         let firstVideo = held.first { $0.video }
         var infos: [String] = []
-        let base = (RTSPURL(request.url) != nil ? request.url : "").trimmingSuffix("/")
+        let base = request.url.trimmingSuffix("/")
         for track in tracks.values.sorted(by: { $0.index < $1.index }) {
             guard let sender = track.sender else { continue }
             let first = held.first { $0.video == track.video } ?? firstVideo
@@ -171,7 +171,7 @@ extension RTSPSession {
     func media(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
         guard !closing else { return MONA_E_CLOSED }
         if !playing {
-            if playout.frame(video: video, time: time, bytes: bytes, flags: flags, hold: true), pendingDescribe != nil { describeReady() }
+            playout.frame(video: video, time: time, bytes: bytes, flags: flags, hold: true)
             if pendingDescribe != nil, playout.ready { describeReady() }
             return MONA_OK
         }

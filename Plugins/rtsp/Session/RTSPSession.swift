@@ -136,6 +136,8 @@ final class RTSPSession {
         let (path, _) = url.application(dropping: trackURL ? 1 : 0)
         var headers = request.headers
         if let (user, password) = Self.credentials(request, url) { headers += [("user", user), ("password", password)] }
+        // client.serverAddress: what the URL names (WebClient reads it from a Host header, which RTSP lacks).
+        if let server = url.server, request.header("Host") == nil { headers.append(("Host", server)) }
         switch WebClient.open(host, protocol: "RTSP", peer: peer, local: local, path: path, query: url.query, headers: headers,
                               version: "1.0", writer: context) {
         case .opened(let handle, _):
