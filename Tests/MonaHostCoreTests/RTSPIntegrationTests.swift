@@ -55,7 +55,7 @@ struct RTSPIntegrationTests {
             if line.hasPrefix("stream|codec_name=") { probe.codecs.append(String(line.dropFirst(18))) }
             if line.hasPrefix("frame|media_type=audio") { probe.audio += 1 }
             if line.hasPrefix("frame|media_type=video") {
-                if !sawVideo { probe.startsOnKeyFrame = line.hasSuffix("key_frame=1") }
+                if !sawVideo { probe.startsOnKeyFrame = line.contains("|key_frame=1") }
                 sawVideo = true
                 probe.video += 1
             }
@@ -65,13 +65,14 @@ struct RTSPIntegrationTests {
     }
 
     /// ffmpeg sending a generated H.264/AAC stream for `seconds`, in real time, to `url` in `format`.
-    static func publisher(_ url: String, seconds: Int, format: [String], hevc: Bool = false) throws -> ChildProcess {
-        let video = hevc ? ["libx265", "-x265-params", "keyint=25:log-level=error"] : ["libx264", "-g", "25"]
+    /// (`hevc`: libx265; `bFrames`: libx264 with B-frames, else without.)
+    static func publisher(_ url: String, seconds: Int, format: [String], hevc: Bool = false, bFrames: Bool = false) throws -> ChildProcess {
+        let video = hevc ? ["libx265", "-preset", "ultrafast", "-tune", "zerolatency", "-x265-params", "keyint=25:log-level=error"]
+            : ["libx264", "-g", "25"] + (bFrames ? ["-preset", "veryfast", "-bf", "2"] : ["-preset", "ultrafast", "-tune", "zerolatency"])
         return try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re",
                                                     "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
                                                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-                                                    "-t", "\(seconds)", "-preset", "ultrafast", "-tune", "zerolatency", "-c:v"]
-                                                   + video + ["-c:a", "aac"] + format + [url])
+                                                    "-t", "\(seconds)", "-c:v"] + video + ["-c:a", "aac"] + format + [url])
     }
 
     /// Checks a probe of ~3 s of 25 fps video and 44.1 kHz AAC that started on a key frame.
@@ -109,10 +110,20 @@ struct RTSPIntegrationTests {
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
         for transport in ["tcp", "udp"] {
             let name = "recorded\(transport)"
-            let publisher = try Self.publisher("rtsp://127.0.0.1:\(rtsp)/live/\(name)", seconds: 9,
-                                               format: ["-f", "rtsp", "-rtsp_transport", transport])
+            // Over TCP with B-frames: RTP carries presentation times only, the publication needs decode times.
+            let publisher = try Self.publisher("rtsp://127.0.0.1:\(rtsp)/live/\(name)", seconds: 14,
+                                               format: ["-f", "rtsp", "-rtsp_transport", transport], bFrames: transport == "tcp")
             #expect(server.waitFor("publishing \(name)"))
             Self.expectDecoded(try Self.probe("rtmp://127.0.0.1:\(rtmp)/live/\(name)"), "\(transport) recording over RTMP")
+            if transport == "tcp" {
+                let packets = try TestEnvironment.run("/usr/bin/timeout", ["20", "/usr/bin/ffprobe", "-v", "error", "-read_intervals", "%+2",
+                                                                           "-select_streams", "v", "-show_entries", "packet=pts,dts", "-of", "csv=p=0",
+                                                                           "rtmp://127.0.0.1:\(rtmp)/live/\(name)"])
+                let times = packets.output.split(separator: "\n").map { $0.split(separator: ",").compactMap { Int($0) } }.filter { $0.count == 2 }
+                #expect(times.count > 20, "\(packets.output)")
+                #expect(zip(times, times.dropFirst()).allSatisfy { $0[1] < $1[1] }, "decode times go forward: \(times)")
+                #expect(times.contains { $0[0] > $0[1] } && times.allSatisfy { $0[0] >= $0[1] }, "B-frames: \(times)")
+            }
             Self.expectDecoded(try Self.probe("rtsp://127.0.0.1:\(rtsp)/live/\(name)", transport: "tcp"), "\(transport) recording over RTSP")
             let published = publisher.wait(timeout: 20)
             #expect(published.status == 0, "\(published.output)")

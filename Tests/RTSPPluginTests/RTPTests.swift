@@ -100,4 +100,20 @@ struct RTPTests {
         #expect(config.fmtp == "sprop-vps=QAEM;sprop-sps=\(Base64.encode(sps));sprop-pps=RAHB")
         #expect(HEVCRecord.build([vps, pps]) == nil)
     }
+
+    @Test func decodeTimesOfBFramesAreMonotonicWithOffsets() {
+        // A pyramid of B-frames in decode order (presentation times in frames of 40 ms): I0 P4 B2 b1 b3 P8 B6 b5 b7.
+        var times = DecodeTimes<Int>(window: 4)
+        var out: [DecodeTimes<Int>.Timed] = []
+        for (index, frame) in [0, 4, 2, 1, 3, 8, 6, 5, 7, 12, 10, 9, 11].enumerated() { out += times.push(pts: Int64(frame * 40), index) }
+        #expect(out.map(\.item) == Array(0..<9))
+        #expect(zip(out, out.dropFirst()).allSatisfy { $0.dts < $1.dts })
+        #expect(out.allSatisfy { $0.pts >= $0.dts } && out.map(\.pts) == [0, 4, 2, 1, 3, 8, 6, 5, 7].map { Int64($0 * 40) })
+        #expect(out.first?.dts == -80) // two frames of reordering
+        // Without B-frames decode times are the presentation times.
+        var plain = DecodeTimes<Int>(window: 4)
+        var flat: [DecodeTimes<Int>.Timed] = []
+        for frame in 0..<8 { flat += plain.push(pts: Int64(frame * 40), frame) }
+        #expect(flat.map(\.dts) == [0, 40, 80, 120] && flat.allSatisfy { $0.dts == $0.pts })
+    }
 }

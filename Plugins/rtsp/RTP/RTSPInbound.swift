@@ -1,6 +1,7 @@
 /// The receiving side of one recorded track: RTP packets in, FLV tag bodies out on the publication's
 /// timeline (milliseconds from RECORD), codec configuration first (from the SDP, or from parameter
-/// sets found in band, again whenever they change). H.265 goes out with FLV codec id 12.
+/// sets found in band, again whenever they change). H.265 goes out with FLV codec id 12. Video frames
+/// get decode times and composition offsets (DecodeTimes), 4 frames later.
 struct RTSPInbound {
     /// A tag to push: video or audio, its time (ms) and its FLV body.
     struct Tag: Equatable {
@@ -18,6 +19,8 @@ struct RTSPInbound {
     /// then from the stream, and the configuration record built from them.
     private var sets: [[UInt8]] = []
     private var record: [UInt8]?
+    /// Decode times of the video frames (B-frames arrive before the frames they are shown after).
+    private var decodeTimes = DecodeTimes<(key: Bool, config: [UInt8]?, payload: [UInt8])>(window: 4)
     private var configSent = false
     private var aacFragment: (timestamp: UInt32, bytes: [UInt8], size: Int)?
 
@@ -68,9 +71,10 @@ struct RTSPInbound {
         }
     }
 
-    private mutating func time(_ timestamp: UInt32) -> UInt32 {
-        UInt32(truncatingIfNeeded: max(0, (start ?? 0) + clock.ms(timestamp)))
-    }
+    /// The time (ms) of a timestamp on the publication's timeline (may be negative at the very start).
+    private mutating func ms(_ timestamp: UInt32) -> Int64 { (start ?? 0) + clock.ms(timestamp) }
+
+    private mutating func time(_ timestamp: UInt32) -> UInt32 { UInt32(truncatingIfNeeded: max(0, ms(timestamp))) }
 
     private mutating func video(_ unit: NALDepacketizer.AccessUnit) -> [Tag] {
         let hevc = hevc
@@ -82,12 +86,10 @@ struct RTSPInbound {
             record = built
         }
         guard let record else { return [] } // nothing decodes before the parameter sets
-        var tags: [Tag] = []
-        let time = time(unit.timestamp)
-        let codec = hevc ? FLVMedia.hevc : FLVMedia.avc
+        var config: [UInt8]?
         if !configSent {
             configSent = true
-            tags.append(Tag(video: true, time: time, body: FLVMedia.videoTag(codec: codec, key: true, config: true, payload: record)))
+            config = record
         }
         let key = unit.units.contains { hevc ? (16...21).contains(type($0)) : type($0) == 5 }
         var payload: [UInt8] = []
@@ -95,7 +97,18 @@ struct RTSPInbound {
             payload.appendBigEndian(UInt32(nal.count))
             payload += nal
         }
-        return tags + [Tag(video: true, time: time, body: FLVMedia.videoTag(codec: codec, key: key, config: false, payload: payload))]
+        let codec = hevc ? FLVMedia.hevc : FLVMedia.avc
+        var tags: [Tag] = []
+        for frame in decodeTimes.push(pts: ms(unit.timestamp), (key, config, payload)) {
+            let time = UInt32(truncatingIfNeeded: max(0, frame.dts))
+            if let config = frame.item.config {
+                tags.append(Tag(video: true, time: time, body: FLVMedia.videoTag(codec: codec, key: true, config: true, payload: config)))
+            }
+            let offset = Int32(clamping: frame.pts - max(0, frame.dts))
+            tags.append(Tag(video: true, time: time, body: FLVMedia.videoTag(codec: codec, key: frame.item.key, config: false, offset: offset,
+                                                                             payload: frame.item.payload)))
+        }
+        return tags
     }
 
     private mutating func audio(_ header: RTPPacket, _ payload: UnsafeRawBufferPointer, sizeLength: Int, indexLength: Int) -> [Tag] {
