@@ -221,4 +221,35 @@ struct RTSPIntegrationTests {
         #expect(oversized.waitForEOF())
         #expect(server.waitFor("an interleaved frame of 65535 bytes"))
     }
+
+    @Test func aTCPPlayerThatDoesNotReadCostsBoundedMemoryAndSlowsNobody() throws {
+        let (server, rtmp, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        // Noise does not compress: ~60 Mbit/s, ~45 MB in 6 s, a key frame every 5 frames.
+        let publisher = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+                                                             "nullsrc=s=640x360:r=25,geq=lum='random(1)*255':cb=128:cr=128",
+                                                             "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "10",
+                                                             "-g", "5", "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/fast"])
+        #expect(server.waitFor("publishing fast"))
+        // A player over TCP that plays and never reads what it is sent.
+        let url = "rtsp://127.0.0.1:\(rtsp)/live/fast"
+        let stalled = try TestSocket(tcpPort: rtsp)
+        try stalled.send("DESCRIBE \(url) RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n")
+        #expect(try Self.answer(stalled).status == "RTSP/1.0 200 OK")
+        try stalled.send("SETUP \(url)/trackID=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n")
+        let setup = try Self.answer(stalled)
+        let session = try #require(setup.headers.first { $0.hasPrefix("Session: ") }?.dropFirst(9).split(separator: ";").first)
+        try stalled.send("PLAY \(url) RTSP/1.0\r\nCSeq: 3\r\nSession: \(session)\r\n\r\n")
+        #expect(try Self.answer(stalled).status == "RTSP/1.0 200 OK")
+        let before = server.residentKiB()
+        // Meanwhile a normal player gets the stream.
+        let copy = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+                                                        "-c", "copy", "-f", "matroska", "\(folder)/copy.mkv"])
+        #expect(publisher.wait(timeout: 25).status == 0)
+        #expect(copy.wait(timeout: 15).status == 0)
+        let copied = try Self.probe("\(folder)/copy.mkv")
+        #expect(copied.codecs == ["h264"] && copied.video > 20, "\(copied.output.suffix(300))")
+        let grown = server.residentKiB() - before
+        #expect(grown < 8 * 1024, "~45 MB were played to a player that reads nothing; the server grew \(grown) KiB")
+    }
 }

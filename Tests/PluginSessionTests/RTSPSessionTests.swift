@@ -152,6 +152,17 @@ extension PluginSessions {
             #expect(rtp.sent.count == 4 && rtp.sent.allSatisfy { $0.to.port == 6000 })
             let rtcp = try #require(host.udpSockets.values.first { $0.port == 41001 })
             #expect(rtcp.sent.first?.to.port == 6001)
+            // Receiver reports keep a session alive past RTSP.timeout (60 s), garbage does not; silence ends it.
+            let report: [UInt8] = [0x81, 201, 0, 7] + [UInt8](repeating: 1, count: 28)
+            for _ in 0..<3 {
+                host.advance(ms: 25_000)
+                host.datagram(report, to: rtcp.handle)
+                host.datagram([1, 2, 3], to: rtcp.handle)
+            }
+            #expect(connection.closedHow == nil)
+            #expect(rtcp.sent.count > 10) // sender reports every 5 s
+            host.advance(ms: 70_000)
+            #expect(connection.closedHow == MONA_CLOSE_GRACEFUL)
             host.end(connection)
             #expect(rtp.closed && rtcp.closed)
         }

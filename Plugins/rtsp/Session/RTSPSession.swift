@@ -46,6 +46,9 @@ final class RTSPSession {
 
     private var timer: mona_handle?
     private var lastActivity: Int64
+    /// Seconds without a request nor RTCP before the connection closes (0: never): RTSP.timeout, or the
+    /// client's `timeout` parameter (what onConnection returned).
+    private var idleSeconds: Int
 
     init(plugin: RTSPPlugin, connection: mona_handle, peer: mona_addr, local: mona_addr) {
         self.plugin = plugin
@@ -53,6 +56,7 @@ final class RTSPSession {
         self.peer = peer
         self.local = local
         lastActivity = plugin.host.monotonicMs
+        idleSeconds = plugin.timeout
         timer = plugin.host.startTimer(delayMs: RTSPPlugin.reportPeriod, periodMs: RTSPPlugin.reportPeriod, context: context)
     }
 
@@ -142,6 +146,7 @@ final class RTSPSession {
                               version: "1.0", writer: context) {
         case .opened(let handle, _):
             client = handle
+            if let seconds = WebClient.idleSeconds(host, client: handle) { idleSeconds = seconds }
             return handle
         case .refused(_, let kind, let message):
             if kind == MONA_ERR_APPLICATION {
@@ -186,7 +191,7 @@ final class RTSPSession {
 
     func answer(cseq: String?, _ response: RTSPResponse) {
         var response = response
-        if let sessionID { response.headers.insert(("Session", "\(sessionID);timeout=\(plugin.timeout)"), at: 0) }
+        if let sessionID { response.headers.insert(("Session", idleSeconds > 0 ? "\(sessionID);timeout=\(idleSeconds)" : sessionID), at: 0) }
         output += response.encode(cseq: cseq)
     }
 
@@ -223,19 +228,23 @@ final class RTSPSession {
             return
         }
         guard fired == timer, !closing else { return }
-        if plugin.timeout > 0, host.monotonicMs - lastActivity > Int64(plugin.timeout) * 1000 {
-            host.log(MONA_LOG_INFO, "client \(peer) idle for \(plugin.timeout) s, closing")
+        if idleSeconds > 0, host.monotonicMs - lastActivity > Int64(idleSeconds) * 1000 {
+            host.log(MONA_LOG_INFO, "client \(peer) idle for \(idleSeconds) s, closing")
             return close()
         }
         if playing { senderReports() }
         flush()
     }
 
-    /// A datagram on a UDP port of this session (RTCP receiver reports keep the session alive).
+    /// A datagram on a UDP port of this session: RTP of a recorder, or RTCP (receiver reports from a
+    /// player, sender reports from a recorder), which keeps the session alive.
     func datagram(_ port: RTSPUDPPort, _ bytes: UnsafeRawBufferPointer) {
         guard !closing, let track = tracks[port.track] else { return }
+        if port.isRTCP {
+            if RTCP.packetTypes(bytes) != nil { lastActivity = host.monotonicMs }
+            return
+        }
         lastActivity = host.monotonicMs
-        if port.isRTCP { return }
         received(track, bytes)
         if let publication { host.flush(publication: publication) }
     }
