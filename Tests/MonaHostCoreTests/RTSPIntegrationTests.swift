@@ -15,6 +15,12 @@ struct RTSPIntegrationTests {
         function client:onPublish(publication)
             if publication.name == "forbidden" then error("publishing forbidden here", 0) end
             NOTE("publishing ", publication.name)
+            if publication.name == "long" then
+                local seen = {}
+                local function first(kind) if not seen[kind] then seen[kind] = true NOTE("first ", kind, " of long") end end
+                function publication:onAudio() first("audio") end
+                function publication:onVideo() first("video") end
+            end
         end
         function client:onSubscribe(listener)
             if listener.publication.name == "private" and client.properties.user ~= "bob" then error("not for you", 0) end
@@ -181,8 +187,8 @@ struct RTSPIntegrationTests {
         #expect(published.status == 0, "\(published.output)")
     }
 
-    /// The status line and headers of one answer read from a socket (its body skipped).
-    static func answer(_ socket: TestSocket) throws -> (status: String, headers: [String]) {
+    /// The status line, headers and body of one answer read from a socket.
+    static func answer(_ socket: TestSocket) throws -> (status: String, headers: [String], body: String) {
         let status = try socket.readLine().trimmingCharacters(in: .whitespacesAndNewlines)
         var headers: [String] = []
         while true {
@@ -190,10 +196,8 @@ struct RTSPIntegrationTests {
             if line.isEmpty { break }
             headers.append(line)
         }
-        if let length = headers.first(where: { $0.lowercased().hasPrefix("content-length:") }).flatMap({ Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }) {
-            _ = try socket.receive(count: length)
-        }
-        return (status, headers)
+        let length = headers.first { $0.lowercased().hasPrefix("content-length:") }.flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }
+        return (status, headers, String(decoding: try socket.receive(count: length ?? 0), as: UTF8.self))
     }
 
     @Test func badInputIsAnsweredOverARealSocket() throws {
@@ -251,5 +255,25 @@ struct RTSPIntegrationTests {
         #expect(copied.codecs == ["h264"] && copied.video > 20, "\(copied.output.suffix(300))")
         let grown = server.residentKiB() - before
         #expect(grown < 8 * 1024, "~45 MB were played to a player that reads nothing; the server grew \(grown) KiB")
+    }
+
+    @Test func describeAnswersAtOnceFromTheCachedConfigurations() throws {
+        let (server, rtmp, rtsp, folder) = try Self.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        // A key frame every 10 s (x264's default GOP of 250 frames): DESCRIBE must not wait for the next one.
+        let publisher = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-re",
+                                                             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                                                             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "6",
+                                                             "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-c:a", "aac",
+                                                             "-f", "flv", "rtmp://127.0.0.1:\(rtmp)/live/long"])
+        #expect(server.waitFor("first audio of long") && server.waitFor("first video of long"))
+        // Its configurations went by (the first frames): DESCRIBE answers with both tracks within 2 s, not
+        // after the next key frame (10 s) nor after RTSP.describeTimeout (5 s).
+        let socket = try TestSocket(tcpPort: rtsp, timeout: 2)
+        try socket.send("DESCRIBE rtsp://127.0.0.1:\(rtsp)/live/long RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        let described = try Self.answer(socket)
+        #expect(described.status == "RTSP/1.0 200 OK")
+        #expect(described.body.contains("m=video 0 RTP/AVP 96") && described.body.contains("m=audio 0 RTP/AVP 97"), "\(described.body)")
+        #expect(publisher.wait(timeout: 20).status == 0)
     }
 }

@@ -137,6 +137,17 @@ extension PluginSessions {
             #expect(Self.request(host, connection, "OPTIONS", "*", cseq: 7).answers.first?.status == 200)
         }
 
+        @Test func describeAnswersAtOnceFromTheCachedConfigurations() throws {
+            let host = Self.started()
+            defer { host.destroy() }
+            host.publicationConfigs["cam"] = (Self.aacHeader, Self.avcHeader)
+            host.onSubscribed = { host.sinkStart($0) }
+            let connection = try #require(host.connect())
+            let describe = try #require(Self.request(host, connection, "DESCRIBE", "rtsp://127.0.0.1/live/cam", cseq: 1).answers.first)
+            #expect(describe.status == 200)
+            #expect(describe.body.contains("m=video 0 RTP/AVP 96") && describe.body.contains("m=audio 0 RTP/AVP 97"))
+        }
+
         @Test func udpPlayersGetAServerPortPairAndPackets() throws {
             let host = Self.started()
             defer { host.destroy() }

@@ -2,8 +2,8 @@ import MonaPluginKit
 import MonaValues
 import PluginABI
 
-/// Playing a publication: DESCRIBE subscribes and answers the SDP once the codec configurations came
-/// (bounded wait), SETUP picks each track's transport, PLAY starts on a key frame with the parameter
+/// Playing a publication: DESCRIBE subscribes and answers the SDP from the codec configurations the host
+/// caches, or once they came with the first frames (bounded wait), SETUP picks each track's transport, PLAY starts on a key frame with the parameter
 /// sets in band, and the host's frames become RTP packets and RTCP sender reports.
 extension RTSPSession {
     func describe(_ request: RTSPRequest) {
@@ -31,6 +31,12 @@ extension RTSPSession {
         guard started else { // nobody publishes it
             endSession()
             return answer(request, RTSPResponse(404))
+        }
+        // The configurations the host caches (ABI 1.6): no wait for the next key frame.
+        if let (audio, video) = host.publicationConfigs(name) {
+            for (isVideo, config) in [(false, audio), (true, video)] {
+                _ = config?.withUnsafeBytes { playout.frame(video: isVideo, time: 0, bytes: $0, flags: MONA_MEDIA_CONFIG, hold: false) }
+            }
         }
         if playout.ready { return answerDescribe(request, url) }
         let timer = host.startTimer(delayMs: UInt64(plugin.describeTimeout), context: context)
