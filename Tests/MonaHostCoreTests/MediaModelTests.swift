@@ -80,6 +80,8 @@ struct MediaModelTests {
         // What a new subscriber gets first, as pub_configs reads it (ABI 1.6); nothing for a name nobody publishes.
         try player.expect("configs live", "configs af001210 170001")
         try player.expect("configs nobody", "configs -2", "MONA_E_NOTFOUND")
+        try player.expect("configsnull", "configsnull -1 -1", "MONA_E_INVAL for a NULL buffer or name")
+        #expect(harness.server.waitFor("pub_configs refused: NULL audio or video buffer"))
         try player.expect("subscribe live x=1", "start live")
         try player.expectLine("meta {width=640}")
         try player.expectLine("subscribed")

@@ -14,6 +14,8 @@
  *                                  "steal <op> <status>"
  * And a media service (ABI 1.6):
  *   configs <name>                 pub_configs: "configs <audio hex|-> <video hex|->" or "configs <status>"
+ *   configsnull                    pub_configs with a NULL audio buffer, then a NULL name of 4 bytes:
+ *                                  "configsnull <status> <status>"
  */
 #define _POSIX_C_SOURCE 200809L /* inet_pton, inet_ntop under -std=c99 */
 #include "crpc.h"
@@ -221,6 +223,14 @@ int crpc_group_command(session *s, char *command, text *out) {
         steal(s, command + 6, out);
     } else if (strncmp(command, "configs ", 8) == 0) {
         configs(s, command + 8, out);
+    } else if (strcmp(command, "configsnull") == 0) {
+        const mona_host_api *h = s->owner->host;
+        mona_buffer audio = {0}, video = {0};
+        int32_t first = h->pub_configs(h->ctx, "live", 4, NULL, &video);
+        int32_t second = h->pub_configs(h->ctx, NULL, 4, &audio, &video);
+        char line[64];
+        snprintf(line, sizeof line, "configsnull %d %d", (int)first, (int)second);
+        puts_(out, line);
     } else {
         return 0;
     }
