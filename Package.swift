@@ -16,7 +16,7 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
 let fuzzTargets: [Target] = Context.environment["MONA_FUZZ"] == nil ? [] : [
     .executableTarget(
         name: "MonaFuzz",
-        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "RTMFPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
+        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "RTMFPPlugin", "RTSPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
                        "MonaPersistence"],
         path: "Fuzz/MonaFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
