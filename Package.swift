@@ -8,6 +8,7 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
     ("MonaWebSocket", "WebSocketPlugin", "Plugins/websocket"),
     ("MonaRTMP", "RTMPPlugin", "Plugins/rtmp"),
     ("MonaRTMFP", "RTMFPPlugin", "Plugins/rtmfp"),
+    ("MonaRTSP", "RTSPPlugin", "Plugins/rtsp"),
 ]
 
 /// The libFuzzer targets (scripts/fuzz.sh), declared only when MONA_FUZZ is set: a normal build never
@@ -15,7 +16,7 @@ let protocolPlugins: [(product: String, target: String, path: String)] = [
 let fuzzTargets: [Target] = Context.environment["MONA_FUZZ"] == nil ? [] : [
     .executableTarget(
         name: "MonaFuzz",
-        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "RTMFPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
+        dependencies: ["HTTPPlugin", "WebSocketPlugin", "RTMPPlugin", "RTMFPPlugin", "RTSPPlugin", "MonaCodecs", "MonaValues", "MonaHostCore",
                        "MonaPersistence"],
         path: "Fuzz/MonaFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
@@ -89,8 +90,9 @@ let package = Package(
                 path: "Tests/MonaPluginTesting"),
         .testTarget(name: "PluginSessionTests",
                     dependencies: ["MonaPluginTesting", "MonaValues", "MonaCodecs", "PluginABI", "HTTPPlugin", "WebSocketPlugin",
-                                   "RTMPPlugin", "CMonaCrypto"],
+                                   "RTMPPlugin", "RTSPPlugin", "CMonaCrypto"],
                     path: "Tests/PluginSessionTests"),
+        .testTarget(name: "RTSPPluginTests", dependencies: ["RTSPPlugin"], path: "Tests/RTSPPluginTests"),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
         .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
         .testTarget(name: "RTMPPluginTests", dependencies: ["RTMPPlugin", "CMonaCrypto"], path: "Tests/RTMPPluginTests"),

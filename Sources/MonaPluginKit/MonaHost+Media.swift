@@ -24,6 +24,21 @@ extension MonaHost {
         return status == MONA_OK ? .success(handle) : .failure(Refusal(status: status, kind: error.kind, message: Self.message(error)))
     }
 
+    /// The codec configurations the host caches for the publication `name` (FLV bodies, nil when it has
+    /// none of that kind yet); nil when nobody publishes it, or when the host is older than ABI 1.7.
+    public func publicationConfigs(_ name: String) -> (audio: [UInt8]?, video: [UInt8]?)? {
+        let needed = MemoryLayout<mona_host_api>.offset(of: \mona_host_api.pub_configs)! + MemoryLayout<UnsafeRawPointer>.size
+        guard Int(api.pointee.struct_size) >= needed else { return nil }
+        var audio = mona_buffer(), video = mona_buffer()
+        var name = name
+        let status = name.withUTF8 { text in
+            text.withMemoryRebound(to: CChar.self) { api.pointee.pub_configs(ctx, $0.baseAddress, $0.count, &audio, &video) }
+        }
+        let (audioBytes, videoBytes) = (take(&audio), take(&video))
+        guard status == MONA_OK else { return nil }
+        return (audioBytes.isEmpty ? nil : audioBytes, videoBytes.isEmpty ? nil : videoBytes)
+    }
+
     public func unpublish(_ publication: mona_handle) {
         _ = api.pointee.unpublish(ctx, publication)
     }

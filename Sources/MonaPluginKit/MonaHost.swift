@@ -146,6 +146,11 @@ public struct MonaHost: @unchecked Sendable {
         return MONA_OK
     }
 
+    /// Closes a UDP socket (no datagram arrives for it afterwards).
+    public func closeUDP(_ udp: mona_handle) {
+        _ = api.pointee.udp_close(ctx, udp)
+    }
+
     // MARK: timers
 
     /// Starts a timer; returns its handle, or nil.

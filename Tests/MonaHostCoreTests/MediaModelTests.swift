@@ -77,6 +77,11 @@ struct MediaModelTests {
         try publisher.expect("param sync", "param sync absent", "a round trip: the pushes above are done")
         let player = try harness.connect()
         try player.expect("open /", "opened {}")
+        // What a new subscriber gets first, as pub_configs reads it (ABI 1.7); nothing for a name nobody publishes.
+        try player.expect("configs live", "configs af001210 170001")
+        try player.expect("configs nobody", "configs -2", "MONA_E_NOTFOUND")
+        try player.expect("configsnull", "configsnull -1 -1", "MONA_E_INVAL for a NULL buffer or name")
+        #expect(harness.server.waitFor("pub_configs refused: NULL audio or video buffer"))
         try player.expect("subscribe live x=1", "start live")
         try player.expectLine("meta {width=640}")
         try player.expectLine("subscribed")
@@ -98,9 +103,11 @@ struct MediaModelTests {
         // The publisher leaves: the subscriber is told and waits; a new publisher continues its timeline.
         try publisher.expect("unpublish", "unpublished")
         try player.expectLine("stop live")
+        try player.expect("configs live", "configs -2", "an unpublished name has no configurations")
         let second = try harness.connect()
         try second.expect("open /", "opened {}")
         try second.expect("publish live", "published")
+        try second.expect("configs live", "configs - -", "published, no configuration yet")
         try player.expectLine("start live")
         try second.send("video 5000 17010e")
         try player.expectLine("video 21 17010e 6", "the timeline goes on after the last time sent")

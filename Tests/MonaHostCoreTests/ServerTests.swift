@@ -314,6 +314,7 @@ struct ServerTests {
         RTMFP.port=0
         RTMP.port=0
         HTTP.port=0
+        RTSP.port=0
         [plugins]
         path=plugins
         [wrong]
@@ -333,7 +334,6 @@ struct ServerTests {
         try server.waitUntilStarted()
         let plugins = "\(folder)/plugins"
         let output = server.output
-        #expect(output.contains("WARN") && output.contains("RTSP: plugin libMonaRTSP.so not found (tried "))
         #expect(output.contains("wrong: plugin \(plugins)/libcwrongmajor.so: plugin ABI 2.0 is incompatible with host ABI \(TestEnvironment.hostABI)"))
         #expect(output.contains("noentry: plugin \(plugins)/libcnoentry.so: no entry symbol"))
         #expect(output.contains("refuse: plugin \(plugins)/libcrefuse.so: the plugin refused host ABI \(TestEnvironment.hostABI)"))
@@ -356,6 +356,9 @@ struct ServerTests {
         try server.waitUntilStarted()
         #expect(server.output.contains("no configuration file at \(folder)/MonaServer.ini: MonaServer's defaults apply"))
         #expect(server.output.contains("HTTP: plugin libMonaHTTP.so not found (tried \(folder)/libMonaHTTP.so, \(folder)/plugins/libMonaHTTP.so)"))
+        // A built-in the user did not mention whose library is absent is a warning, not an error.
+        let missing = server.output.split(separator: "\n").first { $0.contains("RTSP: plugin libMonaRTSP.so not found (tried ") }
+        #expect(missing?.contains("WARN") == true, "\(server.output)")
         #expect(server.terminate().status == 0)
         let log = try String(contentsOfFile: "\(folder)/logs/log.0", encoding: .utf8)
         #expect(log.contains("INFO") && log.contains("MonaServer started"))

@@ -65,6 +65,10 @@ public final class FakeHost {
     public var onPublish: (Client?, String) -> Answer = { _, _ in .accept }
     /// Answers subscribe (onSubscribe); accepts by default.
     public var onSubscribe: (Client, String) -> Answer = { _, _ in .accept }
+    /// Runs inside an accepted subscribe, as the host starts the sink of a running publication there.
+    public var onSubscribed: (Subscription) -> Void = { _ in }
+    /// The codec configurations pub_configs reports (FLV bodies), by publication name; absent: not published.
+    public var publicationConfigs: [String: (audio: [UInt8], video: [UInt8])] = [:]
 
     /// Loads the plugin's table from its entry function (e.g. `monaPluginEntryHTTP`) for `section`.
     public init(section: String, config: [String: String] = [:], entry: (UInt32) -> UnsafePointer<mona_plugin>?) {

@@ -158,6 +158,16 @@ extension FakeHostTable {
             publication.flushes += 1
             return MONA_OK
         }
+        api.pub_configs = { ctx, name, nameSize, audio, video in
+            let host = FakeHostTable.host(ctx, "pub_configs")
+            FakeHostTable.fill(audio, [])
+            FakeHostTable.fill(video, [])
+            guard audio != nil, video != nil else { return MONA_E_INVAL }
+            guard let configs = host.publicationConfigs[FakeHostTable.text(name, nameSize)] else { return MONA_E_NOTFOUND }
+            FakeHostTable.fill(audio, configs.audio)
+            FakeHostTable.fill(video, configs.video)
+            return MONA_OK
+        }
         api.subscribe = { ctx, handle, name, nameSize, query, querySize, context, subscription, err in
             let host = FakeHostTable.host(ctx, "subscribe")
             guard let client = host.clients[handle], let subscription else { return MONA_E_INVAL }
@@ -170,6 +180,7 @@ extension FakeHostTable {
                                              query: FakeHostTable.text(query, querySize), context: context)
             host.subscriptions[made.handle] = made
             subscription.pointee = made.handle
+            host.onSubscribed(made)
             return MONA_OK
         }
         api.unsubscribe = { ctx, handle in

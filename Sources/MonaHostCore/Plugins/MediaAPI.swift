@@ -19,6 +19,18 @@ enum MediaAPI {
                 return error.status
             }
         }
+        api.pub_configs = { ctx, name, nameSize, audio, video in
+            HostAPITable.fill(audio, [])
+            HostAPITable.fill(video, [])
+            let plugin = LoadedPlugin.from(ctx)
+            guard let audio, let video else { return plugin.refuse("pub_configs", "NULL audio or video buffer") }
+            guard name != nil || nameSize == 0 else { return plugin.refuse("pub_configs", "NULL name with \(nameSize) bytes") }
+            let text = name.map { MediaAPI.text($0, nameSize) } ?? ""
+            guard let publication = plugin.runtime.media.publications[text], publication.running else { return MONA_E_NOTFOUND }
+            HostAPITable.fill(audio, publication.audioConfig ?? [])
+            HostAPITable.fill(video, publication.videoConfig ?? [])
+            return MONA_OK
+        }
         api.unpublish = { ctx, publication in
             let plugin = LoadedPlugin.from(ctx)
             if let refused = MediaAPI.checkPublication(plugin, publication, "unpublish") { return refused }

@@ -120,14 +120,15 @@ extern "C" {
  *        mona_host_api.handshake_targets (Lua onHandshake, redirection targets as mona_addr, "myself"
  *        as the wildcard address). dh_new accepts MODP groups 5 and 14.
  *   1.6  mona_host_api.udp_send_segments: a run of datagrams to one address in one call (UDP
- *        segmentation offload where the system has it). */
+ *        segmentation offload where the system has it).
+ *   1.7  mona_host_api.pub_configs (a publication's cached codec configurations: RTSP's DESCRIBE). */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 6
+#define MONA_ABI_MINOR 7
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010006u
+#define MONA_ABI_VERSION 0x00010007u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -728,6 +729,20 @@ typedef struct mona_host_api {
      *  a datagram could neither be sent nor queued (the following ones are not sent). */
     int32_t (*udp_send_segments)(mona_host_ctx *ctx, mona_handle udp, const mona_addr *to, const uint8_t *data,
                                  size_t size, size_t segment_size);
+
+    /* -- 1.7: a publication's codec configurations (RTSP's DESCRIBE) ------------------------------
+     * Read it only when struct_size covers it (MONA_HAS_FIELD(mona_host_api, ...)). */
+
+    /** Copies the codec configurations the host caches for the publication `name` (UTF-8, name_size
+     *  bytes; any plugin may ask, as for subscribe), those a new subscriber gets before its first
+     *  frames: the last audio configuration frame (an FLV tag body, e.g. AAC's AudioSpecificConfig)
+     *  into *audio and the last video one (an AVC/HEVC sequence header) into *video. Each buffer is
+     *  filled by the host and freed by the plugin with buffer_free; it is empty (data NULL, size 0)
+     *  when there is no such configuration yet. MONA_E_NOTFOUND, both empty, when nobody publishes
+     *  `name` (publications of Lua's mona:publish count as published); MONA_E_INVAL for a NULL audio
+     *  or video, or a NULL name with a size. */
+    int32_t (*pub_configs)(mona_host_ctx *ctx, const char *name, size_t name_size, mona_buffer *audio,
+                           mona_buffer *video);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */

@@ -41,7 +41,7 @@ const char *kind_name(int32_t kind);
 
 /* The commands of crpc_checks.c: 1 when `command` was one of them (its answer is in `out`). */
 int crpc_check_command(session *s, char *command, text *out);
-/* The commands of crpc_groups.c (ABI 1.5: groups, redirections, address changes), likewise. */
+/* The commands of crpc_groups.c (ABI 1.5: groups, redirections, address changes; 1.7: pub_configs), likewise. */
 int crpc_group_command(session *s, char *command, text *out);
 /* plugin->work_done of the `work` command. */
 void crpc_work_done(void *self, void *work_ctx);

@@ -12,6 +12,10 @@
  *   moved <ip> <port>              client_address_changed: "moved <status>"
  *   steal join|leave|moved <handle>  those calls with a handle (another plugin's, in the tests):
  *                                  "steal <op> <status>"
+ * And a media service (ABI 1.7):
+ *   configs <name>                 pub_configs: "configs <audio hex|-> <video hex|->" or "configs <status>"
+ *   configsnull                    pub_configs with a NULL audio buffer, then a NULL name of 4 bytes:
+ *                                  "configsnull <status> <status>"
  */
 #define _POSIX_C_SOURCE 200809L /* inet_pton, inet_ntop under -std=c99 */
 #include "crpc.h"
@@ -184,6 +188,22 @@ static void steal(session *s, char *arguments, text *out) {
     status_line(out, what, status);
 }
 
+static void configs(session *s, const char *name, text *out) {
+    const mona_host_api *h = s->owner->host;
+    mona_buffer audio = {0}, video = {0};
+    int32_t status = h->pub_configs(h->ctx, name, strlen(name), &audio, &video);
+    if (status != MONA_OK) {
+        status_line(out, "configs", status);
+    } else {
+        puts_(out, "configs ");
+        if (audio.size) put_hex_bytes(out, audio.data, audio.size); else puts_(out, "-");
+        puts_(out, " ");
+        if (video.size) put_hex_bytes(out, video.data, video.size); else puts_(out, "-");
+    }
+    h->buffer_free(h->ctx, &audio);
+    h->buffer_free(h->ctx, &video);
+}
+
 int crpc_group_command(session *s, char *command, text *out) {
     if (strncmp(command, "openid ", 7) == 0) {
         open_with_id(s, command + 7, out);
@@ -201,6 +221,16 @@ int crpc_group_command(session *s, char *command, text *out) {
         status_line(out, "moved", move_client(s, s->client, ip, port));
     } else if (strncmp(command, "steal ", 6) == 0) {
         steal(s, command + 6, out);
+    } else if (strncmp(command, "configs ", 8) == 0) {
+        configs(s, command + 8, out);
+    } else if (strcmp(command, "configsnull") == 0) {
+        const mona_host_api *h = s->owner->host;
+        mona_buffer audio = {0}, video = {0};
+        int32_t first = h->pub_configs(h->ctx, "live", 4, NULL, &video);
+        int32_t second = h->pub_configs(h->ctx, NULL, 4, &audio, &video);
+        char line[64];
+        snprintf(line, sizeof line, "configsnull %d %d", (int)first, (int)second);
+        puts_(out, line);
     } else {
         return 0;
     }

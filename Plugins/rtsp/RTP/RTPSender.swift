@@ -1,0 +1,35 @@
+/// The sending side of one track: its SSRC, sequence numbers, the random origin of its timestamps and
+/// what an RTCP sender report counts (RFC 3550 §5.1, §6.4.1).
+struct RTPSender {
+    let payloadType: UInt8
+    let clockRate: Int
+    let ssrc: UInt32
+    /// The RTP timestamp of media time 0.
+    let origin: UInt32
+    private(set) var sequence: UInt16
+    private(set) var packets: UInt32 = 0
+    private(set) var octets: UInt32 = 0
+
+    init(payloadType: UInt8, clockRate: Int, random: [UInt8]) {
+        self.payloadType = payloadType
+        self.clockRate = clockRate
+        let bytes = random + [UInt8](repeating: 0, count: max(0, 10 - random.count))
+        ssrc = UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+        origin = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
+        sequence = UInt16(bytes[8]) << 8 | UInt16(bytes[9])
+    }
+
+    /// The RTP timestamp of media time `ms` (milliseconds; may be fractional for audio).
+    func timestamp(ms: Double) -> UInt32 {
+        origin &+ UInt32(truncatingIfNeeded: Int64((ms * Double(clockRate) / 1000).rounded()))
+    }
+
+    /// One packet with the next sequence number.
+    mutating func packet(payload: [UInt8], timestamp: UInt32, marker: Bool) -> [UInt8] {
+        let header = RTPPacket(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp, ssrc: ssrc)
+        sequence &+= 1
+        packets &+= 1
+        octets &+= UInt32(truncatingIfNeeded: payload.count)
+        return header.encode(payload: payload)
+    }
+}
