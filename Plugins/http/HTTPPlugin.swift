@@ -5,7 +5,8 @@ import PluginABI
 /// path, onConnection, RPC by GET/POST, onRead and static files from www/, long polling) over a
 /// sans-IO request parser. Configured by its section (`HTTP` by default): `host`, `port` (80),
 /// `timeout` (7 s idle), `index` (true: folder listing; false: 403; "file.ext": that file; "name": that
-/// client method), `maxBodySize` (bytes, 16 MiB).
+/// client method), `maxBodySize` (bytes, 16 MiB), `flv` (true: `GET /app/<name>.flv` plays the
+/// publication `name` live when it runs, HTTPSession+Live).
 final class HTTPPlugin: MonaSessionPlugin {
     let host: MonaHost
     let section: String
@@ -18,6 +19,10 @@ final class HTTPPlugin: MonaSessionPlugin {
     let heads = ResponseHeads()
     /// Small static files, revalidated by stat on each request.
     let files = FileCache()
+    /// HTTP-FLV on (`flv`).
+    var flv = true
+    /// The body of the last frame shared between viewers (all of them get it in one round).
+    private var lastFrame: SharedFrame?
 
     init(host: MonaHost, section: String) {
         self.host = host
@@ -25,7 +30,7 @@ final class HTTPPlugin: MonaSessionPlugin {
     }
 
     func start() -> Int32 {
-        host.declareDefaults(["port": "80", "timeout": "\(timeout)", "index": index]) // MonaServer's
+        host.declareDefaults(["port": "80", "timeout": "\(timeout)", "index": index, "flv": "true"]) // MonaServer's, and ours
         let address = host.config("\(section).host") ?? host.config("host") ?? "0.0.0.0"
         guard let port = UInt16(host.config("\(section).port") ?? "80") else {
             host.log(MONA_LOG_ERROR, "\(section).port is not a port number")
@@ -33,6 +38,7 @@ final class HTTPPlugin: MonaSessionPlugin {
         }
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
         if let text = host.config("\(section).index") { index = text }
+        if let text = host.config("\(section).flv") { flv = !["false", "0", "no", "off"].contains(text.lowercased()) }
         if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
         return host.listenTCP(host: address, port: port).status
     }
@@ -81,6 +87,51 @@ final class HTTPPlugin: MonaSessionPlugin {
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 {
         HTTPSession.from(writer)?.closeByApplication(code: Int(code))
         return MONA_OK
+    }
+
+    // MARK: sinks (a live response, HTTPSession+Live)
+
+    func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
+        HTTPSession.from(sink)?.liveStarted() ?? MONA_E_CLOSED
+    }
+
+    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
+        HTTPSession.from(sink)?.liveStopped() ?? MONA_E_CLOSED
+    }
+
+    func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 {
+        HTTPSession.from(sink)?.liveMetadata(metadata) ?? MONA_E_CLOSED
+    }
+
+    func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
+                   serial: UInt64) -> Int32 {
+        HTTPSession.from(sink)?.liveFrame(video: video, time: time, bytes: bytes, flags: flags, serial: serial) ?? MONA_E_CLOSED
+    }
+
+    func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        sinkFrame(sink: sink, video: false, time: time, bytes: bytes, flags: flags, serial: 0)
+    }
+
+    func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        sinkFrame(sink: sink, video: true, time: time, bytes: bytes, flags: flags, serial: 0)
+    }
+
+    func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
+        HTTPSession.from(sink)?.liveData(format: format, bytes: bytes) ?? MONA_E_CLOSED
+    }
+
+    func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
+        HTTPSession.from(sink)?.flushLive()
+        return MONA_OK
+    }
+
+    /// The shared body of frame `serial`: the last one when it is the same, else a new copy (nil: copy
+    /// the frame into the viewer's output instead).
+    func sharedFrame(_ serial: UInt64, _ body: UnsafeRawBufferPointer) -> SharedFrame? {
+        guard serial != 0 else { return nil }
+        if let last = lastFrame, last.serial == serial { return last }
+        lastFrame = SharedFrame.copy(body, serial: serial, host: host)
+        return lastFrame
     }
 }
 

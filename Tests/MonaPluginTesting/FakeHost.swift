@@ -65,6 +65,9 @@ public final class FakeHost {
     public var onPublish: (Client?, String) -> Answer = { _, _ in .accept }
     /// Answers subscribe (onSubscribe); accepts by default.
     public var onSubscribe: (Client, String) -> Answer = { _, _ in .accept }
+    /// Names of publications that run: subscribing to one calls sink_start before subscribe returns,
+    /// as the host's media model does.
+    public var running: Set<String> = []
 
     /// Loads the plugin's table from its entry function (e.g. `monaPluginEntryHTTP`) for `section`.
     public init(section: String, config: [String: String] = [:], entry: (UInt32) -> UnsafePointer<mona_plugin>?) {
