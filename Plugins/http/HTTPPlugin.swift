@@ -21,6 +21,12 @@ final class HTTPPlugin: MonaSessionPlugin {
     let files = FileCache()
     /// HTTP-FLV on (`flv`).
     var flv = true
+    /// The `[HLS]` section: `enabled` (true), `segmentDuration` (seconds, 2), `window` (segments, 6).
+    var hls = (enabled: true, segmentMs: UInt32(2000), window: 6)
+    /// The HLS packagers by publication name.
+    private var packagers: [String: HLSPackager] = [:]
+    /// How long a packager outlives its publication's end (players get the end of the stream).
+    static let hlsLinger: Int64 = 60_000
     /// The body of the last frame shared between viewers (all of them get it in one round).
     private var lastFrame: SharedFrame?
 
@@ -38,9 +44,36 @@ final class HTTPPlugin: MonaSessionPlugin {
         }
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
         if let text = host.config("\(section).index") { index = text }
-        if let text = host.config("\(section).flv") { flv = !["false", "0", "no", "off"].contains(text.lowercased()) }
+        if let text = host.config("\(section).flv") { flv = !Self.isOff(text) }
+        if let text = host.config("HLS.enabled") { hls.enabled = !Self.isOff(text) }
+        if let text = host.config("HLS.segmentDuration"), let seconds = Double(text), seconds >= 0.1, seconds <= 60 {
+            hls.segmentMs = UInt32(seconds * 1000)
+        }
+        if let text = host.config("HLS.window"), let count = Int(text), count >= 2, count <= 1000 { hls.window = count }
         if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
         return host.listenTCP(host: address, port: port).status
+    }
+
+    static func isOff(_ text: String) -> Bool { ["false", "0", "no", "off"].contains(text.lowercased()) }
+
+    func stop() {
+        for packager in packagers.values { packager.close() }
+        packagers = [:]
+    }
+
+    /// The HLS packager of publication `name`, opened (as a client of `application`) when the
+    /// publication runs; packagers whose publication ended `hlsLinger` ago are closed first.
+    func packager(_ name: String, application: String, for session: HTTPSession) -> HLSPackager? {
+        let now = host.monotonicMs
+        for (key, packager) in packagers where packager.endedAt.map({ now - $0 >= Self.hlsLinger }) ?? false {
+            packager.close()
+            packagers[key] = nil
+        }
+        if let packager = packagers[name] { return packager }
+        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window)
+        guard let packager = HLSPackager.open(name: name, application: application, for: session, segmenter: segmenter) else { return nil }
+        packagers[name] = packager
+        return packager
     }
 
     func accept(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> HTTPSession? {
@@ -89,23 +122,19 @@ final class HTTPPlugin: MonaSessionPlugin {
         return MONA_OK
     }
 
-    // MARK: sinks (a live response, HTTPSession+Live)
+    // MARK: sinks (LiveSink: an HTTP-FLV viewer or an HLS packager)
 
-    func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
-        HTTPSession.from(sink)?.liveStarted() ?? MONA_E_CLOSED
-    }
+    func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { LiveSink.from(sink)?.started() ?? MONA_E_CLOSED }
 
-    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
-        HTTPSession.from(sink)?.liveStopped() ?? MONA_E_CLOSED
-    }
+    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { LiveSink.from(sink)?.stopped() ?? MONA_E_CLOSED }
 
     func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 {
-        HTTPSession.from(sink)?.liveMetadata(metadata) ?? MONA_E_CLOSED
+        LiveSink.from(sink)?.metadata(metadata) ?? MONA_E_CLOSED
     }
 
     func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
                    serial: UInt64) -> Int32 {
-        HTTPSession.from(sink)?.liveFrame(video: video, time: time, bytes: bytes, flags: flags, serial: serial) ?? MONA_E_CLOSED
+        LiveSink.from(sink)?.frame(video: video, time: time, bytes: bytes, flags: flags, serial: serial) ?? MONA_E_CLOSED
     }
 
     func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
@@ -117,11 +146,11 @@ final class HTTPPlugin: MonaSessionPlugin {
     }
 
     func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
-        HTTPSession.from(sink)?.liveData(format: format, bytes: bytes) ?? MONA_E_CLOSED
+        LiveSink.from(sink)?.data(format: format, bytes: bytes) ?? MONA_E_CLOSED
     }
 
     func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
-        HTTPSession.from(sink)?.flushLive()
+        LiveSink.from(sink)?.flush()
         return MONA_OK
     }
 

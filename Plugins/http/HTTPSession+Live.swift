@@ -18,6 +18,8 @@ extension HTTPSession {
 
     /// A live response in progress: its subscription, whether its head went out, what waits to be written.
     struct LiveResponse {
+        /// The subscription's sink context.
+        let viewer: FLVViewer
         var subscription: mona_handle = 0
         /// sink_start came: the publication runs.
         var running = false
@@ -27,8 +29,9 @@ extension HTTPSession {
 
     /// Plays `name` as HTTP-FLV when it is publishing; false when it is not (nothing was answered).
     func playLive(_ head: HTTPRequestHead, name: String) -> Bool {
-        live = LiveResponse()
-        switch host.subscribe(client: client, name: name, query: head.query, sink: context) {
+        let viewer = FLVViewer(session: self)
+        live = LiveResponse(viewer: viewer)
+        switch host.subscribe(client: client, name: name, query: head.query, sink: viewer.context) {
         case .failure(let refusal):
             live = nil
             let refused = refusal.status == MONA_E_REJECTED
@@ -37,8 +40,8 @@ extension HTTPSession {
         case .success(let subscription):
             // The host starts a subscriber of a running publication within subscribe.
             guard live?.running == true else {
-                live = nil
                 host.unsubscribe(subscription)
+                live = nil
                 return false
             }
             live?.subscription = subscription

@@ -75,7 +75,7 @@ extension HTTPSession {
 
     func peerFinished() -> Bool {
         // Answer what was asked, then close.
-        if queue.isEmpty, backlog.isEmpty, waiting == nil, stream == nil, live == nil, !reading { return false }
+        if queue.isEmpty, backlog.isEmpty, waiting == nil, hlsWaiting == nil, stream == nil, live == nil, !reading { return false }
         peerDone = true
         return true
     }
@@ -124,7 +124,7 @@ extension HTTPSession {
             startTimer(min(lastActivity, headStarted ?? lastActivity) + limit - now)
             return
         }
-        let owesAnswers = waiting != nil || !queue.isEmpty || stream != nil || reading || queuedBytes > 0
+        let owesAnswers = waiting != nil || hlsWaiting != nil || !queue.isEmpty || stream != nil || reading || queuedBytes > 0
         if headLate || (idle && !parser.isIdle && !owesAnswers) {
             // A request that does not come whole in time (one byte now and then must not hold a connection).
             host.log(MONA_LOG_INFO, "HTTP request not received within \(idleSeconds) s: connection closed")
@@ -136,7 +136,11 @@ extension HTTPSession {
             }
             return
         }
-        if let request = waiting {
+        if let (head, name) = hlsWaiting {
+            hlsWaiting = nil
+            fail(head, status: 404, message: "\(name) has no segment yet")
+            process()
+        } else if let request = waiting {
             waiting = nil
             respond(request.head, status: 204, body: [])
             process()
