@@ -21,8 +21,9 @@ final class HTTPPlugin: MonaSessionPlugin {
     let files = FileCache()
     /// HTTP-FLV on (`flv`).
     var flv = true
-    /// The `[HLS]` section: `enabled` (true), `segmentDuration` (seconds, 2), `window` (segments, 6).
-    var hls = (enabled: true, segmentMs: UInt32(2000), window: 6)
+    /// The `[HLS]` section: `enabled` (true), `segmentDuration` (seconds, 2), `window` (segments, 6),
+    /// `ts` (true: MPEG-TS segments too).
+    var hls = (enabled: true, segmentMs: UInt32(2000), window: 6, ts: true)
     /// The HLS packagers by publication name.
     private var packagers: [String: HLSPackager] = [:]
     /// How long a packager outlives its publication's end (players get the end of the stream).
@@ -50,6 +51,7 @@ final class HTTPPlugin: MonaSessionPlugin {
             hls.segmentMs = UInt32(seconds * 1000)
         }
         if let text = host.config("HLS.window"), let count = Int(text), count >= 2, count <= 1000 { hls.window = count }
+        if let text = host.config("HLS.ts") { hls.ts = !Self.isOff(text) }
         if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
         return host.listenTCP(host: address, port: port).status
     }
@@ -70,7 +72,7 @@ final class HTTPPlugin: MonaSessionPlugin {
             packagers[key] = nil
         }
         if let packager = packagers[name] { return packager }
-        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window)
+        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window, withTS: hls.ts)
         guard let packager = HLSPackager.open(name: name, application: application, for: session, segmenter: segmenter) else { return nil }
         packagers[name] = packager
         return packager

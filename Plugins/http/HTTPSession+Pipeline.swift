@@ -136,7 +136,7 @@ extension HTTPSession {
             }
             return
         }
-        if let (head, name) = hlsWaiting {
+        if let (head, name, _) = hlsWaiting {
             hlsWaiting = nil
             fail(head, status: 404, message: "\(name) has no segment yet")
             process()

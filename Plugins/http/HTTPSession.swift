@@ -33,7 +33,7 @@ final class HTTPSession {
     /// A live stream being played (HTTP-FLV): the last answer of the connection.
     var live: LiveResponse?
     /// A playlist request waiting for the first segment of a publication (HTTPSession+HLS).
-    var hlsWaiting: (head: HTTPRequestHead, name: String)?
+    var hlsWaiting: (head: HTTPRequestHead, name: String, ts: Bool)?
     /// Publications the client's onSubscribe accepted as HLS viewer.
     var hlsAllowed: Set<String> = []
     /// Work is in progress on the blocking pool (a file opened or read, a folder listed).

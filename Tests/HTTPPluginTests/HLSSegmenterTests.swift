@@ -40,7 +40,7 @@ import Testing
                           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast",
                           "-bf", "2", "-g", "25", "-c:a", "aac", "-f", "flv", "\(folder)/in.flv"])
         let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/in.flv")))
-        var segmenter = HLSSegmenter(targetMs: 1000, windowSize: 100)
+        var segmenter = HLSSegmenter(targetMs: 1000, windowSize: 100, withTS: true)
         var cuts = 0
         for tag in Self.tags(file) {
             if tag.type == 9, segmenter.video(time: tag.time, body: tag.body, wallMs: 1_700_000_000_000 + Int64(tag.time)) { cuts += 1 }
@@ -69,6 +69,23 @@ import Testing
         let times = try Self.run(["/usr/bin/ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=dts", "-of", "csv=p=0",
                                   "\(folder)/out.mp4"]).split(separator: "\n").compactMap { Int($0) }
         #expect(times.count == 125 && zip(times, times.dropFirst()).allSatisfy { $0 < $1 }, "decode times increase")
+        // The MPEG-TS variant of the same segments, joined.
+        #expect(segmenter.playlist(name: "cam", ts: true).contains("#EXTINF:1.000,\ncam.0.ts\n"))
+        #expect(!segmenter.playlist(name: "cam", ts: true).contains("EXT-X-MAP"))
+        let ts = segmenter.segments.flatMap(\.ts)
+        #expect(ts.count % 188 == 0 && stride(from: 0, to: ts.count, by: 188).allSatisfy { ts[$0] == 0x47 }, "188-byte packets")
+        try Data(ts).write(to: URL(fileURLWithPath: "\(folder)/out.ts"))
+        let tsCodecs = try Self.run(["/usr/bin/ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate",
+                                     "-of", "csv=p=0", "\(folder)/out.ts"])
+        #expect(tsCodecs.contains("h264,320,240"), "\(tsCodecs)")
+        #expect(tsCodecs.contains("aac,44100"), "\(tsCodecs)")
+        let tsFrames = try Self.run(["/usr/bin/ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames",
+                                     "-of", "csv=p=0", "\(folder)/out.ts"]).split(separator: "\n").compactMap { Int($0) }
+        // (Each stream is listed twice: in its program and on its own.)
+        #expect(Set(tsFrames).count == 2 && tsFrames.contains(125) && (tsFrames.filter { $0 != 125 }.min() ?? 0) >= 210,
+                "every frame decodes: \(tsFrames)")
+        let errors = try Self.run(["/usr/bin/ffmpeg", "-v", "error", "-i", "\(folder)/out.ts", "-f", "null", "-"])
+        #expect(errors.isEmpty, "no decoding error, no continuity error: \(errors)")
     }
 
     @Test func aacConfigsGiveRateAndChannels() {

@@ -29,6 +29,10 @@ struct HLSIntegrationTests {
         #expect(first.body.contains("#EXT-X-PROGRAM-DATE-TIME:"))
         #expect(first.body.contains("#EXT-X-MAP:URI=\"cam.init.mp4\""))
         #expect(server.waitFor("HTTP viewer of cam"), "the viewer's onSubscribe ran")
+        // The MPEG-TS variant, for players without fMP4.
+        let ts = try Self.get(http, "/live/cam.ts.m3u8")
+        #expect(ts.body.contains("cam.0.ts\n"), "\(ts.body)")
+        #expect(Set(try RTMPIntegrationTests.codecs("http://127.0.0.1:\(http)/live/cam.ts.m3u8")) == ["aac", "h264"])
         #expect(Set(try RTMPIntegrationTests.codecs(url)) == ["aac", "h264"], "(listed once per program and once per stream)")
         let copy = try ChildProcess("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", url, "-c", "copy", "-f", "mp4",
                                                         "\(folder)/copy.mp4"])

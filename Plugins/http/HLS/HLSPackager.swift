@@ -65,7 +65,8 @@ final class HLSPackager: LiveSink {
 
     override func started() -> Int32 {
         if endedAt != nil { // a new publisher: a new stream, numbered after the last one
-            segmenter = HLSSegmenter(targetMs: segmenter.targetMs, windowSize: segmenter.windowSize, firstSequence: segmenter.nextSequence)
+            segmenter = HLSSegmenter(targetMs: segmenter.targetMs, windowSize: segmenter.windowSize, withTS: segmenter.withTS,
+                                     firstSequence: segmenter.nextSequence)
         }
         running = true
         endedAt = nil

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Cuts a live stream into fMP4 segments kept in memory: a segment starts on a video key frame (on
+/// Cuts a live stream into segments kept in memory, fMP4 (and MPEG-TS when asked): a segment starts on a video key frame (on
 /// any audio frame without video) once the current one lasts the target duration; a sliding window of
 /// the last segments is kept, and the media playlist that lists them. A value type fed with FLV
 /// bodies on the subscriber's timeline (ms) and the wall clock of their arrival.
@@ -14,11 +14,17 @@ struct HLSSegmenter {
         let duration: Double
         /// Wall clock of its first frame (ms since 1970): EXT-X-PROGRAM-DATE-TIME.
         let wallMs: Int64
+        /// moof + mdat.
         let bytes: [UInt8]
+        /// The same frames in MPEG-TS (empty without `withTS`).
+        let ts: [UInt8]
     }
 
     let targetMs: UInt32
     let windowSize: Int
+    /// MPEG-TS segments are made too.
+    let withTS: Bool
+    private var tsWriter: MPEGTSWriter?
     /// ftyp + moov, known from the first frame (the codec configurations arrive before it).
     private(set) var initSegment: [UInt8]?
     private(set) var segments: [Segment] = []
@@ -39,9 +45,10 @@ struct HLSSegmenter {
     private var segmentStart: UInt32?
     private var segmentWallMs: Int64 = 0
 
-    init(targetMs: UInt32, windowSize: Int, firstSequence: Int = 0) {
+    init(targetMs: UInt32, windowSize: Int, withTS: Bool = false, firstSequence: Int = 0) {
         self.targetMs = max(targetMs, 100)
         self.windowSize = max(windowSize, 2)
+        self.withTS = withTS
         nextSequence = firstSequence
     }
 
@@ -127,6 +134,7 @@ struct HLSSegmenter {
             tracks.append(audio!)
         }
         initSegment = FMP4.initSegment(tracks)
+        if withTS { tsWriter = MPEGTSWriter(video: video, audio: audio) }
     }
 
     /// Makes the segment of the frames gathered, which ends at `endTime` (the next segment's start).
@@ -153,15 +161,33 @@ struct HLSSegmenter {
             }
             runs.append(run)
         }
+        let frames = tsWriter == nil ? [] : tsFrames()
+        let ts = tsWriter?.segment(frames) ?? []
         videoFrames.removeAll(keepingCapacity: true)
         audioFrames.removeAll(keepingCapacity: true)
         segmentStart = nil
         guard !runs.isEmpty else { return false }
         let bytes = FMP4.fragment(sequence: UInt32(truncatingIfNeeded: nextSequence + 1), runs)
-        segments.append(Segment(sequence: nextSequence, duration: Double(endTime &- start) / 1000, wallMs: segmentWallMs, bytes: bytes))
+        segments.append(Segment(sequence: nextSequence, duration: Double(endTime &- start) / 1000, wallMs: segmentWallMs, bytes: bytes, ts: ts))
         nextSequence += 1
         if segments.count > windowSize { segments.removeFirst(segments.count - windowSize) }
         return true
+    }
+
+    /// The frames gathered, video and audio interleaved in time order.
+    private func tsFrames() -> [MPEGTSWriter.Frame] {
+        var frames: [MPEGTSWriter.Frame] = []
+        frames.reserveCapacity(videoFrames.count + audioFrames.count)
+        var audioIndex = 0
+        for frame in videoFrames {
+            while audioIndex < audioFrames.count, audioFrames[audioIndex].time <= frame.time {
+                frames.append(.audio(time: audioFrames[audioIndex].time, data: audioFrames[audioIndex].data))
+                audioIndex += 1
+            }
+            frames.append(.video(time: frame.time, key: frame.key, compositionOffset: frame.offset, data: frame.data))
+        }
+        for frame in audioFrames[audioIndex...] { frames.append(.audio(time: frame.time, data: frame.data)) }
+        return frames
     }
 
     /// The segment numbered `sequence`, if still in the window.
@@ -170,17 +196,17 @@ struct HLSSegmenter {
         return segments[sequence - first.sequence]
     }
 
-    /// The media playlist (HLS version 7: fMP4) of the window; segments are "<name>.<sequence>.m4s"
-    /// next to it, the init segment "<name>.init.mp4".
-    func playlist(name: String) -> String {
+    /// The media playlist of the window: fMP4 (HLS version 7), segments "<name>.<sequence>.m4s" next to
+    /// it and the init segment "<name>.init.mp4"; or MPEG-TS (`ts`, version 3), "<name>.<sequence>.ts".
+    func playlist(name: String, ts: Bool = false) -> String {
         let target = Int((segments.map(\.duration).max() ?? Double(targetMs) / 1000).rounded(.up))
-        var text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:\(max(target, 1))\n"
+        var text = "#EXTM3U\n#EXT-X-VERSION:\(ts ? 3 : 7)\n#EXT-X-TARGETDURATION:\(max(target, 1))\n"
         text += "#EXT-X-MEDIA-SEQUENCE:\(segments.first?.sequence ?? nextSequence)\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        text += "#EXT-X-MAP:URI=\"\(name).init.mp4\"\n"
+        if !ts { text += "#EXT-X-MAP:URI=\"\(name).init.mp4\"\n" }
         for segment in segments {
             text += "#EXT-X-PROGRAM-DATE-TIME:\(Self.isoDate(segment.wallMs))\n"
             let ms = Int((segment.duration * 1000).rounded())
-            text += "#EXTINF:\(ms / 1000).\(Self.digits(ms % 1000, 3)),\n\(name).\(segment.sequence).m4s\n"
+            text += "#EXTINF:\(ms / 1000).\(Self.digits(ms % 1000, 3)),\n\(name).\(segment.sequence).\(ts ? "ts" : "m4s")\n"
         }
         if ended { text += "#EXT-X-ENDLIST\n" }
         return text
