@@ -1,3 +1,4 @@
+import MonaMedia
 import MonaPluginKit
 import PluginABI
 

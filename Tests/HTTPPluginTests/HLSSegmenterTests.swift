@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HTTPPlugin
+@testable import MonaMedia
 
 /// The fMP4 segmenter over a real stream: ffmpeg makes an FLV file (H.264 + AAC), its tags feed the
 /// segmenter, and ffprobe reads the init segment and the segments joined.

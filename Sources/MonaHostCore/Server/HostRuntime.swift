@@ -174,6 +174,7 @@ public final class HostRuntime: @unchecked Sendable {
         }
         lua?.stop()
         lua = nil
+        media.finishRecordings()
         if let data {
             log(.info, "Database flushing...")
             data.flush()

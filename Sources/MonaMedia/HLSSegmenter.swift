@@ -6,32 +6,32 @@ import Glibc
 /// any audio frame without video) once the current one lasts the target duration; a sliding window of
 /// the last segments is kept, and the media playlist that lists them. A value type fed with FLV
 /// bodies on the subscriber's timeline (ms) and the wall clock of their arrival.
-struct HLSSegmenter {
+public struct HLSSegmenter {
     /// One segment of the window.
-    struct Segment {
-        let sequence: Int
+    public struct Segment {
+        public let sequence: Int
         /// Duration in seconds.
-        let duration: Double
+        public let duration: Double
         /// Wall clock of its first frame (ms since 1970): EXT-X-PROGRAM-DATE-TIME.
-        let wallMs: Int64
+        public let wallMs: Int64
         /// moof + mdat.
-        let bytes: [UInt8]
+        public let bytes: [UInt8]
         /// The same frames in MPEG-TS (empty without `withTS`).
-        let ts: [UInt8]
+        public let ts: [UInt8]
     }
 
-    let targetMs: UInt32
-    let windowSize: Int
+    public let targetMs: UInt32
+    public let windowSize: Int
     /// MPEG-TS segments are made too.
-    let withTS: Bool
+    public let withTS: Bool
     private var tsWriter: MPEGTSWriter?
     /// ftyp + moov, known from the first frame (the codec configurations arrive before it).
-    private(set) var initSegment: [UInt8]?
-    private(set) var segments: [Segment] = []
+    public private(set) var initSegment: [UInt8]?
+    public private(set) var segments: [Segment] = []
     /// The stream ended: the playlist says so (EXT-X-ENDLIST).
-    private(set) var ended = false
+    public private(set) var ended = false
     /// The sequence number of the next segment.
-    private(set) var nextSequence = 0
+    public private(set) var nextSequence = 0
 
     private var videoConfig: (codec: FLVMedia.VideoCodec, record: [UInt8])?
     private var audioConfig: (bytes: [UInt8], aac: AACConfig)?
@@ -45,7 +45,7 @@ struct HLSSegmenter {
     private var segmentStart: UInt32?
     private var segmentWallMs: Int64 = 0
 
-    init(targetMs: UInt32, windowSize: Int, withTS: Bool = false, firstSequence: Int = 0) {
+    public init(targetMs: UInt32, windowSize: Int, withTS: Bool = false, firstSequence: Int = 0) {
         self.targetMs = max(targetMs, 100)
         self.windowSize = max(windowSize, 2)
         self.withTS = withTS
@@ -53,14 +53,14 @@ struct HLSSegmenter {
     }
 
     /// Size hints from the metadata (width, height), written into the video track.
-    mutating func setSize(width: Int, height: Int) {
+    public mutating func setSize(width: Int, height: Int) {
         self.width = width
         self.height = height
     }
 
     /// A video frame; true when it completed a segment.
     @discardableResult
-    mutating func video(time: UInt32, body: [UInt8], wallMs: Int64) -> Bool {
+    public mutating func video(time: UInt32, body: [UInt8], wallMs: Int64) -> Bool {
         switch FLVMedia.video(body[...]) {
         case .videoConfig(let codec, let record):
             videoConfig = (codec, Array(record))
@@ -85,7 +85,7 @@ struct HLSSegmenter {
 
     /// An audio frame; true when it completed a segment (audio-only streams).
     @discardableResult
-    mutating func audio(time: UInt32, body: [UInt8], wallMs: Int64) -> Bool {
+    public mutating func audio(time: UInt32, body: [UInt8], wallMs: Int64) -> Bool {
         switch FLVMedia.audio(body[...]) {
         case .aacConfig(let config):
             if let aac = AACConfig(config) { audioConfig = (Array(config), aac) }
@@ -110,7 +110,7 @@ struct HLSSegmenter {
     }
 
     /// The stream ended: what was being made becomes the last segment.
-    mutating func end() {
+    public mutating func end() {
         guard !ended else { return }
         ended = true
         let last = max(videoFrames.last.map { $0.time &+ 40 } ?? 0, audioFrames.last.map { $0.time &+ 23 } ?? 0)
@@ -191,14 +191,14 @@ struct HLSSegmenter {
     }
 
     /// The segment numbered `sequence`, if still in the window.
-    func segment(_ sequence: Int) -> Segment? {
+    public func segment(_ sequence: Int) -> Segment? {
         guard let first = segments.first, sequence >= first.sequence, sequence - first.sequence < segments.count else { return nil }
         return segments[sequence - first.sequence]
     }
 
     /// The media playlist of the window: fMP4 (HLS version 7), segments "<name>.<sequence>.m4s" next to
     /// it and the init segment "<name>.init.mp4"; or MPEG-TS (`ts`, version 3), "<name>.<sequence>.ts".
-    func playlist(name: String, ts: Bool = false) -> String {
+    public func playlist(name: String, ts: Bool = false) -> String {
         let target = Int((segments.map(\.duration).max() ?? Double(targetMs) / 1000).rounded(.up))
         var text = "#EXTM3U\n#EXT-X-VERSION:\(ts ? 3 : 7)\n#EXT-X-TARGETDURATION:\(max(target, 1))\n"
         text += "#EXT-X-MEDIA-SEQUENCE:\(segments.first?.sequence ?? nextSequence)\n#EXT-X-INDEPENDENT-SEGMENTS\n"

@@ -1,20 +1,20 @@
 /// The bytes of an FLV stream around the tag bodies the media model carries (the bodies already are
 /// FLV audio, video and script tag bodies): the file header, each tag's 11-byte header and the
 /// previous-tag-size that follows it. A value type without state: the caller writes the body between.
-enum FLVTags {
+public enum FLVTags {
     /// Tag types.
-    static let audio: UInt8 = 8
-    static let video: UInt8 = 9
-    static let script: UInt8 = 18
+    public static let audio: UInt8 = 8
+    public static let video: UInt8 = 9
+    public static let script: UInt8 = 18
 
     /// "FLV", version 1, audio and video present, header size 9, then the first previous-tag-size (0).
-    static let fileHeader: [UInt8] = [0x46, 0x4C, 0x56, 0x01, 0x05, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]
+    public static let fileHeader: [UInt8] = [0x46, 0x4C, 0x56, 0x01, 0x05, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]
 
     /// Largest body a tag can carry (24-bit size).
-    static let maxBody = 0xFF_FFFF
+    public static let maxBody = 0xFF_FFFF
 
     /// Appends the header of a tag of `type` whose body is `size` bytes, at `time` ms (stream id 0).
-    static func appendHeader(_ type: UInt8, size: Int, time: UInt32, to out: inout [UInt8]) {
+    public static func appendHeader(_ type: UInt8, size: Int, time: UInt32, to out: inout [UInt8]) {
         out.append(type)
         out.append(UInt8(truncatingIfNeeded: size >> 16))
         out.append(UInt8(truncatingIfNeeded: size >> 8))
@@ -27,7 +27,7 @@ enum FLVTags {
     }
 
     /// Appends the previous-tag-size that ends a tag whose body is `size` bytes.
-    static func appendTrailer(size: Int, to out: inout [UInt8]) {
+    public static func appendTrailer(size: Int, to out: inout [UInt8]) {
         let total = UInt32(truncatingIfNeeded: size + 11)
         out.append(UInt8(truncatingIfNeeded: total >> 24))
         out.append(UInt8(truncatingIfNeeded: total >> 16))
@@ -36,7 +36,7 @@ enum FLVTags {
     }
 
     /// A whole tag: header, body, trailer.
-    static func append(_ type: UInt8, time: UInt32, body: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    public static func append(_ type: UInt8, time: UInt32, body: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         appendHeader(type, size: body.count, time: time, to: &out)
         out.append(contentsOf: body)
         appendTrailer(size: body.count, to: &out)
