@@ -100,6 +100,6 @@ let package = Package(
         .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {
-        .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"] + ($0.target == "HTTPPlugin" ? ["MonaMedia"] : []), path: $0.path)
+        .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"] + (["HTTPPlugin", "WebSocketPlugin"].contains($0.target) ? ["MonaMedia"] : []), path: $0.path)
     } + fuzzTargets
 )

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, libuv (the reactor), pkg-config.
-# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe and rtmpdump talk to the server like real clients.
-PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev libuv1-dev curl python3 python3-websockets wrk ffmpeg rtmpdump)
+# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe, rtmpdump and (headless) chromium talk
+# to the server like real clients.
+PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev libuv1-dev curl python3 python3-websockets wrk ffmpeg rtmpdump chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -11,6 +11,16 @@ enum FMP4 {
         let id: UInt32
         let kind: Kind
 
+        /// A track; a video size of 0×0 is read from the H.264 SPS when it can be.
+        init(id: UInt32, kind: Kind) {
+            self.id = id
+            if case .video(.h264, let record, 0, 0) = kind, let size = H264SPS.size(record: record) {
+                self.kind = .video(codec: .h264, record: record, width: size.width, height: size.height)
+            } else {
+                self.kind = kind
+            }
+        }
+
         var timescale: UInt32 {
             switch kind {
             case .video: 1000

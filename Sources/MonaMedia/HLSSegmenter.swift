@@ -44,6 +44,9 @@ public struct HLSSegmenter {
     private var audioFrames: [(time: UInt32, data: ArraySlice<UInt8>)] = []
     private var segmentStart: UInt32?
     private var segmentWallMs: Int64 = 0
+    /// The first audio frame while no video configuration came: audio alone starts the stream only
+    /// after a target duration of it (a subscriber gets audio before the video configuration).
+    private var audioWithoutVideo: UInt32?
 
     public init(targetMs: UInt32, windowSize: Int, withTS: Bool = false, firstSequence: Int = 0) {
         self.targetMs = max(targetMs, 100)
@@ -93,6 +96,9 @@ public struct HLSSegmenter {
         case .aacFrame(let data):
             if audio == nil, video == nil {
                 guard videoConfig == nil, audioConfig != nil else { return false } // video starts the stream
+                let first = audioWithoutVideo ?? time
+                audioWithoutVideo = first
+                guard time &- first >= targetMs else { return false }
                 startTracks()
             }
             // With video, audio joins the segment a key frame started.
