@@ -74,8 +74,10 @@ struct AACConfig: Equatable {
 
     static let rates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
 
+    /// Nil for a configuration that cannot be read, or longer than an MP4 descriptor of one length byte
+    /// carries (real ones are 2 to 5 bytes).
     init?(_ config: ArraySlice<UInt8>) {
-        guard config.count >= 2 else { return nil }
+        guard config.count >= 2, config.count <= 64 else { return nil }
         let bytes = Array(config.prefix(5))
         var bits = BitReader(bytes)
         var objectType = bits.read(5)

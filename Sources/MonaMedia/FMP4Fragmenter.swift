@@ -84,7 +84,10 @@ public struct FMP4Fragmenter {
         if let video, let first = videoFrames.first {
             var run = FMP4.Run(track: video, baseTime: UInt64(first.time), samples: [], data: [])
             for (index, frame) in videoFrames.enumerated() {
-                if index + 1 < videoFrames.count { videoGap = max(videoFrames[index + 1].time &- frame.time, 1) }
+                if index + 1 < videoFrames.count {
+                    let next = videoFrames[index + 1].time
+                    videoGap = next > frame.time ? min(next - frame.time, 1000) : 1 // a publisher's clock may jump
+                }
                 run.samples.append(FMP4.Sample(duration: videoGap, size: UInt32(frame.data.count), key: frame.key, compositionOffset: frame.offset))
                 run.data += frame.data
             }

@@ -152,7 +152,7 @@ public struct HLSSegmenter {
             var run = FMP4.Run(track: video, baseTime: UInt64(videoFrames[0].time), samples: [], data: [])
             for (index, frame) in videoFrames.enumerated() {
                 let next = index + 1 < videoFrames.count ? videoFrames[index + 1].time : max(endTime, frame.time &+ 1)
-                run.samples.append(FMP4.Sample(duration: max(next &- frame.time, 1), size: UInt32(frame.data.count), key: frame.key,
+                run.samples.append(FMP4.Sample(duration: next > frame.time ? next - frame.time : 1, size: UInt32(frame.data.count), key: frame.key,
                                                compositionOffset: frame.offset))
                 run.data += frame.data
             }

@@ -50,7 +50,7 @@ struct MPEGTSWriter {
                 let pts = UInt64(max(Int64(time) + Int64(offset), 0)) * 90
                 pes(pid: Self.videoPID, streamID: 0xE0, pts: pts, dts: dts, payload: payload, pcr: dts, into: &out)
             case .audio(let time, let data):
-                guard let audio else { continue }
+                guard let audio, data.count + 7 <= 0x1FFF else { continue } // ADTS frames are at most 8191 bytes
                 let length = data.count + 7
                 var payload: [UInt8] = [0xFF, 0xF1, UInt8(audio.profile << 6 | audio.rateIndex << 2 | audio.channels >> 2),
                                         UInt8((audio.channels & 3) << 6 | length >> 11), UInt8((length >> 3) & 0xFF),

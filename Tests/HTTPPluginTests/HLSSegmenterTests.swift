@@ -108,4 +108,33 @@ import Testing
         #expect(HTTPSession.hlsRequest(".m3u8") == nil)
         #expect(HTTPSession.hlsRequest("cam.mp4") == nil)
     }
+
+    /// Frames from an untrusted publisher: random bodies behind valid FLV headers, configurations of
+    /// any size, times that jump back and forth; nothing traps, every segment and fragment is whole.
+    @Test func arbitraryFramesNeverTrapTheMuxers() {
+        var random = SystemRandomNumberGenerator()
+        var segmenter = HLSSegmenter(targetMs: 200, windowSize: 3, withTS: true)
+        var fragmenter = FMP4Fragmenter()
+        let heads: [[UInt8]] = [[0x17, 0], [0x17, 1], [0x27, 1], [0x1C, 0], [0x1C, 1], [0x90, 0x68, 0x76, 0x63, 0x31], [0x91, 0x68, 0x76, 0x63, 0x31],
+                                [0x93, 0x61, 0x76, 0x63, 0x31], [0xAF, 0], [0xAF, 1]]
+        var time: UInt32 = 0
+        for round in 0..<20_000 {
+            let head = heads[Int.random(in: 0..<heads.count, using: &random)]
+            let size = round % 500 == 0 ? Int.random(in: 9_000...70_000, using: &random) : Int.random(in: 0...64, using: &random)
+            let body = head + (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
+            time = UInt32(truncatingIfNeeded: Int64(time) + Int64.random(in: -100...300, using: &random))
+            if head[0] == 0xAF {
+                _ = segmenter.audio(time: time, body: body, wallMs: 0)
+                _ = fragmenter.audio(time: time, body: body)
+            } else {
+                _ = segmenter.video(time: time, body: body, wallMs: 0)
+                _ = fragmenter.video(time: time, body: body)
+            }
+            if round % 7 == 0, let fragment = fragmenter.fragment() {
+                #expect(Int(fragment[0]) << 24 | Int(fragment[1]) << 16 | Int(fragment[2]) << 8 | Int(fragment[3]) < fragment.count)
+            }
+        }
+        segmenter.end()
+        for segment in segmenter.segments { #expect(segment.ts.count % 188 == 0) }
+    }
 }

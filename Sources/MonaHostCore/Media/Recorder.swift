@@ -72,6 +72,7 @@ final class Recorder {
 
     /// One frame of the publication (flags MONA_MEDIA_*, time on the publisher's clock).
     func frame(video: Bool, time: UInt32, data: UnsafeRawBufferPointer, flags: UInt32) {
+        guard data.count <= FLVTags.maxBody else { return } // no FLV tag carries it
         let config = flags & MONA_MEDIA_CONFIG != 0
         if !started {
             if config {
