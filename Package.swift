@@ -62,13 +62,16 @@ let package = Package(
         .target(name: "MonaCodecs", dependencies: ["MonaValues"], path: "Sources/MonaCodecs"),
         // The disk side of Lua's `data`: MonaServer's folder layout, written crash-consistently.
         .target(name: "MonaPersistence", path: "Sources/MonaPersistence"),
+        // Media containers over FLV bodies: FLV, fragmented MP4, MPEG-TS and the segmenter of HLS and
+        // recordings (the HTTP plugin and the host's recorder). No Foundation.
+        .target(name: "MonaMedia", path: "Sources/MonaMedia"),
         // The small Swift helper compiled into each Swift plugin. No NIO, no Foundation.
         .target(name: "MonaPluginKit", dependencies: ["PluginABI", "MonaValues"], path: "Sources/MonaPluginKit"),
         // The host: configuration, logging, plugin loader, reactor, services.
         .target(
             name: "MonaHostCore",
             dependencies: [
-                "PluginABI", "CLibUV", "CMonaCrypto", "CMonaTLS", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "CLuaJIT",
+                "PluginABI", "CLibUV", "CMonaCrypto", "CMonaTLS", "CMonaSystem", "MonaValues", "MonaCodecs", "MonaPersistence", "MonaMedia", "CLuaJIT",
                 "CLuaShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -94,7 +97,7 @@ let package = Package(
                     path: "Tests/PluginSessionTests"),
         .testTarget(name: "RTSPPluginTests", dependencies: ["RTSPPlugin"], path: "Tests/RTSPPluginTests"),
         .testTarget(name: "MonaValuesTests", dependencies: ["MonaValues"], path: "Tests/MonaValuesTests"),
-        .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin"], path: "Tests/HTTPPluginTests"),
+        .testTarget(name: "HTTPPluginTests", dependencies: ["HTTPPlugin", "MonaMedia"], path: "Tests/HTTPPluginTests"),
         .testTarget(name: "RTMPPluginTests", dependencies: ["RTMPPlugin", "CMonaCrypto"], path: "Tests/RTMPPluginTests"),
         .testTarget(name: "RTMFPPluginTests",
                     dependencies: ["RTMFPPlugin", "MonaPluginTesting", "MonaValues", "MonaCodecs", "PluginABI", "CMonaCrypto"],
@@ -105,6 +108,6 @@ let package = Package(
         .testTarget(name: "MonaCodecsTests", dependencies: ["MonaCodecs", "MonaValues"], path: "Tests/MonaCodecsTests"),
         .testTarget(name: "MonaPersistenceTests", dependencies: ["MonaPersistence"], path: "Tests/MonaPersistenceTests"),
     ] + protocolPlugins.map {
-        .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"], path: $0.path)
+        .target(name: $0.target, dependencies: ["PluginABI", "MonaPluginKit"] + (["HTTPPlugin", "WebSocketPlugin"].contains($0.target) ? ["MonaMedia"] : []), path: $0.path)
     } + fuzzTargets
 )

@@ -4,11 +4,11 @@
 set -euo pipefail
 
 # Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, libuv (the reactor), pkg-config.
-# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe, rtmpdump and GStreamer (rtspsrc, decoders)
-# talk to the server like real clients.
+# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe, rtmpdump, GStreamer (rtspsrc, decoders)
+# and (headless) chromium talk to the server like real clients.
 PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev libuv1-dev curl python3 python3-websockets wrk ffmpeg rtmpdump
           gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
-          gstreamer1.0-rtsp)
+          gstreamer1.0-rtsp chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

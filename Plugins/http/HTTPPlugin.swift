@@ -1,3 +1,4 @@
+import MonaMedia
 import MonaPluginKit
 import PluginABI
 
@@ -5,7 +6,8 @@ import PluginABI
 /// path, onConnection, RPC by GET/POST, onRead and static files from www/, long polling) over a
 /// sans-IO request parser. Configured by its section (`HTTP` by default): `host`, `port` (80),
 /// `timeout` (7 s idle), `index` (true: folder listing; false: 403; "file.ext": that file; "name": that
-/// client method), `maxBodySize` (bytes, 16 MiB).
+/// client method), `maxBodySize` (bytes, 16 MiB), `flv` (true: `GET /app/<name>.flv` plays the
+/// publication `name` live when it runs, HTTPSession+Live).
 final class HTTPPlugin: MonaSessionPlugin {
     let host: MonaHost
     let section: String
@@ -18,6 +20,17 @@ final class HTTPPlugin: MonaSessionPlugin {
     let heads = ResponseHeads()
     /// Small static files, revalidated by stat on each request.
     let files = FileCache()
+    /// HTTP-FLV on (`flv`).
+    var flv = true
+    /// The `[HLS]` section: `enabled` (true), `segmentDuration` (seconds, 2), `window` (segments, 6),
+    /// `ts` (true: MPEG-TS segments too).
+    var hls = (enabled: true, segmentMs: UInt32(2000), window: 6, ts: true)
+    /// The HLS packagers by publication name.
+    private var packagers: [String: HLSPackager] = [:]
+    /// How long a packager outlives its publication's end (players get the end of the stream).
+    static let hlsLinger: Int64 = 60_000
+    /// The body of the last frame shared between viewers (all of them get it in one round).
+    private var lastFrame: SharedFrame?
 
     init(host: MonaHost, section: String) {
         self.host = host
@@ -25,7 +38,7 @@ final class HTTPPlugin: MonaSessionPlugin {
     }
 
     func start() -> Int32 {
-        host.declareDefaults(["port": "80", "timeout": "\(timeout)", "index": index]) // MonaServer's
+        host.declareDefaults(["port": "80", "timeout": "\(timeout)", "index": index, "flv": "true"]) // MonaServer's, and ours
         let address = host.config("\(section).host") ?? host.config("host") ?? "0.0.0.0"
         guard let port = UInt16(host.config("\(section).port") ?? "80") else {
             host.log(MONA_LOG_ERROR, "\(section).port is not a port number")
@@ -33,8 +46,37 @@ final class HTTPPlugin: MonaSessionPlugin {
         }
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
         if let text = host.config("\(section).index") { index = text }
+        if let text = host.config("\(section).flv") { flv = !Self.isOff(text) }
+        if let text = host.config("HLS.enabled") { hls.enabled = !Self.isOff(text) }
+        if let text = host.config("HLS.segmentDuration"), let seconds = Double(text), seconds >= 0.1, seconds <= 60 {
+            hls.segmentMs = UInt32(seconds * 1000)
+        }
+        if let text = host.config("HLS.window"), let count = Int(text), count >= 2, count <= 1000 { hls.window = count }
+        if let text = host.config("HLS.ts") { hls.ts = !Self.isOff(text) }
         if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
         return host.listenTCP(host: address, port: port).status
+    }
+
+    static func isOff(_ text: String) -> Bool { ["false", "0", "no", "off"].contains(text.lowercased()) }
+
+    func stop() {
+        for packager in packagers.values { packager.close() }
+        packagers = [:]
+    }
+
+    /// The HLS packager of publication `name`, opened (as a client of `application`) when the
+    /// publication runs; packagers whose publication ended `hlsLinger` ago are closed first.
+    func packager(_ name: String, application: String, for session: HTTPSession) -> HLSPackager? {
+        let now = host.monotonicMs
+        for (key, packager) in packagers where packager.endedAt.map({ now - $0 >= Self.hlsLinger }) ?? false {
+            packager.close()
+            packagers[key] = nil
+        }
+        if let packager = packagers[name] { return packager }
+        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window, withTS: hls.ts)
+        guard let packager = HLSPackager.open(name: name, application: application, for: session, segmenter: segmenter) else { return nil }
+        packagers[name] = packager
+        return packager
     }
 
     func accept(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> HTTPSession? {
@@ -81,6 +123,47 @@ final class HTTPPlugin: MonaSessionPlugin {
     func writerClose(writer: UnsafeMutableRawPointer?, code: Int32) -> Int32 {
         HTTPSession.from(writer)?.closeByApplication(code: Int(code))
         return MONA_OK
+    }
+
+    // MARK: sinks (LiveSink: an HTTP-FLV viewer or an HLS packager)
+
+    func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { LiveSink.from(sink)?.started() ?? MONA_E_CLOSED }
+
+    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { LiveSink.from(sink)?.stopped() ?? MONA_E_CLOSED }
+
+    func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 {
+        LiveSink.from(sink)?.metadata(metadata) ?? MONA_E_CLOSED
+    }
+
+    func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
+                   serial: UInt64) -> Int32 {
+        LiveSink.from(sink)?.frame(video: video, time: time, bytes: bytes, flags: flags, serial: serial) ?? MONA_E_CLOSED
+    }
+
+    func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        sinkFrame(sink: sink, video: false, time: time, bytes: bytes, flags: flags, serial: 0)
+    }
+
+    func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        sinkFrame(sink: sink, video: true, time: time, bytes: bytes, flags: flags, serial: 0)
+    }
+
+    func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
+        LiveSink.from(sink)?.data(format: format, bytes: bytes) ?? MONA_E_CLOSED
+    }
+
+    func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
+        LiveSink.from(sink)?.flush()
+        return MONA_OK
+    }
+
+    /// The shared body of frame `serial`: the last one when it is the same, else a new copy (nil: copy
+    /// the frame into the viewer's output instead).
+    func sharedFrame(_ serial: UInt64, _ body: UnsafeRawBufferPointer) -> SharedFrame? {
+        guard serial != 0 else { return nil }
+        if let last = lastFrame, last.serial == serial { return last }
+        lastFrame = SharedFrame.copy(body, serial: serial, host: host)
+        return lastFrame
     }
 }
 

@@ -75,7 +75,7 @@ extension HTTPSession {
 
     func peerFinished() -> Bool {
         // Answer what was asked, then close.
-        if queue.isEmpty, backlog.isEmpty, waiting == nil, stream == nil, !reading { return false }
+        if queue.isEmpty, backlog.isEmpty, waiting == nil, hlsWaiting == nil, stream == nil, live == nil, !reading { return false }
         peerDone = true
         return true
     }
@@ -95,6 +95,7 @@ extension HTTPSession {
         pushes = []
         if !reading { stream?.close() } // a read in flight still uses the descriptor: closed when it ends
         stream = nil
+        stopLive()
         if let timer { host.cancelTimer(timer) }
         if client != 0 { host.closeClient(client) }
         client = 0
@@ -103,9 +104,19 @@ extension HTTPSession {
     func timedOut(_ fired: mona_handle) {
         guard fired == timer else { return }
         timer = nil
-        guard idleSeconds > 0, !closing else { return }
+        guard idleSeconds > 0 else { return }
         let limit = Int64(idleSeconds) * 1000
         let now = host.monotonicMs
+        if live != nil {
+            // A viewer's queue that did not drain for the whole time-out (the stream going on, or its
+            // end waiting to be written): it stopped reading.
+            guard queuedBytes > Self.liveCongestion, now - lastActivity >= limit else { return startTimer(limit) }
+            host.log(MONA_LOG_INFO, "HTTP viewer \(peer) stopped reading for \(idleSeconds) s: closed")
+            host.close(connection, how: MONA_CLOSE_ABORT)
+            closing = true
+            return
+        }
+        guard !closing else { return }
         let headLate = headStarted.map { now - $0 >= limit } ?? false
         let idle = now - lastActivity >= limit
         guard headLate || idle else {
@@ -113,7 +124,7 @@ extension HTTPSession {
             startTimer(min(lastActivity, headStarted ?? lastActivity) + limit - now)
             return
         }
-        let owesAnswers = waiting != nil || !queue.isEmpty || stream != nil || reading || queuedBytes > 0
+        let owesAnswers = waiting != nil || hlsWaiting != nil || !queue.isEmpty || stream != nil || reading || queuedBytes > 0
         if headLate || (idle && !parser.isIdle && !owesAnswers) {
             // A request that does not come whole in time (one byte now and then must not hold a connection).
             host.log(MONA_LOG_INFO, "HTTP request not received within \(idleSeconds) s: connection closed")
@@ -125,7 +136,11 @@ extension HTTPSession {
             }
             return
         }
-        if let request = waiting {
+        if let (head, name, _) = hlsWaiting {
+            hlsWaiting = nil
+            fail(head, status: 404, message: "\(name) has no segment yet")
+            process()
+        } else if let request = waiting {
             waiting = nil
             respond(request.head, status: 204, body: [])
             process()

@@ -8,9 +8,10 @@ extension HTTPSession {
 
     /// Sends a complete response; closes after it when asked or when the request does not keep alive.
     /// The head and the body go out in one tcp_send (one write) unless the body is large.
-    /// `lines`: header lines ready to send ("Name: value\r\n"…), written before `extra`.
+    /// `lines`: header lines ready to send ("Name: value\r\n"…), written before `extra`. Without
+    /// `lengthKnown` the body follows until the connection closes (no Content-Length).
     func respond(_ head: HTTPRequestHead, status: Int, lines: [UInt8] = [], extra: [(String, String)] = [], body: [UInt8],
-                 close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false) {
+                 close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false, lengthKnown: Bool = true) {
         if let current, current == head { self.current = nil }
         let keepAlive = head.keepAlive && !close
         let withBody = !body.isEmpty && head.method != "HEAD"
@@ -37,7 +38,7 @@ extension HTTPSession {
             out.append(text: cookie)
             out.append(literal: "\r\n")
         }
-        if status != 304, status != 204, !(100..<200).contains(status) {
+        if lengthKnown, status != 304, status != 204, !(100..<200).contains(status) {
             out.append(literal: "Content-Length: ")
             out.append(decimal: contentLength ?? body.count)
             out.append(literal: "\r\n")

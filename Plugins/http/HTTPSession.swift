@@ -30,6 +30,12 @@ final class HTTPSession {
     var pushes: [Reply] = []
     /// A file being sent.
     var stream: FileStream?
+    /// A live stream being played (HTTP-FLV): the last answer of the connection.
+    var live: LiveResponse?
+    /// A playlist request waiting for the first segment of a publication (HTTPSession+HLS).
+    var hlsWaiting: (head: HTTPRequestHead, name: String, ts: Bool)?
+    /// Publications the client's onSubscribe accepted as HLS viewer.
+    var hlsAllowed: Set<String> = []
     /// Work is in progress on the blocking pool (a file opened or read, a folder listed).
     var reading = false
     /// The last request path and what it maps to (see `location(of:)`).
@@ -97,7 +103,7 @@ final class HTTPSession {
     func process() {
         while !closing {
             parseBacklog()
-            guard waiting == nil, stream == nil, !reading, queuedBytes <= Self.outputWindow, !queue.isEmpty else { break }
+            guard waiting == nil, hlsWaiting == nil, stream == nil, live == nil, !reading, queuedBytes <= Self.outputWindow, !queue.isEmpty else { break }
             handle(queue.removeFirst())
         }
         if peerDone, !closing, waiting == nil, stream == nil, !reading, queue.isEmpty, backlog.isEmpty { finish() }
@@ -154,6 +160,7 @@ final class HTTPSession {
         if client != 0 { host.closeClient(client) }
         client = 0
         clientKey = key
+        hlsAllowed = []
         switch WebClient.open(host, protocol: "HTTP", peer: peer, local: local, path: location.application, query: head.query,
                               headers: head.headers, version: "1.\(head.versionMinor)", writer: context) {
         case .opened(let handle, _):
@@ -193,6 +200,11 @@ final class HTTPSession {
         case .handled:
             return // the application answered through its writer
         case .deny(let kind, let message):
+            // No such file: a live stream of that name, if it runs (HTTP-FLV as in 1.x, HLS).
+            if kind == MONA_ERR_NOTFOUND, head.method == "GET" {
+                if plugin.flv, let name = Self.liveName(location.file), playLive(head, name: name) { return }
+                if playHLS(head, location) { return }
+            }
             // The host's refusals name only the file asked for; a failing onRead says nothing more.
             let known = kind == MONA_ERR_PERMISSION || kind == MONA_ERR_NOTFOUND
             fail(head, status: kind == MONA_ERR_PERMISSION ? 403 : kind == MONA_ERR_NOTFOUND ? 404 : 500,
@@ -204,6 +216,12 @@ final class HTTPSession {
                 serve(head, path: path, templateValues: Self.templateValues(properties))
             }
         }
+    }
+
+    /// The publication a file name may play live: "name.flv" (any case) gives "name".
+    static func liveName(_ file: String) -> String? {
+        guard file.count > 4, file.lowercased().hasSuffix(".flv") else { return nil }
+        return String(file.dropLast(4))
     }
 
     /// Whether a name contains "." (as a character: a dot followed by a combining mark does not count).

@@ -1,3 +1,4 @@
+import MonaMedia
 import MonaPluginKit
 import PluginABI
 
@@ -66,6 +67,8 @@ final class WebSocketPlugin: MonaSessionPlugin {
         return bytes.count
     }
 
+    func drained(_ session: WebSocketSession) { session.queued = 0 }
+
     func closed(_ session: WebSocketSession, reason: Int32) {
         sessions.removeValue(forKey: session.connection)
         session.closed()
@@ -101,7 +104,9 @@ final class WebSocketPlugin: MonaSessionPlugin {
     // MARK: sinks (a client that plays with __play)
 
     func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
-        WebSocketSession.from(sink)?.sendJSON([.string("__publishing"), .string(name)])
+        guard let session = WebSocketSession.from(sink) else { return MONA_E_CLOSED }
+        session.sendJSON([.string("__publishing"), .string(name)])
+        if session.fragmenter != nil { session.fragmenter = FMP4Fragmenter() } // a new run: a new init segment
         return MONA_OK
     }
 
@@ -115,9 +120,19 @@ final class WebSocketPlugin: MonaSessionPlugin {
         return MONA_OK
     }
 
-    /// Audio and video are not carried over WebSocket (as in 1.x): taken and dropped.
-    func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_OK }
-    func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 { MONA_OK }
+    /// Audio and video go only to fMP4 viewers (`["__play", name, "fmp4"]`); the others do not get them (1.x).
+    func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        WebSocketSession.from(sink)?.media(video: false, time: time, bytes: bytes, flags: flags) ?? MONA_E_CLOSED
+    }
+
+    func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        WebSocketSession.from(sink)?.media(video: true, time: time, bytes: bytes, flags: flags) ?? MONA_E_CLOSED
+    }
+
+    func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
+        WebSocketSession.from(sink)?.flushMedia()
+        return MONA_OK
+    }
 
     func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
         WebSocketSession.from(sink)?.relay(format: format, bytes: bytes)

@@ -1,3 +1,4 @@
+import MonaMedia
 import MonaPluginKit
 import PluginABI
 
@@ -5,8 +6,10 @@ import PluginABI
 /// of `name` (its other JSON arrays become data messages of the publication), `["__play", name]` makes
 /// it a listener (it receives `["__publishing", name]`, `["__unpublishing", name]`, the metadata as
 /// `["onMetaData", {…}]` and data messages: JSON as text frames, raw bytes as binary frames; audio and
-/// video are not carried, as in 1.x). `__closePublish` and `__closePlay` end them; a refusal answers
-/// `["__error", "__publish" | "__play", message]`.
+/// video are not carried, as in 1.x). `["__play", name, "fmp4"]` adds them for Media Source Extensions:
+/// `["__media", "video/mp4; codecs=…"]`, then the init segment and one fragment per batch of frames
+/// as binary frames (raw data messages are then not relayed). `__closePublish` and `__closePlay` end
+/// them; a refusal answers `["__error", "__publish" | "__play", message]`.
 extension WebSocketSession {
     func media(_ command: String, _ arguments: [MonaValue]) {
         switch command {
@@ -24,6 +27,7 @@ extension WebSocketSession {
                 return sendJSON([.string("__error"), .string(command), .string("play needs a name")])
             }
             stopPlaying()
+            if arguments.count > 1, case .string("fmp4") = arguments[1] { fragmenter = FMP4Fragmenter() }
             let parts = full.split(separator: "?", maxSplits: 1)
             switch host.subscribe(client: client, name: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "", sink: context) {
             case .success(let handle): subscription = handle
@@ -43,6 +47,7 @@ extension WebSocketSession {
     }
 
     func stopPlaying() {
+        fragmenter = nil
         guard let subscription else { return }
         self.subscription = nil
         host.unsubscribe(subscription)
@@ -55,9 +60,30 @@ extension WebSocketSession {
         case MONA_FORMAT_JSON:
             write(WebSocketFrame.encode(.text, Array(bytes)))
         case MONA_FORMAT_RAW:
-            write(WebSocketFrame.encode(.binary, Array(bytes)))
+            if fragmenter == nil { write(WebSocketFrame.encode(.binary, Array(bytes))) } // binary frames are media
         default:
             if let values = host.decode(bytes, format: format) { sendJSON(values) }
         }
+    }
+
+    /// Bytes queued towards a viewer past which its frames are refused (video skips to the next key frame).
+    static let mediaCongestion: Int64 = 2 << 20
+
+    /// An audio or video frame for an fMP4 viewer: the init segment goes out when it starts the stream.
+    func media(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+        guard fragmenter != nil else { return MONA_OK } // audio and video are not carried (1.x)
+        if flags & MONA_MEDIA_CONFIG == 0, queued > Self.mediaCongestion { return MONA_E_AGAIN }
+        let body = Array(bytes)
+        guard let initSegment = video ? fragmenter?.video(time: time, body: body) : fragmenter?.audio(time: time, body: body) else {
+            return MONA_OK
+        }
+        if let mime = fragmenter?.mimeType { sendJSON([.string("__media"), .string(mime)]) }
+        return write(WebSocketFrame.encode(.binary, initSegment))
+    }
+
+    /// The end of a batch: its frames as one fragment.
+    func flushMedia() {
+        guard let fragment = fragmenter?.fragment() else { return }
+        write(WebSocketFrame.encode(.binary, fragment))
     }
 }

@@ -1,3 +1,4 @@
+import MonaMedia
 import MonaPluginKit
 import PluginABI
 
@@ -13,6 +14,10 @@ final class WebSocketSession {
     /// The publication this client publishes (`__publish`) and the subscription it plays (`__play`).
     var publication: mona_handle?
     var subscription: mona_handle?
+    /// Audio and video of the played publication as fMP4 (`["__play", name, "fmp4"]`), nil without.
+    var fragmenter: FMP4Fragmenter?
+    /// What the host kept queued after the last write (0 once it drained).
+    var queued: Int64 = 0
 
     /// Opening: frames written by onConnection wait for the 101. Open: frames flow. Closing: our close
     /// frame is out, waiting for the peer's. Closed: nothing more is sent.
@@ -222,6 +227,7 @@ final class WebSocketSession {
             return MONA_OK
         case .open:
             let queued = send(frame)
+            if queued >= 0 { self.queued = queued }
             guard queued <= plugin.maxQueuedBytes else {
                 host.log(MONA_LOG_WARN, "a WebSocket client reads too slowly (\(queued) bytes waiting): closed")
                 phase = .closed

@@ -169,6 +169,13 @@ extension FakeHost {
         }
     }
 
+    /// The publication's metadata for this subscriber (sink_metadata, one OBJECT in MVS).
+    @discardableResult
+    public func sinkMetadata(_ subscription: Subscription, _ metadata: MonaValue) -> Int32 {
+        let mvs = MVSWriter.encode([metadata])
+        return drive { mvs.withUnsafeBufferPointer { entry.sink_metadata?(instance, subscription.context, $0.baseAddress, $0.count) ?? MONA_E_UNSUPPORTED } }
+    }
+
     /// A data message for this subscriber (sink_data).
     @discardableResult
     public func sinkData(_ subscription: Subscription, format: Int32, _ bytes: [UInt8]) -> Int32 {

@@ -69,6 +69,9 @@ public final class FakeHost {
     public var onSubscribed: (Subscription) -> Void = { _ in }
     /// The codec configurations pub_configs reports (FLV bodies), by publication name; absent: not published.
     public var publicationConfigs: [String: (audio: [UInt8], video: [UInt8])] = [:]
+    /// Names of publications that run: subscribing to one calls sink_start before subscribe returns,
+    /// as the host's media model does.
+    public var running: Set<String> = []
 
     /// Loads the plugin's table from its entry function (e.g. `monaPluginEntryHTTP`) for `section`.
     public init(section: String, config: [String: String] = [:], entry: (UInt32) -> UnsafePointer<mona_plugin>?) {

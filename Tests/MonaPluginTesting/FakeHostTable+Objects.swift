@@ -180,6 +180,7 @@ extension FakeHostTable {
                                              query: FakeHostTable.text(query, querySize), context: context)
             host.subscriptions[made.handle] = made
             subscription.pointee = made.handle
+            if host.running.contains(title) { _ = name.map { host.entry.sink_start?(host.instance, context, $0, nameSize) } }
             host.onSubscribed(made)
             return MONA_OK
         }

@@ -1,5 +1,6 @@
 -- The "/live" application: RTMP streams. Publish to rtmp://<host>/live/<name> (OBS: server
--- rtmp://<host>/live, stream key <name>) and play rtmp://<host>/live/<name> (ffplay, VLC, rtmpdump).
+-- rtmp://<host>/live, stream key <name>) and play rtmp://<host>/live/<name> (ffplay, VLC, rtmpdump)
+-- or http://<host>/live/<name>.flv (HTTP-FLV).
 -- Events not defined here (onConnection, onDisconnection) are the root application's (www/main.lua).
 
 function onConnection(client, ...)

@@ -9,7 +9,7 @@ extension LuaNatives {
         ("mediaPublish", mediaPublish), ("mediaUnpublish", mediaUnpublish), ("mediaPush", mediaPush),
         ("mediaPushData", mediaPushData), ("mediaFlush", mediaFlush), ("mediaSetMetadata", mediaSetMetadata),
         ("mediaClearMetadata", mediaClearMetadata), ("mediaState", mediaState), ("mediaRates", mediaRates),
-        ("mediaHooks", mediaHooks), ("mediaOption", mediaOption),
+        ("mediaHooks", mediaHooks), ("mediaOption", mediaOption), ("mediaRecord", mediaRecord), ("mediaStopRecord", mediaStopRecord),
     ]
 
     private static func media(_ L: OpaquePointer?) -> MediaModel { runtime(L).host.media }
@@ -71,6 +71,22 @@ extension LuaNatives {
         }
         lua_pushboolean(L, media(L).setMetadata(handle(L, 1), values.first ?? .object(type: "", fields: [])) == MONA_OK ? 1 : 0)
         return 1
+    }
+
+    /// mediaRecord(handle, path) → true, or nil and the reason.
+    static let mediaRecord: lua_CFunction = { L in
+        if let refusal = media(L).record(handle(L, 1), path: string(L, 2)) {
+            lua_pushnil(L)
+            lua_pushstring(L, refusal)
+            return 2
+        }
+        lua_pushboolean(L, 1)
+        return 1
+    }
+
+    static let mediaStopRecord: lua_CFunction = { L in
+        media(L).stopRecording(handle(L, 1))
+        return 0
     }
 
     static let mediaClearMetadata: lua_CFunction = { L in

@@ -35,6 +35,8 @@ final class LuaRuntime {
     struct ClientRecord {
         let plugin: LoadedPlugin
         let writer: UInt64
+        /// Its application path as the plugin gave it ("" or "/app/sub").
+        let path: String
         /// Writers the plugin declared for it later (openWriter), released with it.
         var extraWriters: [UInt64] = []
         /// Its group memberships (group_join), ended with it.
@@ -291,7 +293,7 @@ final class LuaRuntime {
             }
         })
         if outcome.status == MONA_OK {
-            clients[handle] = ClientRecord(plugin: plugin, writer: writer)
+            clients[handle] = ClientRecord(plugin: plugin, writer: writer, path: info.path.map { String(cString: $0) } ?? "")
         } else {
             writers[writer] = nil
         }

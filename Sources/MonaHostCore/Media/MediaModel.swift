@@ -63,6 +63,7 @@ final class MediaModel {
             throw Refusal(status: MONA_E_EXISTS, kind: MONA_ERR_PERMISSION, message: "\(name) is already publishing")
         }
         if client != 0, let refusal = lua.mediaPublish(client: client, publication) {
+            stopRecording(publication.handle)
             collect(publication)
             throw Refusal(status: MONA_E_REJECTED, kind: MONA_ERR_SCRIPT, message: refusal)
         }
@@ -72,6 +73,10 @@ final class MediaModel {
         publication.reset()
         publication.publisher = client
         for subscription in publication.subscriptions { start(subscription) }
+        if client != 0, publication.recorder == nil, let path = lua.clients[client]?.path,
+           let file = recordingFile(application: path, name: name) {
+            _ = record(publication.handle, path: file)
+        }
         return publication.handle
     }
 
@@ -79,6 +84,7 @@ final class MediaModel {
     func unpublish(_ handle: UInt64) -> Int32 {
         guard let publication = byHandle[handle], let client = publication.publisher else { return MONA_E_INVAL }
         publication.publisher = nil
+        stopRecording(handle)
         for subscription in publication.subscriptions {
             if subscription.started { _ = sink(subscription) { $0.sink_stop?($1, $2, publication.name, publication.name.utf8.count) } }
             subscription.restart()
@@ -109,6 +115,7 @@ final class MediaModel {
             if video { publication.videoConfig = Array(data) } else { publication.audioConfig = Array(data) }
         }
         (video ? publication.videoQoS : publication.audioQoS).count(data.count, now: now)
+        publication.recorder?.frame(video: video, time: time, data: data, flags: frameFlags)
         if !publication.hooks.isEmpty, publication.hooks.contains(video ? "onVideo" : "onAudio") {
             lua?.mediaHook(publication, video ? "onVideo" : "onAudio", time: time, packet: data)
         }
@@ -179,6 +186,7 @@ final class MediaModel {
     func setMetadata(_ handle: UInt64, _ metadata: MonaValue) -> Int32 {
         guard let publication = byHandle[handle], publication.running else { return MONA_E_INVAL }
         publication.metadata = Self.object(metadata)
+        publication.recorder?.metadata(publication.metadata!)
         let mvs = MVSWriter.encode([publication.metadata!])
         for subscription in publication.subscriptions where subscription.started {
             _ = sink(subscription) { entry, instance, sink in
@@ -204,6 +212,61 @@ final class MediaModel {
         }
         if !publication.hooks.isEmpty, publication.hooks.contains("onFlush") { lua?.mediaHook(publication, "onFlush", []) }
         return MONA_OK
+    }
+
+    // MARK: recording
+
+    /// Records a publication into `path` (absolute, or relative to `recording.folder`, itself relative
+    /// to the server's folder: `data` by default; ".." is refused), replacing a recording that runs;
+    /// in onPublish, from the publisher's first frame. The recording ends with the publisher. Nil, or why not.
+    func record(_ handle: UInt64, path: String) -> String? {
+        guard Recorder.format(of: path) != nil else { return "a recording is a .flv or .mp4 file" }
+        guard !path.split(separator: "/").contains("..") else { return "a recording path has no \"..\"" }
+        guard let publication = byHandle[handle] else { return "no such publication" }
+        let full = path.hasPrefix("/") ? path : host.layout.resolve(host.config["recording.folder"] ?? "data") + "/" + path
+        stopRecording(handle)
+        let runtime = host
+        publication.recorder = Recorder(path: full, metadata: publication.metadata, audioConfig: publication.audioConfig,
+                                        videoConfig: publication.videoConfig) { error, message in
+            runtime.log(error ? .error : .info, "recording \(message)")
+        }
+        host.log(.info, "recording \(publication.name) into \(full)")
+        return nil
+    }
+
+    /// Ends the recording of a publication, if one runs.
+    func stopRecording(_ handle: UInt64) {
+        guard let publication = byHandle[handle], let recorder = publication.recorder else { return }
+        publication.recorder = nil
+        recorder.stop()
+    }
+
+    /// The server stops: every recording ends, its file complete when this returns (the only wait for
+    /// a recording's queue, once the loop has nothing else to do).
+    func finishRecordings() {
+        for publication in byHandle.values {
+            guard let recorder = publication.recorder else { continue }
+            publication.recorder = nil
+            recorder.stop()
+            recorder.waitUntilWritten()
+        }
+    }
+
+    /// The file `[recording]` asks for a publication of `application` ("" or "/app"): `apps` lists the
+    /// applications whose publications are all recorded ("/live, /tv"; "/" for the root), `format` is
+    /// flv or mp4 (the default); files are `<name>-<UTC date and time>.<format>` in `folder`.
+    func recordingFile(application: String, name: String) -> String? {
+        guard let apps = host.config["recording.apps"] else { return nil }
+        let asked = application.isEmpty ? "/" : application
+        guard apps.split(separator: ",").contains(where: { $0.filter { $0 != " " } == asked }) else { return nil }
+        let format = host.config["recording.format"]?.lowercased() == "flv" ? "flv" : "mp4"
+        var seconds = time_t(Int(LuaNatives.nowMs() / 1000))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let stamp = "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))-\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))"
+        let safe = name.map { $0 == "/" || $0 == "\\" ? "_" : $0 }
+        return "\(String(safe))-\(stamp).\(format)"
     }
 
     // MARK: subscribing

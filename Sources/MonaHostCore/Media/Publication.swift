@@ -20,6 +20,8 @@ final class Publication {
     var subscriptions: [Subscription] = []
     /// Lua hooks the script set on the publication object (onAudio, onVideo, onData, onFlush).
     var hooks: Set<String> = []
+    /// Its recording (Lua's publication:record, or `[recording]`), while one runs.
+    var recorder: Recorder?
     let audioQoS = MediaQoS(), videoQoS = MediaQoS(), dataQoS = MediaQoS()
 
     init(handle: UInt64, name: String) {

@@ -185,6 +185,7 @@ public final class HostRuntime: @unchecked Sendable {
         servers?.stop()
         servers = nil
         lua = nil
+        media.finishRecordings()
         if let data {
             log(.info, "Database flushing...")
             data.flush()

@@ -615,7 +615,9 @@ typedef struct mona_host_api {
     int32_t (*pub_flush)(mona_host_ctx *ctx, mona_handle publication);
     /** Subscribes `client` to `name` (query: the part after '?', becomes listener.parameters). Runs Lua
      *  onSubscribe. The media arrive through plugin->sink_* with sink_ctx: the plugin needs sink_frame,
-     *  or sink_audio and sink_video, else MONA_E_UNSUPPORTED. */
+     *  or sink_audio and sink_video, else MONA_E_UNSUPPORTED. When the publication has a publisher,
+     *  sink_start (then sink_metadata, if any) is called before subscribe returns: a plugin knows on
+     *  return whether the name is being published (HTTP answers 404 when it is not). */
     int32_t (*subscribe)(mona_host_ctx *ctx, mona_handle client, const char *name, size_t name_size,
                          const char *query, size_t query_size, void *sink_ctx, mona_handle *subscription,
                          mona_error *err);

@@ -51,6 +51,9 @@ function publicationMethods:writeProperties(...)
 	return state.properties
 end
 function publicationMethods:clearProperties() native.mediaClearMetadata(pubStates[self].handle) end
+-- Records the publication into a .flv or .mp4 file (relative paths: in recording.folder, data/ by default).
+function publicationMethods:record(path) return native.mediaRecord(pubStates[self].handle, tostring(path)) end
+function publicationMethods:stopRecord() native.mediaStopRecord(pubStates[self].handle) end
 function publicationMethods:close()
 	local state = pubStates[self]
 	if not state.owned then
