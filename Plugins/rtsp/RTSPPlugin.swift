@@ -17,6 +17,10 @@ final class RTSPPlugin: MonaPluginInstance {
     /// Where the RTSP listener and the RTP sockets bind.
     var address = "0.0.0.0"
     let parser = RTSPRequestParser()
+    /// The last frames' RTP payloads, shared by their players.
+    let sharedPayloads = SharedPayloads()
+    /// The datagrams of one run being sent over UDP (reused: the loop is single-threaded).
+    var datagrams: [UInt8] = []
 
     static let methods = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER, ANNOUNCE, RECORD"
     /// Bytes queued towards a TCP player past which its video skips to the next key frame (as RTMP).

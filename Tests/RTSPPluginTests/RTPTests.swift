@@ -117,3 +117,36 @@ struct RTPTests {
         #expect(flat.map(\.dts) == [0, 40, 80, 120] && flat.allSatisfy { $0.dts == $0.pts })
     }
 }
+
+@Suite("RTP payloads shared by the players of a frame")
+struct SharedPayloadsTests {
+    @Test func aFrameIsPacketizedOnceAndOnlyTheSameBytesReuseIt() {
+        let shared = SharedPayloads()
+        var made = 0
+        func payloads(_ frame: [UInt8], time: UInt32, video: Bool = true, sets: [[UInt8]] = [[0x67, 1]]) -> [[UInt8]] {
+            frame.withUnsafeBytes { bytes in
+                shared.payloads(video: video, time: time, bytes: bytes, sets: sets, maxPayload: 1400) {
+                    made += 1
+                    return [frame, [UInt8(made)]]
+                }
+            }
+        }
+        let frame: [UInt8] = [0x17, 1, 0, 0, 0, 9, 9, 9]
+        let first = payloads(frame, time: 40)
+        // A second, third player of the same frame: the same payloads, made once.
+        #expect(payloads(frame, time: 40) == first)
+        #expect(payloads(Array(frame), time: 40) == first)
+        #expect(made == 1)
+        // Same time and size but other bytes, another time, other parameter sets: made again.
+        var other = frame
+        other[7] = 8
+        _ = payloads(other, time: 40)
+        _ = payloads(other, time: 80)
+        _ = payloads(other, time: 80, sets: [[0x67, 2]])
+        #expect(made == 4)
+        // Audio and video are kept apart: an audio frame does not evict the video one.
+        _ = payloads(frame, time: 80, video: false, sets: [])
+        _ = payloads(other, time: 80, sets: [[0x67, 2]])
+        #expect(made == 5)
+    }
+}

@@ -7,14 +7,14 @@ struct RTPPacket {
     var timestamp: UInt32
     var ssrc: UInt32
 
-    /// The 12-byte header followed by `payload`.
-    func encode(payload: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = [0x80, (marker ? 0x80 : 0) | (payloadType & 0x7F), UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
-        bytes.reserveCapacity(12 + payload.count)
-        bytes.appendBigEndian(timestamp)
-        bytes.appendBigEndian(ssrc)
-        bytes += payload
-        return bytes
+    /// Appends the 12-byte header to `bytes`, byte by byte (no temporary array).
+    func appendHeader(to bytes: inout [UInt8]) {
+        bytes.append(0x80)
+        bytes.append((marker ? 0x80 : 0) | (payloadType & 0x7F))
+        bytes.append(UInt8(sequence >> 8))
+        bytes.append(UInt8(sequence & 0xFF))
+        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: timestamp >> UInt32(shift))) }
+        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: ssrc >> UInt32(shift))) }
     }
 
     /// The header and payload of a received packet (CSRCs, extension and padding skipped), or nil when

@@ -186,13 +186,14 @@ extension RTSPSession {
         if video {
             guard let index = described.video, let track = tracks[index], track.sender != nil, let config = playout.video,
                   let parsed = FLVMedia.video(bytes), !parsed.config else { return MONA_OK }
-            var units = FLVMedia.nalUnits(parsed.payload, lengthSize: config.lengthSize).map { Array($0) }
-            if parsed.key, !units.contains(where: { config.isParameterSet($0) }) { units = config.sets + units }
             let timestamp = track.sender!.timestamp(ms: Double(time) + Double(parsed.offset))
-            let payloads = NALPacketizer(hevc: config.hevc, maxPayload: plugin.maxPayload).payloads(units)
-            for (offset, payload) in payloads.enumerated() {
-                send(track, rtcp: false, track.sender!.packet(payload: payload, timestamp: timestamp, marker: offset == payloads.count - 1))
+            let maxPayload = plugin.maxPayload
+            let payloads = plugin.sharedPayloads.payloads(video: true, time: time, bytes: bytes, sets: config.sets, maxPayload: maxPayload) {
+                var units = FLVMedia.nalUnits(parsed.payload, lengthSize: config.lengthSize).map { Array($0) }
+                if parsed.key, !units.contains(where: { config.isParameterSet($0) }) { units = config.sets + units }
+                return NALPacketizer(hevc: config.hevc, maxPayload: maxPayload).payloads(units)
             }
+            send(track, payloads: payloads, timestamp: timestamp)
         } else {
             guard let index = described.audio, let track = tracks[index], let sender = track.sender, let config = playout.audio,
                   let parsed = FLVMedia.audio(bytes), !parsed.config, !parsed.payload.isEmpty else { return MONA_OK }
@@ -202,10 +203,11 @@ extension RTSPSession {
                 timestamp = last &+ 1024
             }
             track.lastAudioTimestamp = timestamp
-            let payloads = AACPayload.payloads(parsed.payload, maxPayload: plugin.maxPayload)
-            for (offset, payload) in payloads.enumerated() {
-                send(track, rtcp: false, track.sender!.packet(payload: payload, timestamp: timestamp, marker: offset == payloads.count - 1))
+            let maxPayload = plugin.maxPayload
+            let payloads = plugin.sharedPayloads.payloads(video: false, time: time, bytes: bytes, sets: [], maxPayload: maxPayload) {
+                AACPayload.payloads(parsed.payload, maxPayload: maxPayload)
             }
+            send(track, payloads: payloads, timestamp: timestamp)
         }
         return MONA_OK
     }

@@ -210,6 +210,39 @@ final class RTSPSession {
 
     func writable() { queued = 0 }
 
+    /// The RTP packets of one frame (the marker on the last): `$`-framed into the output on an
+    /// interleaved channel, or over UDP with each run of equal-sized packets (a fragmented NAL unit's)
+    /// in one host call.
+    func send(_ track: RTSPTrack, payloads: [[UInt8]], timestamp: UInt32) {
+        guard track.sender != nil else { return }
+        if let channel = track.channel {
+            for (index, payload) in payloads.enumerated() {
+                let size = payload.count + 12
+                output.append(UInt8(ascii: "$"))
+                output.append(channel)
+                output.append(UInt8(truncatingIfNeeded: size >> 8))
+                output.append(UInt8(truncatingIfNeeded: size))
+                track.sender!.append(payload: payload, timestamp: timestamp, marker: index == payloads.count - 1, to: &output)
+            }
+            return
+        }
+        guard let socket = track.rtp else { return }
+        var start = 0
+        while start < payloads.count {
+            let size = payloads[start].count
+            var end = start + 1
+            while end < payloads.count, payloads[end].count == size { end += 1 }
+            if end < payloads.count, payloads[end].count < size { end += 1 } // a shorter last one ends the run
+            plugin.datagrams.removeAll(keepingCapacity: true)
+            for index in start..<end {
+                track.sender!.append(payload: payloads[index], timestamp: timestamp, marker: index == payloads.count - 1,
+                                     to: &plugin.datagrams)
+            }
+            plugin.datagrams.withUnsafeBytes { _ = host.send(udp: socket.handle, to: track.clientRTP, segments: $0, segmentSize: size + 12) }
+            start = end
+        }
+    }
+
     /// A packet on an interleaved channel or a UDP socket (RTP or RTCP) of track `track`.
     func send(_ track: RTSPTrack, rtcp: Bool, _ packet: [UInt8]) {
         if let channel = track.channel {
