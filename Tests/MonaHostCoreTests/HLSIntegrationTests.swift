@@ -21,16 +21,9 @@ struct HLSIntegrationTests {
     end
     """
 
-    /// The server with RTMP and HTTP on free loopback ports, `[HLS]` set by `hls` (ini lines).
+    /// The server of HTTPFLVIntegrationTests with this /live application and `[HLS]` set by `hls` (ini lines).
     static func server(hls: String) throws -> (server: ServerProcess, rtmp: UInt16, http: UInt16, folder: String) {
-        let folder = try TestEnvironment.temporaryDirectory()
-        try LuaHarness.write("function onConnection(client) end", to: "\(folder)/www/main.lua")
-        try LuaHarness.write(app, to: "\(folder)/www/live/main.lua")
-        let rtmp = TestEnvironment.freePort(), http = TestEnvironment.freePort()
-        let ini = "RTMFP.port=0\nRTSP.port=0\n[RTMP]\nhost=127.0.0.1\nport=\(rtmp)\n[HTTP]\nhost=127.0.0.1\nport=\(http)\n[HLS]\n\(hls)\n"
-        let server = try ServerProcess(directory: folder, ini: ini)
-        try server.waitUntilStarted()
-        return (server, rtmp, http, folder)
+        try HTTPFLVIntegrationTests.server(live: app, extra: "[HLS]\n\(hls)\n")
     }
 
     /// Polls `GET /live/lastTime` until the publication `name` has run `ms` milliseconds; false after `timeout` seconds.
