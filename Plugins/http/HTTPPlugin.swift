@@ -22,13 +22,15 @@ final class HTTPPlugin: MonaSessionPlugin {
     let files = FileCache()
     /// HTTP-FLV on (`flv`).
     var flv = true
-    /// The `[HLS]` section: `enabled` (true), `segmentDuration` (seconds, 2), `window` (segments, 6),
-    /// `ts` (true: MPEG-TS segments too).
+    /// The `[HLS]` section: `enabled` (true: every publication is packaged from its start),
+    /// `segmentDuration` (seconds, 2), `window` (segments, 6), `ts` (true: MPEG-TS segments too).
     var hls = (enabled: true, segmentMs: UInt32(2000), window: 6, ts: true)
-    /// The HLS packagers by publication name.
-    private var packagers: [String: HLSPackager] = [:]
-    /// How long a packager outlives its publication's end (players get the end of the stream).
-    static let hlsLinger: Int64 = 60_000
+    /// The HLS packagers by publication name (HTTPPlugin+HLS).
+    var packagers: [String: HLSPackager] = [:]
+    /// The timers that free the packagers of ended publications: the name and the end they expire.
+    var expiries: [mona_handle: (name: String, endedAt: Int64)] = [:]
+    /// Where the plugin listens: the address of its packagers' clients (the server's own).
+    var listenAddress = mona_addr()
     /// The body of the last frame shared between viewers (all of them get it in one round).
     private var lastFrame: SharedFrame?
 
@@ -54,30 +56,14 @@ final class HTTPPlugin: MonaSessionPlugin {
         if let text = host.config("HLS.window"), let count = Int(text), count >= 2, count <= 1000 { hls.window = count }
         if let text = host.config("HLS.ts") { hls.ts = !Self.isOff(text) }
         if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
-        return host.listenTCP(host: address, port: port).status
+        let listening = host.listenTCP(host: address, port: port)
+        listenAddress = listening.bound
+        return listening.status
     }
 
     static func isOff(_ text: String) -> Bool { ["false", "0", "no", "off"].contains(text.lowercased()) }
 
-    func stop() {
-        for packager in packagers.values { packager.close() }
-        packagers = [:]
-    }
-
-    /// The HLS packager of publication `name`, opened (as a client of `application`) when the
-    /// publication runs; packagers whose publication ended `hlsLinger` ago are closed first.
-    func packager(_ name: String, application: String, for session: HTTPSession) -> HLSPackager? {
-        let now = host.monotonicMs
-        for (key, packager) in packagers where packager.endedAt.map({ now - $0 >= Self.hlsLinger }) ?? false {
-            packager.close()
-            packagers[key] = nil
-        }
-        if let packager = packagers[name] { return packager }
-        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window, withTS: hls.ts)
-        guard let packager = HLSPackager.open(name: name, application: application, for: session, segmenter: segmenter) else { return nil }
-        packagers[name] = packager
-        return packager
-    }
+    func stop() { closePackagers() }
 
     func accept(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> HTTPSession? {
         HTTPSession(plugin: self, connection: connection, peer: peer, local: local)
@@ -97,7 +83,11 @@ final class HTTPPlugin: MonaSessionPlugin {
     func workDone(context: UnsafeMutableRawPointer?) { BlockingJob.finish(context) }
 
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
-        HTTPSession.from(context)?.timedOut(timer)
+        if let expiry = expiries.removeValue(forKey: timer) {
+            expire(expiry.name, endedAt: expiry.endedAt)
+        } else {
+            HTTPSession.from(context)?.timedOut(timer)
+        }
     }
 
     func writerInvoke(writer: UnsafeMutableRawPointer?, name: String, args: [MonaValue]) -> Int32 {
@@ -129,7 +119,12 @@ final class HTTPPlugin: MonaSessionPlugin {
 
     func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { LiveSink.from(sink)?.started() ?? MONA_E_CLOSED }
 
-    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 { LiveSink.from(sink)?.stopped() ?? MONA_E_CLOSED }
+    func sinkStop(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
+        guard let live = LiveSink.from(sink) else { return MONA_E_CLOSED }
+        let status = live.stopped()
+        if let packager = live as? HLSPackager { packagerStopped(packager) }
+        return status
+    }
 
     func sinkMetadata(sink: UnsafeMutableRawPointer?, metadata: MonaValue) -> Int32 {
         LiveSink.from(sink)?.metadata(metadata) ?? MONA_E_CLOSED

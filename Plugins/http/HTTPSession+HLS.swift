@@ -4,7 +4,8 @@ import PluginABI
 
 /// HLS: for a file that does not exist, `GET /app/<name>.m3u8` answers the media playlist of the
 /// publication `name`, `<name>.init.mp4` its fMP4 init segment and `<name>.<n>.m4s` its segments,
-/// (MPEG-TS: `<name>.ts.m3u8` and `<name>.<n>.ts`, `HLS.ts`), all made in memory by the publication's packager (HLSPackager, opened by the first request). The
+/// (MPEG-TS: `<name>.ts.m3u8` and `<name>.<n>.ts`, `HLS.ts`), all made in memory by the publication's packager
+/// (HLSPackager, opened when the publication started, else by this first request: HTTPPlugin+HLS). The
 /// viewer's client runs onSubscribe once per name (a refusal is a 403); a name not publishing is a
 /// 404. A playlist asked for before the first segment is answered when it is cut.
 extension HTTPSession {
@@ -57,7 +58,7 @@ extension HTTPSession {
             }
             hlsAllowed.insert(name)
         }
-        guard let packager = plugin.packager(name, application: location.application, for: self) else {
+        guard let packager = plugin.packager(name, application: location.application) else {
             fail(head, status: 404, message: "\(name) is not publishing")
             return true
         }

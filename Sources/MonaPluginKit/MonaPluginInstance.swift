@@ -61,6 +61,12 @@ public protocol MonaPluginInstance: AnyObject {
     func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32
     /// The host forgot this sink (the subscription ended).
     func sinkReleased(sink: UnsafeMutableRawPointer?)
+    /// A publication of the server started (ABI 1.9; any publisher, this plugin's included):
+    /// `application` is its publisher's ("" or "/app"), `name` what `subscribe` takes. A subscribe made
+    /// here gets every frame.
+    func publicationStarted(application: String, name: String)
+    /// The publication's publisher left (before Lua's onUnpublish); subscriptions stay until ended.
+    func publicationEnded(application: String, name: String)
 }
 
 extension MonaPluginInstance {
@@ -93,4 +99,6 @@ extension MonaPluginInstance {
     public func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_E_UNSUPPORTED }
     public func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 { MONA_OK }
     public func sinkReleased(sink: UnsafeMutableRawPointer?) {}
+    public func publicationStarted(application: String, name: String) {}
+    public func publicationEnded(application: String, name: String) {}
 }

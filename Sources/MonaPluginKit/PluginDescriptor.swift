@@ -199,6 +199,12 @@ public func monaMakeDescriptor(
     }
     table.sink_flush = { plugin, sink in PluginBox.from(plugin).instance.sinkFlush(sink: sink) }
     table.sink_released = { plugin, sink in PluginBox.from(plugin).instance.sinkReleased(sink: sink) }
+    table.publication_started = { plugin, path, pathSize, name, nameSize in
+        PluginBox.from(plugin).instance.publicationStarted(application: text(path, pathSize), name: text(name, nameSize))
+    }
+    table.publication_ended = { plugin, path, pathSize, name, nameSize in
+        PluginBox.from(plugin).instance.publicationEnded(application: text(path, pathSize), name: text(name, nameSize))
+    }
     let pointer = UnsafeMutablePointer<mona_plugin>.allocate(capacity: 1)
     pointer.initialize(to: table)
     return UnsafePointer(pointer)

@@ -198,4 +198,48 @@ struct MediaModelTests {
         try scripter.expect("call serverClose", "ok false")
         try player.expectLine("stop lua")
     }
+
+    /// A child application whose clients publish, and whose script publishes with mona:publish.
+    static let child = """
+    function onConnection(client)
+        function client:onUnpublish(publication) NOTE("onUnpublish ", publication.name) end
+        function client:serverPublish(name)
+            local publication = mona:publish(name)
+            publication:close()
+            return publication.running
+        end
+    end
+    """
+
+    @Test func pluginsAreToldOfEveryPublicationsStartAndEnd() throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app, "www/app/main.lua": Self.child])
+        let publisher = try harness.connect()
+        try publisher.expect("open /app", "opened {}")
+        try publisher.expect("publish cam", "published")
+        #expect(harness.server.waitFor("publication started cam in '/app'"), "crpc's publication_started (ABI 1.9), the publisher's app")
+        try publisher.expect("unpublish", "unpublished")
+        #expect(harness.server.waitFor("onUnpublish cam"))
+        let output = harness.server.output
+        let ended = try #require(output.range(of: "publication ended cam in '/app'"), "\(output)")
+        #expect(ended.lowerBound < output.range(of: "onUnpublish cam")!.lowerBound, "plugins are told before onUnpublish")
+        // Lua's mona:publish: the path of the application whose script published.
+        try publisher.expect("call serverPublish lua", "ok false")
+        #expect(harness.server.waitFor("publication ended lua in '/app'"))
+        #expect(harness.server.output.contains("publication started lua in '/app'"))
+        let root = try harness.connect()
+        try root.expect("open /", "opened {}")
+        try root.expect("publish top", "published")
+        #expect(harness.server.waitFor("publication started top in ''"), "the root application is \"\": \(harness.server.output)")
+    }
+
+    @Test func aPluginOfAnOlderMinorIsNotToldOfPublications() throws {
+        // crpc's table sets both fields but declares the 1.8 size: the host must not read past it.
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app], crpcDefines: ["CRPC_STRUCT_SIZE=MONA_PLUGIN_SIZE_1_8"])
+        let publisher = try harness.connect()
+        try publisher.expect("open /", "opened {}")
+        try publisher.expect("publish cam", "published")
+        try publisher.expect("unpublish", "unpublished")
+        #expect(harness.server.waitFor("unpublished cam"), "onUnpublish ran, after where the events would be logged")
+        #expect(!harness.server.output.contains("publication started") && !harness.server.output.contains("publication ended"))
+    }
 }

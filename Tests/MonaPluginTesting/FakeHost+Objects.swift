@@ -194,6 +194,27 @@ extension FakeHost {
         drive { subscription.name.withCString { entry.sink_stop?(instance, subscription.context, $0, subscription.name.utf8.count) ?? MONA_OK } }
     }
 
+    // MARK: driving publication events (ABI 1.9)
+
+    /// A publication of `application` ("" or "/app") started (publication_started), as the media model
+    /// tells every plugin whose table has it; false when the plugin's table has no such field. Add the
+    /// name to `running` first: a subscribe made in the callback then starts at once.
+    @discardableResult
+    public func publicationStarted(application: String, name: String) -> Bool {
+        guard let started = entry.publication_started else { return false }
+        drive { application.withCString { path in name.withCString { started(instance, path, application.utf8.count, $0, name.utf8.count) } } }
+        return true
+    }
+
+    /// The publication's publisher left (publication_ended); remove the name from `running` first (and
+    /// tell its subscriptions with `sinkStop`, as the media model does before this call).
+    @discardableResult
+    public func publicationEnded(application: String, name: String) -> Bool {
+        guard let ended = entry.publication_ended else { return false }
+        drive { application.withCString { path in name.withCString { ended(instance, path, application.utf8.count, $0, name.utf8.count) } } }
+        return true
+    }
+
     /// The subscription ends (sink_released follows, as a callback of its own).
     func end(_ subscription: Subscription) {
         guard !subscription.ended else { return }

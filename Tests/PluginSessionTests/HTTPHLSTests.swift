@@ -6,8 +6,9 @@ import PluginABI
 import Testing
 
 extension PluginSessions {
-    /// HLS on the fake host: the packager's own client and subscription, a playlist that waits for the
-    /// first segment, the init segment and segments from memory, the viewer's onSubscribe.
+    /// HLS on the fake host: the packager's own client and subscription, opened when the publication
+    /// starts (ABI 1.9) or by a first request, a playlist that waits for the first segment, the init
+    /// segment and segments from memory, the viewer's onSubscribe, the packager freed after the end.
     @Suite("HLS sessions on the fake host")
     struct HTTPHLSTests {
         static let config: [UInt8] = [0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 0]
@@ -69,6 +70,95 @@ extension PluginSessions {
             host.receive(other, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
             #expect(other.outputText.hasPrefix("HTTP/1.1 403"), "\(other.outputText)")
             #expect(other.outputText.contains("members only"))
+        }
+
+        /// The configuration then `seconds` seconds of video at 25 fps from second `start` (a key frame every
+        /// second), to a subscription.
+        static func feed(_ host: FakeHost, _ subscription: FakeHost.Subscription, from start: Int = 0, seconds: Int) {
+            host.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: UInt32(start * 1000), config, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_KEY)
+            for index in start * 25...(start + seconds) * 25 {
+                let key = index % 25 == 0
+                host.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: UInt32(index * 40), [key ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88],
+                               flags: key ? MONA_MEDIA_KEY : 0)
+            }
+        }
+
+        @Test func aPublicationIsPackagedFromItsStartAndFreedAfterItsEnd() throws {
+            let (host, folder) = try HTTPLiveTests.started(config: ["HLS.segmentDuration": "1", "HLS.window": "3"])
+            defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }
+            host.running = ["cam"]
+            #expect(host.publicationStarted(application: "/live", name: "cam"), "the HTTP plugin wants the event (ABI 1.9)")
+            let client = try #require(host.clients.values.first)
+            #expect(client.protocol == "HLS" && client.path == "/live", "a client of the publisher's application")
+            let packager = try #require(host.subscriptions.values.first { !$0.ended && $0.name == "cam" })
+            Self.feed(host, packager, seconds: 4)
+            // The first viewer: the window is there already, answered at once.
+            let connection = try #require(host.connect())
+            host.receive(connection, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+            let playlist = Self.body(connection.outputText)
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 200"), "\(connection.outputText)")
+            #expect(playlist.contains("#EXT-X-MEDIA-SEQUENCE:1\n"), "4 segments cut, 3 in the window: \(playlist)")
+            #expect(playlist.contains("cam.1.m4s\n") && playlist.contains("cam.3.m4s\n"), "\(playlist)")
+            #expect(host.clients.values.filter { $0.protocol == "HLS" }.count == 1, "the request used the running packager")
+            // A second start of the same name (a plugin told twice, or a request's packager) opens nothing more.
+            host.publicationStarted(application: "/live", name: "cam")
+            #expect(host.clients.values.filter { $0.protocol == "HLS" }.count == 1)
+            // The end: players get the end of the playlist for the window's duration (3 s), then the memory goes.
+            host.running = []
+            host.sinkStop(packager)
+            host.publicationEnded(application: "/live", name: "cam")
+            _ = host.takeOutput(connection)
+            host.receive(connection, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(Self.body(connection.outputText).hasSuffix("#EXT-X-ENDLIST\n"), "\(connection.outputText)")
+            host.advance(ms: 2_999)
+            #expect(!client.closed)
+            host.advance(ms: 1)
+            #expect(client.closed && packager.ended, "the packager's client and subscription ended")
+            #expect(host.logs.contains { $0.text.contains("HLS packager of cam freed (0 left)") }, "\(host.logs)")
+            _ = host.takeOutput(connection)
+            host.receive(connection, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 404"), "\(connection.outputText)")
+        }
+
+        @Test func aNewPublisherWithinTheLingerKeepsThePackager() throws {
+            let (host, folder) = try HTTPLiveTests.started(config: ["HLS.segmentDuration": "1", "HLS.window": "2"])
+            defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }
+            host.running = ["cam"]
+            host.publicationStarted(application: "", name: "cam")
+            let packager = try #require(host.subscriptions.values.first { !$0.ended })
+            Self.feed(host, packager, seconds: 2)
+            host.sinkStop(packager)
+            host.publicationEnded(application: "", name: "cam")
+            host.advance(ms: 1_000)
+            host.sinkStart(packager) // onUnpublish published the name again, say
+            host.publicationStarted(application: "", name: "cam")
+            Self.feed(host, packager, from: 3, seconds: 2)
+            host.advance(ms: 5_000)
+            #expect(!packager.ended, "the old end's timer leaves the running stream alone")
+            let connection = try #require(host.connect())
+            host.receive(connection, "GET /cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 200"), "\(connection.outputText)")
+            #expect(!Self.body(connection.outputText).contains("#EXT-X-ENDLIST"))
+        }
+
+        @Test func noPackagingWhenHLSIsOffOrTheApplicationRefusesIt() throws {
+            let (off, offFolder) = try HTTPLiveTests.started(config: ["HLS.enabled": "false"])
+            defer { off.destroy(); try? FileManager.default.removeItem(atPath: offFolder) }
+            off.running = ["cam"]
+            off.publicationStarted(application: "/live", name: "cam")
+            #expect(off.clients.isEmpty && off.subscriptions.isEmpty, "[HLS] enabled = false: nothing starts")
+            let connection = try #require(off.connect())
+            off.receive(connection, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 404"), "\(connection.outputText)")
+
+            let (host, folder) = try HTTPLiveTests.started()
+            defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }
+            host.running = ["cam"]
+            host.onSubscribe = { client, _ in client.protocol == "HLS" ? .reject(MONA_E_REJECTED, MONA_ERR_SCRIPT, "no HLS here") : .accept }
+            host.publicationStarted(application: "/live", name: "cam")
+            #expect(host.clients.values.allSatisfy { $0.closed }, "the refused packager's client is closed")
+            #expect(host.logs.contains { $0.level == MONA_LOG_NOTE && $0.text.contains("HLS of cam refused by the application: no HLS here") },
+                    "\(host.logs)")
         }
 
         @Test func aPlaylistThatGetsNoSegmentIs404AfterTheTimeOut() throws {

@@ -3,15 +3,15 @@ import MonaPluginKit
 import PluginABI
 
 /// The HLS packager of one publication: a subscriber of its own (a client of protocol "HLS" of the
-/// application first asked for it, onConnection and onSubscribe running as for any client) that
-/// segments the stream in memory for every HLS viewer. It outlives the publication's end by
-/// `HTTPPlugin.hlsLinger` so that players get the last segments and the end of the playlist.
+/// publisher's application, opened when the publication starts — or of the application first asked
+/// for it, when the start was missed — onConnection and onSubscribe running as for any client) that
+/// segments the stream in memory for every HLS viewer. It outlives the publication's end by the
+/// plugin's linger so that players get the last segments and the end of the playlist.
 final class HLSPackager: LiveSink {
     let name: String
     private let host: MonaHost
     private(set) var segmenter: HLSSegmenter
     private(set) var client: mona_handle = 0
-    private(set) var subscription: mona_handle = 0
     /// The publication runs.
     private(set) var running = false
     /// When the publication ended (monotonic ms), nil while it runs.
@@ -24,27 +24,37 @@ final class HLSPackager: LiveSink {
         weak var session: HTTPSession?
     }
 
+    /// Why no packager was opened.
+    enum OpenFailure: Error {
+        /// The publication does not run.
+        case notPublishing
+        /// The application refused the packager's client (onConnection) or its subscription (onSubscribe).
+        case refused(String)
+    }
+
     private init(name: String, host: MonaHost, segmenter: HLSSegmenter) {
         self.name = name
         self.host = host
         self.segmenter = segmenter
     }
 
-    /// A packager for the publication `name` if it runs (opened as a client of `application`), else nil.
-    static func open(name: String, application: String, for session: HTTPSession, segmenter: HLSSegmenter) -> HLSPackager? {
-        let host = session.host
+    /// A packager for the publication `name` if it runs: a client of `application` whose peer and
+    /// local addresses are `address` (the server's own: where the plugin listens).
+    static func open(name: String, application: String, host: MonaHost, address: mona_addr,
+                     segmenter: HLSSegmenter) -> Result<HLSPackager, OpenFailure> {
         let packager = HLSPackager(name: name, host: host, segmenter: segmenter)
-        guard case .opened(let client, _) = host.openClient(protocol: "HLS", peer: session.peer, local: session.local, serverAddress: nil,
-                                                            path: application, query: nil, properties: nil, args: [], writer: nil)
-        else { return nil }
-        packager.client = client
-        guard case .success(let subscription) = host.subscribe(client: client, name: name, query: "", sink: packager.context),
-              packager.running else {
-            host.closeClient(client) // ends a subscription it made
-            return nil
+        switch host.openClient(protocol: "HLS", peer: address, local: address, serverAddress: nil, path: application, query: nil,
+                               properties: nil, args: [], writer: nil) {
+        case .refused(_, _, let message):
+            return .failure(.refused(message))
+        case .opened(let client, _):
+            packager.client = client
         }
-        packager.subscription = subscription
-        return packager
+        let subscribed = host.subscribe(client: packager.client, name: name, query: "", sink: packager.context)
+        if case .success = subscribed, packager.running { return .success(packager) }
+        host.closeClient(packager.client) // ends a subscription it made
+        if case .failure(let refusal) = subscribed, refusal.status == MONA_E_REJECTED { return .failure(.refused(refusal.message)) }
+        return .failure(.notPublishing)
     }
 
     /// Ends the subscription and the client.

@@ -16,10 +16,10 @@ extension LuaNatives {
 
     private static func handle(_ L: OpaquePointer?, _ index: Int32) -> UInt64 { UInt64(max(lua_tonumber(L, index), 0)) }
 
-    /// mediaPublish(name) → handle, or nil and the reason.
+    /// mediaPublish(name, application) → handle, or nil and the reason.
     static let mediaPublish: lua_CFunction = { L in
         do throws(MediaModel.Refusal) {
-            lua_pushnumber(L, Double(try media(L).publish(client: 0, name: string(L, 1))))
+            lua_pushnumber(L, Double(try media(L).publish(client: 0, name: string(L, 1), application: string(L, 2))))
             return 1
         } catch {
             lua_pushnil(L)

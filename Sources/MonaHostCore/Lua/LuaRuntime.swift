@@ -31,11 +31,19 @@ final class LuaRuntime {
     /// Lua's own TCP and UDP sockets.
     private(set) lazy var sockets = LuaSockets(runtime: self)
 
+    /// An application path as the prelude's normalizePath makes it ("" or "/a/b": "\\" is "/", "." and ".." resolved).
+    static func normalizedPath(_ path: String) -> String {
+        let parts = path.split { $0 == "/" || $0 == "\\" }.reduce(into: [Substring]()) { parts, segment in
+            if segment == ".." { _ = parts.popLast() } else if segment != "." { parts.append(segment) }
+        }
+        return parts.isEmpty ? "" : "/" + parts.joined(separator: "/")
+    }
+
     /// A client a plugin opened.
     struct ClientRecord {
         let plugin: LoadedPlugin
         let writer: UInt64
-        /// Its application path as the plugin gave it ("" or "/app/sub").
+        /// Its application path, normalised as Lua's client.path ("" or "/app/sub").
         let path: String
         /// Writers the plugin declared for it later (openWriter), released with it.
         var extraWriters: [UInt64] = []
@@ -293,7 +301,7 @@ final class LuaRuntime {
             }
         })
         if outcome.status == MONA_OK {
-            clients[handle] = ClientRecord(plugin: plugin, writer: writer, path: info.path.map { String(cString: $0) } ?? "")
+            clients[handle] = ClientRecord(plugin: plugin, writer: writer, path: Self.normalizedPath(info.path.map { String(cString: $0) } ?? ""))
         } else {
             writers[writer] = nil
         }

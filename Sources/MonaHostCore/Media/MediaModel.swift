@@ -46,7 +46,8 @@ final class MediaModel {
 
     /// Removes a publication nobody publishes nor subscribes to.
     private func collect(_ publication: Publication) {
-        guard !publication.running, publication.subscriptions.isEmpty, publications[publication.name] === publication else { return }
+        guard !publication.running, !publication.unpublishing, publication.subscriptions.isEmpty,
+              publications[publication.name] === publication else { return }
         publications[publication.name] = nil
         byHandle[publication.handle] = nil
         lua?.mediaGone(publication)
@@ -54,8 +55,9 @@ final class MediaModel {
 
     // MARK: publishing
 
-    /// Publishes `name` for `client` (0: the server, from Lua, without onPublish).
-    func publish(client: UInt64, name: String) throws(Refusal) -> UInt64 {
+    /// Publishes `name` for `client` (0: the server, from Lua, without onPublish, for the script of
+    /// the application `application`; a client publishes for its own).
+    func publish(client: UInt64, name: String, application: String = "") throws(Refusal) -> UInt64 {
         guard let lua else { throw Refusal(status: MONA_E_CLOSED, kind: MONA_ERR_OTHER, message: "the server is stopping") }
         guard !name.isEmpty else { throw Refusal(status: MONA_E_INVAL, kind: MONA_ERR_OTHER, message: "a publication needs a name") }
         let publication = self.publication(named: name)
@@ -72,11 +74,12 @@ final class MediaModel {
         }
         publication.reset()
         publication.publisher = client
+        publication.application = client != 0 ? lua.clients[client]?.path ?? "" : application
         for subscription in publication.subscriptions { start(subscription) }
-        if client != 0, publication.recorder == nil, let path = lua.clients[client]?.path,
-           let file = recordingFile(application: path, name: name) {
+        if client != 0, publication.recorder == nil, let file = recordingFile(application: publication.application, name: name) {
             _ = record(publication.handle, path: file)
         }
+        announce(publication, \.publication_started)
         return publication.handle
     }
 
@@ -90,11 +93,29 @@ final class MediaModel {
             subscription.restart()
         }
         publication.reset()
+        // Kept (for onUnpublish) even if a plugin told of the end drops the last subscription.
+        publication.unpublishing = true
+        announce(publication, \.publication_ended)
         // Lua last: onUnpublish may publish the name again (a fallback stream) on a consistent state.
         if client != 0 { lua?.mediaUnpublish(client: client, publication) }
+        publication.unpublishing = false
         if !publication.running { lua?.mediaProperties(publication) }
         collect(publication)
         return MONA_OK
+    }
+
+    /// Tells the started plugins that want it (ABI 1.9: publication_started or publication_ended, NULL
+    /// beyond a shorter table) that the publication started or ended, in load order.
+    private func announce(_ publication: Publication,
+                          _ event: KeyPath<mona_plugin, (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int,
+                                                                         UnsafePointer<CChar>?, Int) -> Void)?>) {
+        let (application, name) = (publication.application, publication.name)
+        for plugin in host.plugins where plugin.state == .started {
+            guard let call = plugin.entry[keyPath: event] else { continue }
+            application.withCString { path in
+                name.withCString { call(plugin.instance, path, application.utf8.count, $0, name.utf8.count) }
+            }
+        }
     }
 
     /// One audio or video frame from the publisher. `flags` (MONA_MEDIA_*) add to what the host reads in

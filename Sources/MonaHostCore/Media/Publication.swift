@@ -9,6 +9,11 @@ final class Publication {
     let name: String
     /// The publishing client (0: the server's own, from Lua), nil while nobody publishes.
     var publisher: UInt64?
+    /// The application of the last publisher ("" or "/app"): the client's, or the script's for Lua's
+    /// mona:publish (ABI 1.9 events give it).
+    var application = ""
+    /// Its publisher's end is being told (plugins, then onUnpublish): not collected meanwhile.
+    var unpublishing = false
     /// The metadata (`@setDataFrame onMetaData …`), one OBJECT.
     var metadata: MonaValue?
     var audioConfig: [UInt8]?

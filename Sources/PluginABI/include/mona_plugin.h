@@ -11,7 +11,8 @@
  *   - mona_host_api: services the host gives to a plugin (logging, config, TCP, UDP, timers, crypto,
  *     values, clients, RPC, writers, media, groups). The host fills it; the plugin calls through it.
  *   - mona_plugin:   entry points the plugin gives to the host (lifecycle, socket events, timers,
- *     writer operations, media sink operations). The plugin fills it; the host calls through it.
+ *     writer operations, media sink operations, publications starting and ending). The plugin fills
+ *     it; the host calls through it.
  *
  * ---------------------------------------------------------------------------------------------------
  * VERSIONING
@@ -121,14 +122,17 @@ extern "C" {
  *        as the wildcard address). dh_new accepts MODP groups 5 and 14.
  *   1.6  mona_host_api.udp_send_segments: a run of datagrams to one address in one call (UDP
  *        segmentation offload where the system has it).
- *   1.7  mona_host_api.pub_configs (a publication's cached codec configurations: RTSP's DESCRIBE). */
+ *   1.7  mona_host_api.pub_configs (a publication's cached codec configurations: RTSP's DESCRIBE).
+ *   1.9  mona_plugin.publication_started and publication_ended: every publication's start and end, told
+ *        to the plugins that want them (HTTP packages HLS from a publication's start);
+ *        MONA_PLUGIN_SIZE_1_8. */
 
 /** Major version of this header. A host and a plugin must agree on it. */
 #define MONA_ABI_MAJOR 1
 /** Minor version of this header. Only appends fields within a major. */
-#define MONA_ABI_MINOR 7
+#define MONA_ABI_MINOR 9
 /** (MONA_ABI_MAJOR << 16) | MONA_ABI_MINOR, as a literal so that Swift and other FFIs import it. */
-#define MONA_ABI_VERSION 0x00010007u
+#define MONA_ABI_VERSION 0x00010009u
 
 /** Major part of an abi_version value. */
 #define MONA_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
@@ -880,12 +884,38 @@ typedef struct mona_plugin {
      *  once (e.g. into a shared buffer) and reuses it while the serial stays the same. When the plugin
      *  sets it, the host calls it instead of sink_audio and sink_video. May be NULL. */
     int32_t (*sink_frame)(void *plugin, void *sink, const mona_media_frame *frame);
+
+    /* -- 1.9: publications starting and ending ----------------------------------------------------
+     * Every publication of the server, whoever publishes it (a client of any plugin, this one's
+     * included, or Lua's mona:publish), told to each plugin that sets these fields and whose
+     * struct_size covers them (MONA_HAS_FIELD(mona_plugin, ...): the host never calls them for a
+     * shorter table), in load order, on the loop thread, and only between the plugin's start and its
+     * stop (a publication that started before its start is not told: the plugin finds it by other
+     * means, e.g. a subscribe that succeeds). Either may be NULL: not interested. `path` is the
+     * application of the publisher, normalised as client_open gives it ("" for the root, "/app/sub"):
+     * the publishing client's, or, for mona:publish, that of the script that called it; `name` is the
+     * publication's name (what subscribe takes). Both are UTF-8 (pointer, length), borrowed for the
+     * call, not NUL-terminated. A callback may call the host (subscribe to the publication, open a
+     * client, ...); when the plugin itself publishes, it comes inside its own publish or unpublish
+     * call, before that returns. Nothing is answered: a plugin that cannot follow the publication logs
+     * it. */
+
+    /** `name` has a publisher now: after Lua's onPublish accepted it and the current subscribers got
+     *  sink_start, before the publisher's first frame: a subscribe made here misses none of its media. */
+    void (*publication_started)(void *plugin, const char *path, size_t path_size, const char *name, size_t name_size);
+    /** The publisher of `name` left (unpublish, its client closed): after the subscribers got sink_stop
+     *  and before Lua's onUnpublish, so that a publication that onUnpublish starts again comes as a
+     *  publication_started after this call. `path` is the one publication_started gave. Subscriptions
+     *  stay until their plugin ends them (they would get a next publisher's media). */
+    void (*publication_ended)(void *plugin, const char *path, size_t path_size, const char *name, size_t name_size);
 } mona_plugin;
 
 /** Size of the 1.0 layout of mona_plugin (up to sink_released): the least struct_size a host accepts. */
 #define MONA_PLUGIN_SIZE_1_0 (offsetof(mona_plugin, sink_released) + sizeof(void (*)(void)))
 /** Size of the 1.1/1.2 layout of mona_plugin (up to writer_set_property). */
 #define MONA_PLUGIN_SIZE_1_2 (offsetof(mona_plugin, writer_set_property) + sizeof(void (*)(void)))
+/** Size of the 1.3 to 1.8 layout of mona_plugin (up to sink_frame): a plugin of those minors. */
+#define MONA_PLUGIN_SIZE_1_8 (offsetof(mona_plugin, sink_frame) + sizeof(void (*)(void)))
 
 /** Signature of the entry symbol: returns the plugin's table, or NULL to refuse host_abi_version. */
 typedef const mona_plugin *(*mona_plugin_entry_fn)(uint32_t host_abi_version);

@@ -22,6 +22,9 @@
  * Hardening checks (crpc_checks.c): opensize, mvs, handles, foreign, work; -DCRPC_NO_AV_SINKS leaves
  *   sink_audio and sink_video NULL (with CRPC_SINK_FRAME: a plugin with sink_frame alone).
  * audio|video take optional flags after the hex (MONA_MEDIA_*, decimal).
+ * Publications of the server (ABI 1.9) are logged at NOTE as "publication started <name> in '<path>'" and
+ *   "publication ended <name> in '<path>'". -DCRPC_STRUCT_SIZE=MONA_PLUGIN_SIZE_1_8 declares a table of
+ *   1.8 (the two fields are still set past it: a host must not read them).
  * Arguments: integers/decimals are numbers, true/false/nil, anything else a string.
  * Writer calls from Lua arrive as lines: "invoke <name> <args>", "message <args>", "raw <bytes>",
  * "writer close <code>", and "response <token> <results>" for a call that answered later (it waited for DNS). Values print as nil, true, 12, "text", [a,b], {k=v} (keys sorted),
@@ -36,6 +39,10 @@
 /* The ABI version the fixture declares (-DCRPC_ABI_VERSION=0x00010001u: a plugin of an older minor). */
 #ifndef CRPC_ABI_VERSION
 #define CRPC_ABI_VERSION MONA_ABI_VERSION
+#endif
+/* The table size it declares (-DCRPC_STRUCT_SIZE=MONA_PLUGIN_SIZE_1_8: a plugin of an older minor). */
+#ifndef CRPC_STRUCT_SIZE
+#define CRPC_STRUCT_SIZE sizeof(mona_plugin)
 #endif
 
 void put(text *t, const char *s, size_t n) {
@@ -658,9 +665,26 @@ static void sink_released(void *self, void *sink) {
     send_line(s, &out);
 }
 
+/* publication_started and publication_ended (ABI 1.9): one log line each. */
+static void publication_event(void *self, const char *event, const char *path, size_t path_size, const char *name,
+                              size_t name_size) {
+    plugin *p = self;
+    char line[512];
+    int size = snprintf(line, sizeof line, "publication %s %.*s in '%.*s'", event, (int)name_size, name, (int)path_size, path);
+    p->host->log(p->host->ctx, MONA_LOG_NOTE, __FILE__, __LINE__, line, (size_t)size < sizeof line ? (size_t)size : sizeof line - 1);
+}
+
+static void publication_started(void *self, const char *path, size_t path_size, const char *name, size_t name_size) {
+    publication_event(self, "started", path, path_size, name, name_size);
+}
+
+static void publication_ended(void *self, const char *path, size_t path_size, const char *name, size_t name_size) {
+    publication_event(self, "ended", path, path_size, name, name_size);
+}
+
 static const mona_plugin table = {
     .abi_version = CRPC_ABI_VERSION,
-    .struct_size = sizeof(mona_plugin),
+    .struct_size = CRPC_STRUCT_SIZE,
     .name = "crpc",
     .version = "1.0",
     .create = create,
@@ -689,6 +713,8 @@ static const mona_plugin table = {
 #ifdef CRPC_SINK_FRAME
     .sink_frame = sink_frame,
 #endif
+    .publication_started = publication_started,
+    .publication_ended = publication_ended,
 };
 
 const mona_plugin *mona_plugin_entry(uint32_t host_abi_version) {

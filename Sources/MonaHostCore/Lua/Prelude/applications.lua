@@ -63,9 +63,13 @@ function M.typed(service, ...)
 	return ...
 end
 
+--- The application path of each application's `mona` (weak keys): what mona:publish publishes for.
+M.monaPaths = setmetatable({}, { __mode = "k" })
+
 --- The app's own `mona`: the global one, but deserializing calls this app's onTypedObject.
 function M.monaFor(service)
 	local copy = setmetatable({}, { __index = M.mona })
+	M.monaPaths[copy] = service.path
 	for _, format in ipairs({ "AMF", "AMF0", "JSON", "XMLRPC", "Query" }) do
 		local decode = M.mona["from" .. format]
 		copy["from" .. format] = function(self, text) return M.typed(service, decode(self, text)) end

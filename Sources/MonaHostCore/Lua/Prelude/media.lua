@@ -235,9 +235,9 @@ function M.mediaUnsubscribe(handle)
 end
 
 --- mona:publish(name): a publication of the server, fed from Lua; nil and an error message when the
---- name is taken.
+--- name is taken. Published for the application whose `mona` it is (the plugins are told its path).
 function M.mona:publish(name)
-	local handle, message = native.mediaPublish(tostring(name))
+	local handle, message = native.mediaPublish(tostring(name), M.monaPaths[self] or "")
 	if not handle then
 		ERROR(message)
 		return nil

@@ -1,0 +1,64 @@
+import MonaMedia
+import MonaPluginKit
+import PluginABI
+
+/// The plugin's HLS packagers, one per publication: opened when a publication starts (ABI 1.9
+/// publication_started, with `[HLS] enabled`), so that the first viewer finds a window of segments
+/// already made, or by the first request for a publication whose start was missed; freed once the
+/// publication has been over (its packager's sink_stop, which every host sends) for the time a player
+/// needs to play the window out.
+extension HTTPPlugin {
+    /// How long a packager outlives its publication's end: the window's duration, what a player
+    /// that was at its start still has to play (then the memory goes).
+    var hlsLingerMs: Int64 { Int64(hls.segmentMs) * Int64(hls.window) }
+
+    func publicationStarted(application: String, name: String) {
+        guard hls.enabled, packagers[name] == nil else { return }
+        switch openPackager(name, application: application) {
+        case .success:
+            host.log(MONA_LOG_DEBUG, "HLS packaging \(name) from its start (application \(application.isEmpty ? "/" : application))")
+        case .failure(.refused(let message)):
+            host.log(MONA_LOG_NOTE, "HLS of \(name) refused by the application: \(message)")
+        case .failure(.notPublishing):
+            break // already over: a plugin told before this one ended it
+        }
+    }
+
+    /// The publication of `packager` ended: it goes after the linger, unless a new publisher comes.
+    func packagerStopped(_ packager: HLSPackager) {
+        guard packagers[packager.name] === packager, let endedAt = packager.endedAt,
+              let timer = host.startTimer(delayMs: UInt64(hlsLingerMs)) else { return }
+        expiries[timer] = (packager.name, endedAt)
+    }
+
+    /// The HLS packager of publication `name` for a request of `application`: the running one, or one
+    /// opened now (as a client of `application`) when the publication runs; nil when it does not run
+    /// or the application refused the packager.
+    func packager(_ name: String, application: String) -> HLSPackager? {
+        if let packager = packagers[name] { return packager }
+        return try? openPackager(name, application: application).get()
+    }
+
+    private func openPackager(_ name: String, application: String) -> Result<HLSPackager, HLSPackager.OpenFailure> {
+        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window, withTS: hls.ts)
+        let opened = HLSPackager.open(name: name, application: application, host: host, address: listenAddress, segmenter: segmenter)
+        if case .success(let packager) = opened { packagers[name] = packager }
+        return opened
+    }
+
+    /// The linger of the end at `endedAt` is over: the packager goes, unless a new publisher came.
+    func expire(_ name: String, endedAt: Int64) {
+        guard let packager = packagers[name], packager.endedAt == endedAt else { return }
+        packager.close()
+        packagers[name] = nil
+        host.log(MONA_LOG_DEBUG, "HLS packager of \(name) freed (\(packagers.count) left)")
+    }
+
+    /// The plugin stops: every packager goes.
+    func closePackagers() {
+        for timer in expiries.keys { host.cancelTimer(timer) }
+        expiries = [:]
+        for packager in packagers.values { packager.close() }
+        packagers = [:]
+    }
+}
