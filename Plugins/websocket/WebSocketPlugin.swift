@@ -21,6 +21,10 @@ final class WebSocketPlugin: MonaSessionPlugin {
     static let closeWaitMs: UInt64 = 5000
     /// The open sessions, to close them politely when the server stops and for the keep-alive tick.
     private var sessions: [mona_handle: WebSocketSession] = [:]
+    /// fMP4 viewers of one publication share its frames' bytes, its fragments and their frames.
+    let frameBodies = SharedFrameBodies()
+    let sharedFragment = FMP4SharedFragment()
+    var lastFragment: (fragment: [UInt8], frame: [UInt8]) = ([], [])
     /// The keep-alive tick: pings and idle time-outs of all sessions, every `tickMs`.
     private var tick: mona_handle?
     static let tickMs: UInt64 = 500

@@ -73,7 +73,7 @@ extension WebSocketSession {
     func media(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
         guard fragmenter != nil else { return MONA_OK } // audio and video are not carried (1.x)
         if flags & MONA_MEDIA_CONFIG == 0, queued > Self.mediaCongestion { return MONA_E_AGAIN }
-        let body = Array(bytes)
+        let body = plugin.frameBodies.body(video: video, time: time, bytes: bytes)
         guard let initSegment = video ? fragmenter?.video(time: time, body: body) : fragmenter?.audio(time: time, body: body) else {
             return MONA_OK
         }
@@ -81,9 +81,12 @@ extension WebSocketSession {
         return write(WebSocketFrame.encode(.binary, initSegment))
     }
 
-    /// The end of a batch: its frames as one fragment.
+    /// The end of a batch: its frames as one fragment, made and framed once for the viewers in step.
     func flushMedia() {
-        guard let fragment = fragmenter?.fragment() else { return }
-        write(WebSocketFrame.encode(.binary, fragment))
+        guard let fragment = fragmenter?.fragment(sharing: plugin.sharedFragment) else { return }
+        if fragment != plugin.lastFragment.fragment { // the same array when shared: found at once
+            plugin.lastFragment = (fragment, WebSocketFrame.encode(.binary, fragment))
+        }
+        write(plugin.lastFragment.frame)
     }
 }
