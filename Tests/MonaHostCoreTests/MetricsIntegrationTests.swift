@@ -258,4 +258,37 @@ struct MetricsIntegrationTests {
         let off = try LuaHarness(files: ["www/main.lua": app])
         try off.connect().expect("metrics mona_", "metrics -9")
     }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")))
+    func theShippedPageShowsThemInHeadlessChromium() throws {
+        let port = TestEnvironment.freePort()
+        let (server, folder) = try Self.server("[HTTP]\nhost=127.0.0.1\nport=\(port)\n[metrics]\nenabled=true\n")
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: "\(TestEnvironment.repository)/www/metrics.html", toPath: "\(folder)/www/metrics.html")
+        let devtoolsPort = TestEnvironment.freePort()
+        // Started through python3 to clear the blocked signal mask the test runner's children inherit.
+        let browser = try ChildProcess("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                                                             "/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+                                                             "--user-data-dir=\(folder)/chromium-profile", "--remote-debugging-address=127.0.0.1",
+                                                             "--remote-debugging-port=\(devtoolsPort)", "--window-size=800,900", "about:blank"])
+        defer { _ = browser.wait(timeout: 0) }
+        let devtools = try BrowserPlayerTests.DevTools(port: devtoolsPort)
+        _ = try devtools.call("Page.navigate", ["url": "http://127.0.0.1:\(port)/metrics.html"])
+        // Polled every second: the status, the HTTP row, and points on the chart once two reads came.
+        let probe = """
+            (function () { const row = [...document.querySelectorAll('#protocols td')].map((td) => td.textContent);
+              return [document.getElementById('status').textContent, row.slice(0, 3).join(' '), points.length,
+                      document.querySelectorAll('#events td').length]; })()
+            """
+        var last: [Any] = []
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let sample = try devtools.evaluate(probe) as? [Any] { last = sample }
+            if last.count == 4, last[2] as? Int ?? 0 >= 2 { break }
+            usleep(300_000)
+        }
+        #expect(last.first as? String == "live", "\(last)")
+        #expect((last.count > 1 ? last[1] as? String : nil)?.hasPrefix("HTTP ") == true, "\(last)")
+        #expect(last.count == 4 && (last[2] as? Int ?? 0) >= 2 && (last[3] as? Int ?? 0) > 0, "\(last)")
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import PluginABI
 import Testing
 @testable import MonaHostCore
@@ -91,5 +92,14 @@ struct MetricsTests {
         #expect(window.maxNs == 2_000_000)
         window.note(lateNs: 0, atMs: 200_000) // after a long silence nothing older counts
         #expect(window.maxNs == 0)
+    }
+
+    @Test func offByDefaultOnInTheShippedIni() throws {
+        #expect(!HostMetrics(config: ServerConfig(ini: nil)).enabled)
+        let shipped = try String(contentsOfFile: "\(TestEnvironment.repository)/MonaServer.ini", encoding: .utf8)
+        let metrics = HostMetrics(config: ServerConfig(ini: IniFile(text: shipped)))
+        #expect(metrics.enabled)
+        #expect(metrics.allowed == AddressAllowList(nil), "loopback alone")
+        #expect(!HostMetrics(config: ServerConfig(ini: IniFile(text: "[metrics]\nenabled=off\n"))).enabled)
     }
 }
