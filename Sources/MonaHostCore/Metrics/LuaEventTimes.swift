@@ -8,6 +8,12 @@ struct LuaEventTimes {
     struct Total: Equatable {
         var calls: UInt64 = 0
         var nanoseconds: UInt64 = 0
+
+        /// Adds calls that took `nanoseconds` in all.
+        mutating func add(calls count: UInt64, nanoseconds time: UInt64) {
+            calls &+= count
+            nanoseconds &+= time
+        }
     }
 
     /// By entry point (a bounded set: the prelude's names, fixed at build time).
@@ -15,8 +21,7 @@ struct LuaEventTimes {
 
     /// One call of `entry` took `nanoseconds`.
     mutating func record(_ entry: String, nanoseconds: UInt64) {
-        totals[entry, default: Total()].calls &+= 1
-        totals[entry, default: Total()].nanoseconds &+= nanoseconds
+        totals[entry, default: Total()].add(calls: 1, nanoseconds: nanoseconds) // one look-up, updated in place
     }
 
     /// The totals by event name, sorted by name (entries of one event added together).
@@ -24,8 +29,7 @@ struct LuaEventTimes {
         var events: [String: Total] = [:]
         for (entry, total) in totals {
             let event = Self.event(of: entry)
-            events[event, default: Total()].calls &+= total.calls
-            events[event, default: Total()].nanoseconds &+= total.nanoseconds
+            events[event, default: Total()].add(calls: total.calls, nanoseconds: total.nanoseconds)
         }
         return events.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
