@@ -131,6 +131,7 @@ final class HTTPSession {
             upgrade(head, location)
             return
         }
+        if head.path == "/metrics", head.method == "GET" || head.method == "HEAD", answerMetrics(head) { return }
         guard openClient(for: head, location) else { return }
         switch head.method {
         case "OPTIONS":
@@ -142,6 +143,20 @@ final class HTTPSession {
         default:
             get(head, location)
         }
+    }
+
+    /// GET /metrics: the host's metrics to a peer allowed to read them, the usual 404 to another one (no
+    /// client is opened for either); false when metrics are off: the path is then like any other.
+    func answerMetrics(_ head: HTTPRequestHead) -> Bool {
+        switch host.metricsText(for: peer) {
+        case .text(let body):
+            respond(head, status: 200, extra: [("Content-Type", MonaHost.metricsContentType), ("Cache-Control", "no-store")], body: body)
+        case .refused:
+            fail(head, status: 404, message: "File metrics doesn't exist")
+        case .unavailable:
+            return false
+        }
+        return true
     }
 
     /// The application and file of a request path (the last one is kept: a keep-alive connection

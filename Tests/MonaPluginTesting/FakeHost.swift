@@ -67,6 +67,9 @@ public final class FakeHost {
     public var onSubscribe: (Client, String) -> Answer = { _, _ in .accept }
     /// Runs inside an accepted subscribe, as the host starts the sink of a running publication there.
     public var onSubscribed: (Subscription) -> Void = { _ in }
+    /// Answers metrics_text for a peer (ABI 1.8): its status and, with MONA_OK, the text; metrics off
+    /// (MONA_E_UNSUPPORTED) by default.
+    public var onMetrics: (mona_addr) -> (status: Int32, text: String) = { _ in (MONA_E_UNSUPPORTED, "") }
     /// The codec configurations pub_configs reports (FLV bodies), by publication name; absent: not published.
     public var publicationConfigs: [String: (audio: [UInt8], video: [UInt8])] = [:]
     /// Names of publications that run: subscribing to one calls sink_start before subscribe returns,

@@ -94,6 +94,14 @@ enum FakeHostTable {
             free(buffer.pointee.data)
             buffer.pointee = mona_buffer()
         }
+        api.metrics_text = { ctx, peer, text in
+            let host = FakeHostTable.host(ctx, "metrics_text")
+            FakeHostTable.fill(text, [])
+            guard let peer, text != nil else { return MONA_E_INVAL }
+            let answer = host.onMetrics(peer.pointee)
+            if answer.status == MONA_OK { FakeHostTable.fill(text, Array(answer.text.utf8)) }
+            return answer.status
+        }
     }
 
     private static func sockets(_ api: inout mona_host_api) {

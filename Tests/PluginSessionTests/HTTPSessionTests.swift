@@ -124,5 +124,35 @@ extension PluginSessions {
             #expect(first.ended && second.ended)
             #expect(host.clients.isEmpty, "the session's client was closed")
         }
+
+        @Test func getMetricsAsksTheHostForThePeerWithoutOpeningAClient() throws {
+            let (host, folder) = try Self.started()
+            defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }
+            var peers: [UInt16] = []
+            host.onMetrics = { peer in
+                peers.append(peer.port)
+                return peer.port == 50_000 ? (MONA_OK, "# TYPE up gauge\nup 1\n") : (MONA_E_REJECTED, "")
+            }
+            let allowed = try #require(host.connect())
+            host.receive(allowed, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\nHEAD /metrics?x=1 HTTP/1.1\r\nHost: test\r\n\r\n")
+            let answer = allowed.outputText
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer)")
+            #expect(answer.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"))
+            #expect(answer.contains("\r\n\r\n# TYPE up gauge\nup 1\nHTTP/1.1 200 OK"), "the HEAD answer has no body: \(answer)")
+            #expect(answer.hasSuffix("Content-Length: 21\r\n\r\n"), "\(answer)")
+            let refused = try #require(host.connect(peer: .loopback(50_001)))
+            host.receive(refused, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(refused.outputText.hasPrefix("HTTP/1.1 404 Not Found"), "\(refused.outputText)")
+            #expect(refused.outputText.contains("File metrics doesn"))
+            #expect(peers == [50_000, 50_000, 50_001])
+            #expect(host.count("client_open") == 0 && refused.closedHow == nil)
+            // Off: an ordinary path (a method, then a file).
+            host.onMetrics = { _ in (MONA_E_UNSUPPORTED, "") }
+            let off = try #require(host.connect())
+            host.receive(off, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            host.runBlockingWork()
+            #expect(host.count("client_open") == 1 && host.count("client_read_file") == 1)
+            #expect(off.outputText.hasPrefix("HTTP/1.1 404"), "\(off.outputText)")
+        }
     }
 }

@@ -46,6 +46,7 @@ extension LuaNatives {
                         return fail(L, "a late answer with the bad pending token \(token)")
                     }
                     response = Int32(token)
+                    if response < 0 { plugin.counters.pointee.rpcErrors &+= 1 } // a call that waited failed
                     if response < 0 && !plugin.knowsPendingCalls { return 0 }
                 }
                 status = mvs.withUnsafeBufferPointer {

@@ -144,8 +144,10 @@ final class LuaRuntime {
             return false
         }
         host.data?.holdWrites() // what one call changes in `data` is written as one batch
+        let started = host.metrics.enabled ? ProcessStats.monotonicNs() : 0
         mona_watchdog_enter()
         let status = mona_lua_pcall(L, count, LUA_MULTRET)
+        if started != 0 { host.metrics.luaEvents.record(name, nanoseconds: ProcessStats.monotonicNs() &- started) }
         host.data?.releaseWrites()
         if mona_watchdog_leave() == Int32(MONA_WATCHDOG_TIMEOUT) { interrupted(what().isEmpty ? name : what(), client: client) }
         guard status == 0 else {
@@ -312,7 +314,7 @@ final class LuaRuntime {
     /// as an MVS stream, MONA_PENDING with the call's token (one NUMBER) when the method waits for the
     /// host, or NOTFOUND / SCRIPT with a message (INVAL for a malformed stream).
     func invoke(client: UInt64, method: String, args: UnsafeRawBufferPointer) -> (status: Int32, results: [UInt8], error: (Int32, String)?) {
-        guard clients[client] != nil else { return (MONA_E_INVAL, [], (MONA_ERR_OTHER, "unknown client")) }
+        guard let plugin = clients[client]?.plugin else { return (MONA_E_INVAL, [], (MONA_ERR_OTHER, "unknown client")) }
         let bridge = LuaBridge(L: L)
         var outcome: (status: Int32, results: [UInt8], error: (Int32, String)?) = (MONA_E_SCRIPT, [], (MONA_ERR_SCRIPT, "Lua failure"))
         var malformed = false
@@ -342,6 +344,9 @@ final class LuaRuntime {
             }
         })
         if malformed { return (MONA_E_INVAL, [], (MONA_ERR_PROTOCOL, "malformed MVS arguments")) }
+        // A method that ran (a name that is none, such as HTTP's GET of a file, is no call).
+        if outcome.status != MONA_E_NOTFOUND { plugin.counters.pointee.rpcCalls &+= 1 }
+        if outcome.status == MONA_E_SCRIPT { plugin.counters.pointee.rpcErrors &+= 1 }
         return outcome
     }
 

@@ -18,6 +18,7 @@ enum HostAPITable {
         fillCrypto(&api)
         fillValues(&api)
         ObjectModelAPI.fill(&api)
+        fillMetrics(&api)
         return api
     }
 
@@ -86,6 +87,22 @@ enum HostAPITable {
         bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
         out.pointee.data = memory.assumingMemoryBound(to: UInt8.self)
         out.pointee.size = bytes.count
+    }
+
+    /// metrics_text (ABI 1.8): the metrics' text for a peer that may read them (Metrics/HostMetrics).
+    private static func fillMetrics(_ api: inout mona_host_api) {
+        api.metrics_text = { ctx, peer, text in
+            text?.pointee = mona_buffer()
+            let plugin = LoadedPlugin.from(ctx)
+            guard let peer, let text else { return plugin.refuse("metrics_text", "a NULL peer or text") }
+            switch plugin.runtime.metrics.text(for: peer.pointee, plugin.runtime) {
+            case .success(let rendered):
+                HostAPITable.fill(text, Array(rendered.utf8))
+                return MONA_OK
+            case .failure(let refusal):
+                return refusal.status
+            }
+        }
     }
 
     // MARK: TCP

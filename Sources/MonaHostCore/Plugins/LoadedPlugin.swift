@@ -21,6 +21,9 @@ final class LoadedPlugin: @unchecked Sendable {
     /// The instance `create` returned.
     var instance: UnsafeMutableRawPointer?
     var state = State.created
+    /// What the host counts for the plugin (metrics): behind a constant pointer, so that the socket code
+    /// updates a plain integer without the runtime exclusivity check a class's `var` would cost.
+    let counters: UnsafeMutablePointer<PluginCounters>
     /// Shared buffers the plugin created (ABI 1.3), by handle; queued sends hold their own references.
     var sharedBuffers: [mona_handle: SharedBlock] = [:]
     /// run_blocking items whose work_done has not been delivered yet: the plugin is not destroyed
@@ -35,12 +38,16 @@ final class LoadedPlugin: @unchecked Sendable {
         self.path = path
         entry = Self.table(descriptor)
         self.runtime = runtime
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: PluginCounters())
         api = .allocate(capacity: 1)
         api.initialize(to: HostAPITable.make())
         api.pointee.ctx = OpaquePointer(Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
+        counters.deinitialize(count: 1)
+        counters.deallocate()
         api.deinitialize(count: 1)
         api.deallocate()
     }

@@ -53,6 +53,7 @@ extension TCPConnection {
             let result = uv_try_write(uvStream, &buffer, 1)
             if result >= 0 {
                 written = Int(result)
+                owner.counters.pointee.sentBytes &+= UInt64(result)
             } else if result != UV_EAGAIN.rawValue {
                 failed(result)
                 return false
@@ -102,6 +103,7 @@ extension TCPConnection {
                 let result = uv_try_write(uvStream, buffers.baseAddress, UInt32(count))
                 if result >= 0 {
                     written = Int(result)
+                    owner.counters.pointee.sentBytes &+= UInt64(result)
                 } else if result != UV_EAGAIN.rawValue {
                     failed(result)
                     return Int64(MONA_E_CLOSED)
@@ -224,6 +226,7 @@ final class WriteRequest {
         // libuv copies the buffer list; the bytes stay here until the callback.
         let status = uv_write(request, connection.uvStream, buffers, UInt32(buffers.count)) { request, status in
             let write = Unmanaged<WriteRequest>.fromOpaque(request!.pointee.data).takeRetainedValue()
+            if status == 0 { write.connection.owner.counters.pointee.sentBytes &+= UInt64(write.byteCount) }
             write.connection.written(status)
         }
         guard status == 0 else {

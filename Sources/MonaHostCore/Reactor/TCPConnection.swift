@@ -162,6 +162,7 @@ final class TCPConnection: LoopHandle {
         }, { stream, count, buffer in
             let connection = LoopHandle.owner(stream, as: TCPConnection.self)
             if count > 0 {
+                connection.owner.counters.pointee.receivedBytes &+= UInt64(count) // as on the wire (TLS: ciphertext)
                 let bytes = UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count)
                 if connection.tls != nil { connection.receivedCiphertext(bytes) } else { connection.received(bytes) }
             } else if count == Int(UV_EOF.rawValue) {

@@ -56,6 +56,7 @@ final class TCPListener: LoopHandle, LoopStreamListener {
         let connection = TCPConnection(handle: reactor.makeHandle(), owner: owner, reactor: reactor,
                                        listenerContext: context)
         guard connection.accept(from: uvStream) else { return }
+        owner.counters.pointee.connectionsAccepted &+= 1
         noteDescriptorLimit(connection)
         connection.becameActive(tls: tls)
     }

@@ -73,6 +73,7 @@ final class UDPSocket: LoopHandle {
 
     private func received(_ bytes: UnsafeRawBufferPointer, from address: UnsafePointer<sockaddr>) {
         guard !isClosing, owner.isLive, let onDatagram = owner.entry.udp_datagram else { return }
+        owner.counters.pointee.receivedBytes &+= UInt64(bytes.count)
         var from = mona_addr(address)
         if !reactor.runtime.blacklist.isEmpty, let ip = from.ipText, reactor.runtime.blacklist.contains(ip) {
             reactor.runtime.log(.debug, "Data rejected because client \(ip) is banned")
@@ -98,6 +99,7 @@ final class UDPSocket: LoopHandle {
             reactor.runtime.log(.debug, "\(owner.section): UDP send to \(address.description): \(String(cString: uv_strerror(status)))")
             return MONA_E_IO
         }
+        owner.counters.pointee.sentBytes &+= UInt64(bytes.count) // sent, or queued (libuv sends it in order)
         return MONA_OK
     }
 
@@ -116,6 +118,7 @@ final class UDPSocket: LoopHandle {
                     mona_system_udp_send_segments(descriptor, target, UInt32(length), base + offset, run, UInt16(segmentSize))
                 } ?? -Int(EINVAL)
                 if result == run {
+                    owner.counters.pointee.sentBytes &+= UInt64(run)
                     offset += run
                     continue
                 }

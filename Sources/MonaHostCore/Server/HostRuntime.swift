@@ -27,6 +27,8 @@ public final class HostRuntime: @unchecked Sendable {
     private(set) var servers: ServerMesh?
     /// Banned peer addresses (canonical IP text): mona:addToBlacklist, checked on every accept and datagram.
     var blacklist: Set<String> = []
+    /// The metrics (`[metrics]`, Metrics/).
+    let metrics: HostMetrics
     /// The TLS side of each section with a `tlsPort`, by section (TLS/HostRuntime+TLS.swift).
     var tlsEndpoints: [String: TLSEndpoint] = [:]
     private var stopRequested = false
@@ -41,6 +43,7 @@ public final class HostRuntime: @unchecked Sendable {
         self.layout = layout
         self.sink = sink
         logger = Logger(label: "MonaServer", factory: { _ in MonaLogHandler(sink: sink) })
+        metrics = HostMetrics(config: config)
         loader = PluginLoader(staticEntries: staticEntries, searchPaths: layout.pluginFolders(config: config),
                               iniFolder: ServerLayout.directory(of: layout.iniPath))
         reactor = Reactor(runtime: self)
@@ -67,6 +70,7 @@ public final class HostRuntime: @unchecked Sendable {
     /// failures are logged and skipped, a Lua start failure is thrown.
     public func start(plan: PluginPlan) throws {
         try reactor.sync { [self] in
+            metrics.start(self)
             for (section, reason) in plan.disabled { log(.debug, "\(section) disabled (\(reason))") }
             for item in plan.items { startPlugin(item) }
             try startApplications()
@@ -158,6 +162,7 @@ public final class HostRuntime: @unchecked Sendable {
             log(.info, "MonaServer stopping")
             manageTimer?.cancel()
             manageTimer = nil
+            metrics.stop()
             var pending = 1
             let closed = { [self] in
                 pending -= 1

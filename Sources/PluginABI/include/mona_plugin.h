@@ -123,6 +123,7 @@ extern "C" {
  *   1.6  mona_host_api.udp_send_segments: a run of datagrams to one address in one call (UDP
  *        segmentation offload where the system has it).
  *   1.7  mona_host_api.pub_configs (a publication's cached codec configurations: RTSP's DESCRIBE).
+ *   1.8  mona_host_api.metrics_text (the server's metrics in Prometheus' text format: HTTP's GET /metrics).
  *   1.9  mona_plugin.publication_started and publication_ended: every publication's start and end, told
  *        to the plugins that want them (HTTP packages HLS from a publication's start);
  *        MONA_PLUGIN_SIZE_1_8. */
@@ -749,6 +750,22 @@ typedef struct mona_host_api {
      *  or video, or a NULL name with a size. */
     int32_t (*pub_configs)(mona_host_ctx *ctx, const char *name, size_t name_size, mona_buffer *audio,
                            mona_buffer *video);
+
+    /* -- 1.8: metrics (HTTP's GET /metrics) ------------------------------------------------------
+     * Read it only when struct_size covers it (MONA_HAS_FIELD(mona_host_api, metrics_text)). */
+
+    /** Renders the server's metrics (every plugin's connections, bytes and RPC calls, the clients,
+     *  publications and subscribers, the time Lua takes per event, the loop's lag, the process's
+     *  memory and CPU) in Prometheus' text exposition format 0.0.4 (UTF-8, lines ending in "\n"), as
+     *  they are at the call, for the peer at `peer` (borrowed for the call; the address the request
+     *  came from, as tcp_accepted gave it). The text goes into *text, filled by the host and freed by
+     *  the plugin with buffer_free (its content type: "text/plain; version=0.0.4; charset=utf-8").
+     *  MONA_E_UNSUPPORTED, *text empty, when the configuration does not enable metrics
+     *  (`metrics.enabled`): the plugin then treats the request as any other (HTTP: a file, or 404);
+     *  MONA_E_REJECTED, *text empty, when metrics are on but `peer` may not read them (only loopback
+     *  addresses and those `metrics.allow` lists may): the plugin answers as if nothing were there
+     *  (HTTP: its usual 404). MONA_E_INVAL for a NULL peer or text. */
+    int32_t (*metrics_text)(mona_host_ctx *ctx, const mona_addr *peer, mona_buffer *text);
 } mona_host_api;
 
 /* ---- the plugin's entry points ------------------------------------------------------------------ */

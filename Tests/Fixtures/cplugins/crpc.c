@@ -19,6 +19,7 @@
  *   <size>: tcp_send_parts of "part:", that range of the shared buffer, "\n" (nothing but
  *   "sendparts <status>" when the host refuses); unshare: shared_release ("unshared").
  * RTMFP's services (crpc_groups.c): openid, join, leave, handshake, rendezvous, moved, steal.
+ * Metrics (crpc_metrics.c): metrics, metricsfrom, metricsnull.
  * Hardening checks (crpc_checks.c): opensize, mvs, handles, foreign, work; -DCRPC_NO_AV_SINKS leaves
  *   sink_audio and sink_video NULL (with CRPC_SINK_FRAME: a plugin with sink_frame alone).
  * audio|video take optional flags after the hex (MONA_MEDIA_*, decimal).

@@ -43,6 +43,8 @@ const char *kind_name(int32_t kind);
 int crpc_check_command(session *s, char *command, text *out);
 /* The commands of crpc_groups.c (ABI 1.5: groups, redirections, address changes; 1.7: pub_configs), likewise. */
 int crpc_group_command(session *s, char *command, text *out);
+/* The commands of crpc_metrics.c (ABI 1.8: metrics_text), likewise. */
+int crpc_metrics_command(session *s, char *command, text *out);
 /* plugin->work_done of the `work` command. */
 void crpc_work_done(void *self, void *work_ctx);
 

@@ -232,7 +232,7 @@ int crpc_group_command(session *s, char *command, text *out) {
         snprintf(line, sizeof line, "configsnull %d %d", (int)first, (int)second);
         puts_(out, line);
     } else {
-        return 0;
+        return crpc_metrics_command(s, command, out);
     }
     return 1;
 }
