@@ -154,8 +154,9 @@ struct MetricsIntegrationTests {
         #expect((metrics["mona_received_bytes_total", ws] ?? 0) >= Double(metrics.json["wsSent"] as? Int ?? .max))
         #expect((metrics["mona_sent_bytes_total", ws] ?? 0) >= Double(metrics.json["wsReceived"] as? Int ?? .max))
         #expect((metrics["mona_received_bytes_total", rtmp] ?? 0) > 3073, "the handshake (C0, C1, C2) and more")
-        // Lua: onConnection once per client (8 HTTP, 1 WebSocket, 1 RTMP; none for /metrics).
-        #expect(metrics["mona_lua_events_total", #"event="onConnection""#] == 10)
+        // Lua: onConnection once per client (8 HTTP, 1 WebSocket, 1 RTMP, and the HLS packager the
+        // publication's start opens, [HLS] being on by default; none for /metrics).
+        #expect(metrics["mona_lua_events_total", #"event="onConnection""#] == 11)
         #expect(metrics["mona_lua_events_total", #"event="onPublish""#] == 1)
         #expect((metrics["mona_lua_events_total", #"event="rpc""#] ?? 0) >= 7)
         #expect((metrics["mona_lua_event_seconds_total", #"event="onConnection""#] ?? 0) > 0)
