@@ -53,6 +53,9 @@ final class TestCrypto: RTMPCrypto {
     private var nextHandle: UInt64 = 1
     /// How many of the next secrets lose their first byte.
     var shortSecrets = 0
+    /// Key pairs whose secret came out short by chance (a leading zero byte, 1 in 256): the handshake
+    /// redraws after each, so a test's count of pairs drawn adds these.
+    private(set) var chanceRedraws = 0
 
     var livePairs: Int { pairs.count }
     var pairsDrawn: Int { Int(nextHandle) - 1 }
@@ -71,7 +74,10 @@ final class TestCrypto: RTMPCrypto {
 
     func dhSecret(_ handle: UInt64, peerKey: [UInt8]) -> [UInt8]? {
         guard let secret = pairs[handle].flatMap({ RTMPPluginTests.dhSecret($0, peerKey) }) else { return nil }
-        guard shortSecrets > 0 else { return secret }
+        guard shortSecrets > 0 else {
+            if secret.count < 128 { chanceRedraws += 1 }
+            return secret
+        }
         shortSecrets -= 1
         return Array(secret.dropFirst())
     }
