@@ -128,7 +128,7 @@ struct SharedPayloadsTests {
                 shared.payloads(video: video, time: time, bytes: bytes, sets: sets, maxPayload: 1400) {
                     made += 1
                     return [frame, [UInt8(made)]]
-                }
+                }.arrays
             }
         }
         let frame: [UInt8] = [0x17, 1, 0, 0, 0, 9, 9, 9]

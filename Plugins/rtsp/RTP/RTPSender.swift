@@ -28,13 +28,13 @@ struct RTPSender {
     mutating func packet(payload: [UInt8], timestamp: UInt32, marker: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(12 + payload.count)
-        append(payload: payload, timestamp: timestamp, marker: marker, to: &bytes)
+        payload.withUnsafeBytes { append(payload: $0, timestamp: timestamp, marker: marker, to: &bytes) }
         return bytes
     }
 
     /// Appends the next packet (its 12-byte header, then `payload`) to `bytes`: nothing allocated but
     /// what `bytes` needs to grow.
-    mutating func append(payload: [UInt8], timestamp: UInt32, marker: Bool, to bytes: inout [UInt8]) {
+    mutating func append(payload: UnsafeRawBufferPointer, timestamp: UInt32, marker: Bool, to bytes: inout [UInt8]) {
         let header = RTPPacket(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp, ssrc: ssrc)
         header.appendHeader(to: &bytes)
         bytes.append(contentsOf: payload)

@@ -213,33 +213,49 @@ final class RTSPSession {
     /// The RTP packets of one frame (the marker on the last): `$`-framed into the output on an
     /// interleaved channel, or over UDP with each run of equal-sized packets (a fragmented NAL unit's)
     /// in one host call.
-    func send(_ track: RTSPTrack, payloads: [[UInt8]], timestamp: UInt32) {
-        guard track.sender != nil else { return }
+    func send(_ track: RTSPTrack, payloads: RTPPayloads, timestamp: UInt32) {
+        // The sender and the output are taken out of their objects for the loop and put back after:
+        // one exclusivity check each instead of several per packet.
+        guard var sender = track.sender else { return }
+        defer { track.sender = sender }
+        let ranges = payloads.ranges
         if let channel = track.channel {
-            for (index, payload) in payloads.enumerated() {
-                let size = payload.count + 12
-                output.append(UInt8(ascii: "$"))
-                output.append(channel)
-                output.append(UInt8(truncatingIfNeeded: size >> 8))
-                output.append(UInt8(truncatingIfNeeded: size))
-                track.sender!.append(payload: payload, timestamp: timestamp, marker: index == payloads.count - 1, to: &output)
+            var out = output
+            output = []
+            defer { output = out }
+            out.reserveCapacity(out.count + payloads.bytes.count + 16 * ranges.count)
+            payloads.bytes.withUnsafeBytes { bytes in
+                for index in ranges.indices {
+                    let payload = UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])
+                    let size = payload.count + 12
+                    out.append(UInt8(ascii: "$"))
+                    out.append(channel)
+                    out.append(UInt8(truncatingIfNeeded: size >> 8))
+                    out.append(UInt8(truncatingIfNeeded: size))
+                    sender.append(payload: payload, timestamp: timestamp, marker: index == ranges.count - 1, to: &out)
+                }
             }
             return
         }
         guard let socket = track.rtp else { return }
-        var start = 0
-        while start < payloads.count {
-            let size = payloads[start].count
-            var end = start + 1
-            while end < payloads.count, payloads[end].count == size { end += 1 }
-            if end < payloads.count, payloads[end].count < size { end += 1 } // a shorter last one ends the run
-            plugin.datagrams.removeAll(keepingCapacity: true)
-            for index in start..<end {
-                track.sender!.append(payload: payloads[index], timestamp: timestamp, marker: index == payloads.count - 1,
-                                     to: &plugin.datagrams)
+        var datagrams = plugin.datagrams
+        plugin.datagrams = []
+        defer { plugin.datagrams = datagrams }
+        payloads.bytes.withUnsafeBytes { bytes in
+            var start = 0
+            while start < ranges.count {
+                let size = ranges[start].count
+                var end = start + 1
+                while end < ranges.count, ranges[end].count == size { end += 1 }
+                if end < ranges.count, ranges[end].count < size { end += 1 } // a shorter last one ends the run
+                datagrams.removeAll(keepingCapacity: true)
+                for index in start..<end {
+                    sender.append(payload: UnsafeRawBufferPointer(rebasing: bytes[ranges[index]]), timestamp: timestamp,
+                                  marker: index == ranges.count - 1, to: &datagrams)
+                }
+                datagrams.withUnsafeBytes { _ = host.send(udp: socket.handle, to: track.clientRTP, segments: $0, segmentSize: size + 12) }
+                start = end
             }
-            plugin.datagrams.withUnsafeBytes { _ = host.send(udp: socket.handle, to: track.clientRTP, segments: $0, segmentSize: size + 12) }
-            start = end
         }
     }
 
