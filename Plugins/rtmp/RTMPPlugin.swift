@@ -11,7 +11,7 @@ final class RTMPPlugin: MonaPluginInstance {
     let section: String
     var timeout = 60
     /// Merged writes (RTMP.writeDelay, 50 ms by default).
-    private(set) var merger: RTMPWriteMerger
+    private(set) var merger: WriteMerger
     /// The chunked body of the last frame shared between players (all of them get it in one round).
     private var lastChunks: RTMPSharedChunks?
     /// Scratch list of parts for RTMPSession.flush (one loop thread: one list for all sessions).
@@ -22,7 +22,7 @@ final class RTMPPlugin: MonaPluginInstance {
     init(host: MonaHost, section: String) {
         self.host = host
         self.section = section
-        merger = Self.merger(host: host, delay: 50)
+        merger = WriteMerger(host: host, delay: 50)
     }
 
     func start() -> Int32 {
@@ -33,13 +33,8 @@ final class RTMPPlugin: MonaPluginInstance {
             return MONA_E_INVAL
         }
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
-        if let text = host.config("\(section).writeDelay"), let value = Int(text) { merger = Self.merger(host: host, delay: value) }
+        if let text = host.config("\(section).writeDelay"), let value = Int(text) { merger = WriteMerger(host: host, delay: value) }
         return host.listenTCP(host: address, port: port).status
-    }
-
-    /// The write merger on the host's clock and timers.
-    private static func merger(host: MonaHost, delay: Int) -> RTMPWriteMerger {
-        RTMPWriteMerger(delay: delay, clock: { host.monotonicMs }, startTimer: { host.startTimer(delayMs: $0) })
     }
 
     func accepted(connection: mona_handle, listener: UnsafeMutableRawPointer?, peer: mona_addr, local: mona_addr) -> AnyObject? {

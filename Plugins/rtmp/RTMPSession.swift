@@ -6,7 +6,7 @@ import PluginABI
 /// (RTMPSession+Commands). Outgoing messages are gathered and written once per batch; media wait for
 /// the write merger and a publisher's reads are batched (RTMP.writeDelay, RTMPReadBatcher), and a
 /// frame's chunked body shared between players is referenced, not copied (RTMPSharedChunks).
-final class RTMPSession: RTMPMergedOutput {
+final class RTMPSession: MergedOutput {
     /// The plugin outlives its sessions (it drops them before it is destroyed): no reference count
     /// traffic on the per-frame path.
     unowned(unsafe) let plugin: RTMPPlugin
@@ -33,7 +33,7 @@ final class RTMPSession: RTMPMergedOutput {
     var output: [UInt8] = []
     private var shared: [(at: Int, chunks: RTMPSharedChunks)] = []
     private var sharedBytes = 0
-    /// Merged writes (RTMPWriteMerger): since when media wait in the output (nil: nothing waits),
+    /// Merged writes (WriteMerger): since when media wait in the output (nil: nothing waits),
     /// whether the merger lists this session, and the rhythm of the batches that reach it.
     var waitingSince: Int64?
     var listedForMerge = false

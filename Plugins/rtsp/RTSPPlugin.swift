@@ -6,7 +6,9 @@ import PluginABI
 /// (DESCRIBE/SETUP/PLAY, RTP over the connection or over UDP port pairs) and records RTSP sources into
 /// publications (ANNOUNCE/SETUP/RECORD). Keys: `host`, `port`, `timeout` (60 s without a request nor an
 /// RTCP packet), `describeTimeout` (ms a DESCRIBE waits for a fresh publication's codec
-/// configurations, 5000), `mtu` (largest RTP packet, 1472 bytes: 1500 less IP and UDP headers).
+/// configurations, 5000), `mtu` (largest RTP packet, 1472 bytes: 1500 less IP and UDP headers),
+/// `writeDelay` (ms a TCP player's RTP may wait to go out with the next frames in one system call, 50;
+/// 0: at every batch).
 final class RTSPPlugin: MonaPluginInstance {
     let host: MonaHost
     let section: String
@@ -21,6 +23,10 @@ final class RTSPPlugin: MonaPluginInstance {
     let sharedPayloads = SharedPayloads()
     /// The datagrams of one run being sent over UDP (reused: the loop is single-threaded).
     var datagrams: [UInt8] = []
+    /// Merged writes towards TCP players (RTSP.writeDelay).
+    private(set) var merger: WriteMerger
+    /// The parts of one session's send (reused).
+    var sendParts: [mona_send_part] = []
 
     static let methods = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER, ANNOUNCE, RECORD"
     /// Bytes queued towards a TCP player past which its video skips to the next key frame (as RTMP).
@@ -33,10 +39,11 @@ final class RTSPPlugin: MonaPluginInstance {
     init(host: MonaHost, section: String) {
         self.host = host
         self.section = section
+        merger = WriteMerger(host: host, delay: 50)
     }
 
     func start() -> Int32 {
-        host.declareDefaults(["port": "554", "timeout": "\(timeout)", "describeTimeout": "\(describeTimeout)", "mtu": "1472"])
+        host.declareDefaults(["port": "554", "timeout": "\(timeout)", "describeTimeout": "\(describeTimeout)", "mtu": "1472", "writeDelay": "50"])
         address = host.config("\(section).host") ?? host.config("host") ?? "0.0.0.0"
         guard let port = UInt16(host.config("\(section).port") ?? "554") else {
             host.log(MONA_LOG_ERROR, "\(section).port is not a port number")
@@ -45,6 +52,7 @@ final class RTSPPlugin: MonaPluginInstance {
         if let text = host.config("\(section).timeout"), let value = Int(text) { timeout = max(0, value) }
         if let text = host.config("\(section).describeTimeout"), let value = Int(text) { describeTimeout = max(0, value) }
         if let text = host.config("\(section).mtu"), let value = Int(text) { maxPayload = min(max(value, 256), 65507) - 12 }
+        if let text = host.config("\(section).writeDelay"), let value = Int(text) { merger = WriteMerger(host: host, delay: value) }
         return host.listenTCP(host: address, port: port).status
     }
 
@@ -61,7 +69,9 @@ final class RTSPPlugin: MonaPluginInstance {
 
     func closed(session: AnyObject, connection: mona_handle, reason: Int32) { (session as? RTSPSession)?.closed() }
 
-    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) { RTSPSession.from(context)?.timerFired(timer) }
+    func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
+        if let session = RTSPSession.from(context) { session.timerFired(timer) } else if timer == merger.timer { merger.timerFired() }
+    }
 
     func datagram(socket: UnsafeMutableRawPointer?, udp: mona_handle, from: mona_addr, bytes: UnsafeRawBufferPointer) {
         guard let port = RTSPUDPPort.from(socket) else { return }
@@ -94,17 +104,25 @@ final class RTSPPlugin: MonaPluginInstance {
     }
 
     func sinkAudio(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
-        RTSPSession.from(sink)?.media(video: false, time: time, bytes: bytes, flags: flags) ?? MONA_E_CLOSED
+        sinkFrame(sink: sink, video: false, time: time, bytes: bytes, flags: flags, serial: 0)
     }
 
     func sinkVideo(sink: UnsafeMutableRawPointer?, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
-        RTSPSession.from(sink)?.media(video: true, time: time, bytes: bytes, flags: flags) ?? MONA_E_CLOSED
+        sinkFrame(sink: sink, video: true, time: time, bytes: bytes, flags: flags, serial: 0)
+    }
+
+    /// A frame with the host's serial: its players share its RTP payloads without comparing its bytes.
+    func sinkFrame(sink: UnsafeMutableRawPointer?, video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32,
+                   serial: UInt64) -> Int32 {
+        RTSPSession.from(sink)?.media(video: video, time: time, bytes: bytes, flags: flags, serial: serial) ?? MONA_E_CLOSED
     }
 
     func sinkData(sink: UnsafeMutableRawPointer?, format: Int32, bytes: UnsafeRawBufferPointer) -> Int32 { MONA_OK }
 
+    /// A batch of frames ended: a TCP player's RTP waits for the next ones (merged writes), answers and
+    /// UDP never wait.
     func sinkFlush(sink: UnsafeMutableRawPointer?) -> Int32 {
-        RTSPSession.from(sink)?.flush()
+        if let session = RTSPSession.from(sink) { merger.batchEnded(session) }
         return MONA_OK
     }
 }

@@ -137,6 +137,31 @@ extension PluginSessions {
             #expect(Self.request(host, connection, "OPTIONS", "*", cseq: 7).answers.first?.status == 200)
         }
 
+        /// Merged writes (RTSP.writeDelay, 50 ms): a TCP player's RTP of several batches goes out in one
+        /// send, by the merger's timer when batches stop; a frame past 64 KiB goes out at once.
+        @Test func aTCPPlayersBatchesGoOutMerged() throws {
+            let host = Self.started()
+            defer { host.destroy() }
+            let (connection, subscription, _) = try Self.described(host)
+            let setup = Self.request(host, connection, "SETUP", "rtsp://127.0.0.1/live/cam/trackID=0", cseq: 3,
+                                     ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"]).answers[0]
+            let session = try #require(setup.headers["Session"]?.split(separator: ";").first.map(String.init))
+            #expect(Self.request(host, connection, "PLAY", "rtsp://127.0.0.1/live/cam/", cseq: 4, ["Session: \(session)"]).answers.first?.status == 200)
+            let sends = host.count("tcp_send") + host.count("tcp_send_parts")
+            for time in [40, 80, 120] as [UInt32] {
+                host.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: time, Self.avcFrame(key: false, size: 3000))
+                host.sinkFlush(subscription)
+            }
+            #expect(Self.read(host.takeOutput(connection)).frames.isEmpty, "the batches wait for the next ones")
+            host.advance(ms: 200)
+            let merged = Self.read(host.takeOutput(connection)).frames.filter { $0.channel == 0 }
+            #expect(merged.count == 3 * 3, "three frames of three FU-As each")
+            #expect(merged.filter { $0.bytes[1] & 0x80 != 0 }.count == 3, "a marker on each frame's last packet")
+            #expect(host.count("tcp_send") + host.count("tcp_send_parts") == sends + 1, "in one send")
+            host.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: 160, Self.avcFrame(key: false, size: 70_000))
+            #expect(Self.read(host.takeOutput(connection)).frames.filter { $0.channel == 0 }.count == 49, "written within the batch")
+        }
+
         @Test func describeAnswersAtOnceFromTheCachedConfigurations() throws {
             let host = Self.started()
             defer { host.destroy() }

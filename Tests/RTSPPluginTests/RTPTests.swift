@@ -149,4 +149,26 @@ struct SharedPayloadsTests {
         _ = payloads(other, time: 80, sets: [[0x67, 2]])
         #expect(made == 5)
     }
+
+    @Test func aSerialStandsForTheBytes() {
+        let shared = SharedPayloads()
+        var made = 0
+        func payloads(_ frame: [UInt8], time: UInt32, serial: UInt64) -> [[UInt8]] {
+            frame.withUnsafeBytes { bytes in
+                shared.payloads(video: true, time: time, bytes: bytes, sets: [], maxPayload: 1400, serial: serial) {
+                    made += 1
+                    return [frame]
+                }.arrays
+            }
+        }
+        let frame: [UInt8] = [0x27, 1, 0, 0, 0, 9, 9, 9]
+        #expect(payloads(frame, time: 40, serial: 7) == [frame])
+        #expect(payloads(frame, time: 40, serial: 7) == [frame] && made == 1)
+        // Another serial of the same bytes (the same frame pushed again): the bytes decide, still once.
+        #expect(payloads(frame, time: 40, serial: 8) == [frame] && made == 1)
+        // A frame of one player (serial 0) with other bytes: made again.
+        var other = frame
+        other[7] = 1
+        #expect(payloads(other, time: 40, serial: 0) == [other] && made == 2)
+    }
 }

@@ -7,14 +7,16 @@ struct RTPPacket {
     var timestamp: UInt32
     var ssrc: UInt32
 
-    /// Appends the 12-byte header to `bytes`, byte by byte (no temporary array).
-    func appendHeader(to bytes: inout [UInt8]) {
-        bytes.append(0x80)
-        bytes.append((marker ? 0x80 : 0) | (payloadType & 0x7F))
-        bytes.append(UInt8(sequence >> 8))
-        bytes.append(UInt8(sequence & 0xFF))
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: timestamp >> UInt32(shift))) }
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: ssrc >> UInt32(shift))) }
+    /// Appends the 12-byte header to `bytes`, after `$`, the channel and the packet's length (RFC 2326
+    /// §10.12) when `channel` is given: words stored at once, no temporary array.
+    func appendHeader(to bytes: inout [UInt8], channel: UInt8? = nil, payloadSize: Int = 0) {
+        var words = (UInt32(0x80 << 24 | (marker ? 0x80 << 16 : 0) | UInt32(payloadType & 0x7F) << 16 | UInt32(sequence)).bigEndian,
+                     timestamp.bigEndian, ssrc.bigEndian)
+        if let channel {
+            var frame = (UInt32(0x24 << 24) | UInt32(channel) << 16 | UInt32(truncatingIfNeeded: (payloadSize + 12) & 0xFFFF)).bigEndian
+            withUnsafeBytes(of: &frame) { bytes.append(contentsOf: $0) }
+        }
+        withUnsafeBytes(of: &words) { bytes.append(contentsOf: $0) }
     }
 
     /// The header and payload of a received packet (CSRCs, extension and padding skipped), or nil when

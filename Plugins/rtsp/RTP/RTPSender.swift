@@ -35,11 +35,17 @@ struct RTPSender {
     /// Appends the next packet (its 12-byte header, then `payload`) to `bytes`: nothing allocated but
     /// what `bytes` needs to grow.
     mutating func append(payload: UnsafeRawBufferPointer, timestamp: UInt32, marker: Bool, to bytes: inout [UInt8]) {
-        let header = RTPPacket(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp, ssrc: ssrc)
-        header.appendHeader(to: &bytes)
+        appendHeader(payloadSize: payload.count, timestamp: timestamp, marker: marker, channel: nil, to: &bytes)
         bytes.append(contentsOf: payload)
+    }
+
+    /// Appends the header of the next packet — `$`, `channel` and the length first when interleaved —
+    /// whose payload of `payloadSize` bytes the caller sends right after it.
+    mutating func appendHeader(payloadSize: Int, timestamp: UInt32, marker: Bool, channel: UInt8?, to bytes: inout [UInt8]) {
+        let header = RTPPacket(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp, ssrc: ssrc)
+        header.appendHeader(to: &bytes, channel: channel, payloadSize: payloadSize)
         sequence &+= 1
         packets &+= 1
-        octets &+= UInt32(truncatingIfNeeded: payload.count)
+        octets &+= UInt32(truncatingIfNeeded: payloadSize)
     }
 }

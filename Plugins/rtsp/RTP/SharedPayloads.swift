@@ -1,3 +1,5 @@
+import MonaPluginKit
+import PluginABI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -5,11 +7,13 @@ import Glibc
 /// The RTP payloads of the last audio and the last video frame, made once and reused by every player
 /// the host hands the same frame to (a publication's players get it one after the other in one
 /// batch): packetization — NAL unit split, parameter sets, aggregation and fragmentation — costs once
-/// per frame, not once per player. A frame is the same when its kind, time, bytes and (video) the
-/// parameter sets put before a key frame are; the bytes are compared, never trusted by address.
+/// per frame, not once per player. A frame is the same when its kind, time, the parameter sets put
+/// before it (a key frame's) and either its serial (the host's promise: equal serials, equal bytes)
+/// or, without one, its bytes are; the bytes are never trusted by address.
 final class SharedPayloads {
     private struct Entry {
         var time: UInt32
+        var serial: UInt64
         var source: [UInt8]
         var sets: [[UInt8]]
         var maxPayload: Int
@@ -20,24 +24,28 @@ final class SharedPayloads {
     private var audio: Entry?
 
     /// The payloads of a frame: from the cache when it holds this frame, else made by `make` and kept.
+    /// `serial` is the host's for the frame (0: none, the bytes are compared).
     func payloads(video isVideo: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, sets: [[UInt8]], maxPayload: Int,
-                  make: () -> [[UInt8]]) -> RTPPayloads {
+                  serial: UInt64 = 0, make: () -> [[UInt8]]) -> RTPPayloads {
         if let entry = isVideo ? video : audio, entry.time == time, entry.maxPayload == maxPayload, entry.sets == sets,
-           entry.source.count == bytes.count, !bytes.isEmpty,
-           entry.source.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
-            return entry.payloads
+           entry.source.count == bytes.count, !bytes.isEmpty {
+            if serial != 0, entry.serial == serial { return entry.payloads }
+            if entry.source.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return entry.payloads }
         }
-        let entry = Entry(time: time, source: Array(bytes), sets: sets, maxPayload: maxPayload, payloads: RTPPayloads(make()))
+        let entry = Entry(time: time, serial: serial, source: Array(bytes), sets: sets, maxPayload: maxPayload, payloads: RTPPayloads(make()))
         if isVideo { video = entry } else { audio = entry }
         return entry.payloads
     }
 }
 
 /// The payloads of a frame back to back in one array, and where each one is: a player's loop reads
-/// them without a reference count per packet.
-struct RTPPayloads {
+/// them without a reference count per packet. TCP players send them from a copy in a shared buffer
+/// of the host's (made at the first such player), by reference: each player writes only its headers.
+final class RTPPayloads {
     let bytes: [UInt8]
     let ranges: [Range<Int>]
+    private var sharedCopy: SharedRTPBytes?
+    private var sharingFailed = false
 
     init(_ payloads: [[UInt8]]) {
         var bytes: [UInt8] = []
@@ -52,6 +60,32 @@ struct RTPPayloads {
         self.ranges = ranges
     }
 
+    /// The payloads in a shared buffer of `host` (made once), or nil when the host has none to give.
+    func shared(_ host: MonaHost) -> SharedRTPBytes? {
+        if sharedCopy == nil, !sharingFailed {
+            sharedCopy = SharedRTPBytes(host: host, bytes: bytes)
+            sharingFailed = sharedCopy == nil
+        }
+        return sharedCopy
+    }
+
     /// The payloads, as arrays (tests).
     var arrays: [[UInt8]] { ranges.map { Array(bytes[$0]) } }
+}
+
+/// A copy of bytes in a shared buffer of the host's (`shared_create`), given back when the last
+/// holder — the frame's cache entry, a player's output not yet flushed — lets it go; sends already
+/// queued keep the bytes alive in the host.
+final class SharedRTPBytes {
+    let handle: mona_handle
+    private let host: MonaHost
+
+    init?(host: MonaHost, bytes: [UInt8]) {
+        guard let (handle, memory) = host.createShared(size: bytes.count) else { return nil }
+        bytes.withUnsafeBytes { memory.copyMemory(from: $0) }
+        self.handle = handle
+        self.host = host
+    }
+
+    deinit { host.releaseShared(handle) }
 }

@@ -174,7 +174,8 @@ extension RTSPSession {
     }
 
     /// A frame of the publication: held before PLAY, packetized after.
-    func media(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32) -> Int32 {
+    /// `serial`: the host's for the frame (the same for all its players), 0 for a frame of this player's.
+    func media(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32, serial: UInt64 = 0) -> Int32 {
         guard !closing else { return MONA_E_CLOSED }
         if !playing {
             playout.frame(video: video, time: time, bytes: bytes, flags: flags, hold: true)
@@ -188,7 +189,9 @@ extension RTSPSession {
                   let parsed = FLVMedia.video(bytes), !parsed.config else { return MONA_OK }
             let timestamp = track.sender!.timestamp(ms: Double(time) + Double(parsed.offset))
             let maxPayload = plugin.maxPayload
-            let payloads = plugin.sharedPayloads.payloads(video: true, time: time, bytes: bytes, sets: config.sets, maxPayload: maxPayload) {
+            // Parameter sets go before a key frame's units only: they tell frames apart for key frames only.
+            let payloads = plugin.sharedPayloads.payloads(video: true, time: time, bytes: bytes, sets: parsed.key ? config.sets : [],
+                                                          maxPayload: maxPayload, serial: serial) {
                 var units = FLVMedia.nalUnits(parsed.payload, lengthSize: config.lengthSize).map { Array($0) }
                 if parsed.key, !units.contains(where: { config.isParameterSet($0) }) { units = config.sets + units }
                 return NALPacketizer(hevc: config.hevc, maxPayload: maxPayload).payloads(units)
@@ -204,11 +207,13 @@ extension RTSPSession {
             }
             track.lastAudioTimestamp = timestamp
             let maxPayload = plugin.maxPayload
-            let payloads = plugin.sharedPayloads.payloads(video: false, time: time, bytes: bytes, sets: [], maxPayload: maxPayload) {
+            let payloads = plugin.sharedPayloads.payloads(video: false, time: time, bytes: bytes, sets: [], maxPayload: maxPayload,
+                                                          serial: serial) {
                 AACPayload.payloads(parsed.payload, maxPayload: maxPayload)
             }
             send(track, payloads: payloads, timestamp: timestamp)
         }
+        if output.count + outputSharedBytes > Self.outputLimit { flush() } // a large frame goes out at once
         return MONA_OK
     }
 

@@ -6,7 +6,7 @@ import PluginABI
 /// order; the client opened on the first request (onConnection); one RTSP session (SETUP…TEARDOWN) that
 /// plays a publication (RTSPSession+Play) or records one (RTSPSession+Record), its RTP over this
 /// connection or over UDP port pairs of its own.
-final class RTSPSession {
+final class RTSPSession: MergedOutput {
     /// The plugin outlives its sessions.
     unowned(unsafe) let plugin: RTSPPlugin
     let connection: mona_handle
@@ -19,6 +19,21 @@ final class RTSPSession {
     private var paused = false
     /// Output gathered during a batch (answers, interleaved RTP), written by `flush`.
     var output: [UInt8] = []
+    /// Ranges of shared buffers (RTP payloads) that go between `output`'s bytes, in order, and the
+    /// buffers they name (held until written).
+    var outputShared: [(at: Int, handle: mona_handle, range: Range<Int>)] = []
+    var outputBlocks: [SharedRTPBytes] = []
+    /// The bytes of those ranges.
+    var outputSharedBytes = 0
+    /// Gathered output is written past this size even inside a batch (as RTMP's).
+    static let outputLimit = 64 * 1024
+    /// Merged writes (WriteMerger): since when RTP waits in the output, whether the merger lists this
+    /// session, and the rhythm of the batches that reach it.
+    var waitingSince: Int64?
+    var listedForMerge = false
+    var lastBatchEnd: Int64?
+    var batchGap: Int64 = 0
+    var hasOutput: Bool { !output.isEmpty }
     /// What the host had queued after the last send (0 once drained).
     private(set) var queued: Int64 = 0
     var closing = false
@@ -195,11 +210,15 @@ final class RTSPSession {
         output += response.encode(cseq: cseq)
     }
 
-    /// Writes the gathered output.
+    /// Writes the gathered output: one send, the RTP payloads it names by reference.
     func flush() {
+        waitingSince = nil
         guard !output.isEmpty, !closing else { return }
-        let result = output.withUnsafeBytes { host.send(connection, $0) }
+        let result = outputShared.isEmpty ? output.withUnsafeBytes { host.send(connection, $0) } : sendWithShared()
         output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+        outputShared.removeAll(keepingCapacity: true)
+        outputBlocks.removeAll(keepingCapacity: true)
+        outputSharedBytes = 0
         if result < 0 { return close(how: MONA_CLOSE_ABORT) }
         queued = result
         if queued > RTSPPlugin.queueLimit {
@@ -208,11 +227,31 @@ final class RTSPSession {
         }
     }
 
+    /// `output` and the shared ranges between its bytes as the parts of one tcp_send_parts.
+    private func sendWithShared() -> Int64 {
+        var parts = plugin.sendParts
+        plugin.sendParts = []
+        defer { plugin.sendParts = parts }
+        parts.removeAll(keepingCapacity: true)
+        return output.withUnsafeBytes { bytes in
+            let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var start = 0
+            for reference in outputShared {
+                if reference.at > start { parts.append(mona_send_part(shared: 0, data: base + start, offset: 0, size: reference.at - start)) }
+                parts.append(mona_send_part(shared: reference.handle, data: nil, offset: reference.range.lowerBound, size: reference.range.count))
+                start = reference.at
+            }
+            if bytes.count > start { parts.append(mona_send_part(shared: 0, data: base + start, offset: 0, size: bytes.count - start)) }
+            return parts.withUnsafeBufferPointer { host.send(connection, parts: $0) }
+        }
+    }
+
     func writable() { queued = 0 }
 
-    /// The RTP packets of one frame (the marker on the last): `$`-framed into the output on an
-    /// interleaved channel, or over UDP with each run of equal-sized packets (a fragmented NAL unit's)
-    /// in one host call.
+    /// The RTP packets of one frame (the marker on the last): on an interleaved channel, each `$` frame's
+    /// headers into the output and its payload by reference to the frame's shared buffer (copied into
+    /// the output when the host has none); over UDP, each run of equal-sized packets (a fragmented NAL
+    /// unit's) in one host call.
     func send(_ track: RTSPTrack, payloads: RTPPayloads, timestamp: UInt32) {
         // The sender and the output are taken out of their objects for the loop and put back after:
         // one exclusivity check each instead of several per packet.
@@ -223,16 +262,23 @@ final class RTSPSession {
             var out = output
             output = []
             defer { output = out }
+            let last = ranges.count - 1
+            if let shared = payloads.shared(host) {
+                outputBlocks.append(shared)
+                out.reserveCapacity(out.count + 16 * ranges.count)
+                for index in ranges.indices {
+                    sender.appendHeader(payloadSize: ranges[index].count, timestamp: timestamp, marker: index == last, channel: channel, to: &out)
+                    outputShared.append((out.count, shared.handle, ranges[index]))
+                }
+                outputSharedBytes += payloads.bytes.count
+                return
+            }
             out.reserveCapacity(out.count + payloads.bytes.count + 16 * ranges.count)
             payloads.bytes.withUnsafeBytes { bytes in
                 for index in ranges.indices {
                     let payload = UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])
-                    let size = payload.count + 12
-                    out.append(UInt8(ascii: "$"))
-                    out.append(channel)
-                    out.append(UInt8(truncatingIfNeeded: size >> 8))
-                    out.append(UInt8(truncatingIfNeeded: size))
-                    sender.append(payload: payload, timestamp: timestamp, marker: index == ranges.count - 1, to: &out)
+                    sender.appendHeader(payloadSize: payload.count, timestamp: timestamp, marker: index == last, channel: channel, to: &out)
+                    out.append(contentsOf: payload)
                 }
             }
             return
@@ -336,6 +382,9 @@ final class RTSPSession {
     func closed() {
         closing = true
         endSession()
+        outputShared.removeAll()
+        outputBlocks.removeAll()
+        outputSharedBytes = 0
         if let timer { host.cancelTimer(timer) }
         timer = nil
         if client != 0 { host.closeClient(client) }

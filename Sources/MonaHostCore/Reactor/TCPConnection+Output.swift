@@ -64,39 +64,41 @@ extension TCPConnection {
         return submitPendingWrite()
     }
 
-    /// tcp_send_parts: parts in order; nothing is sent when a part is invalid.
+    /// tcp_send_parts: parts in order; nothing is sent when a part is invalid. One pass checks each part
+    /// and points a `uv_buf_t` at it (a run of parts of one shared buffer looks it up once).
     func send(parts: UnsafeBufferPointer<mona_send_part>, shared: [mona_handle: SharedBlock]) -> Int64 {
         guard canSend else { return Int64(MONA_E_CLOSED) }
-        var total = 0
-        var count = 0
-        for part in parts {
-            // size_t arrives as Int: a size or offset of 2^63 or more is negative here.
-            guard part.size >= 0, part.offset >= 0, part.size <= Int(UInt32.max) else { return Int64(MONA_E_INVAL) }
-            if part.shared == 0 {
-                guard part.size == 0 || part.data != nil else { return Int64(MONA_E_INVAL) }
-            } else {
-                guard let block = shared[part.shared], part.offset <= block.size, part.size <= block.size - part.offset
-                else { return Int64(MONA_E_INVAL) }
+        return withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: max(parts.count, 1)) { buffers in
+            var total = 0
+            var count = 0
+            var lastHandle: mona_handle = 0
+            var lastBlock: SharedBlock?
+            for part in parts {
+                // size_t arrives as Int: a size or offset of 2^63 or more is negative here.
+                guard part.size >= 0, part.offset >= 0, part.size <= Int(UInt32.max) else { return Int64(MONA_E_INVAL) }
+                let base: UnsafeRawPointer?
+                if part.shared == 0 {
+                    guard part.size == 0 || part.data != nil else { return Int64(MONA_E_INVAL) }
+                    base = part.data.map { UnsafeRawPointer($0) }
+                } else {
+                    if part.shared != lastHandle {
+                        lastHandle = part.shared
+                        lastBlock = shared[part.shared]
+                    }
+                    guard let block = lastBlock, part.offset <= block.size, part.size <= block.size - part.offset
+                    else { return Int64(MONA_E_INVAL) }
+                    base = UnsafeRawPointer(block.bytes + part.offset)
+                }
+                let (sum, overflow) = total.addingReportingOverflow(part.size)
+                guard !overflow else { return Int64(MONA_E_INVAL) }
+                total = sum
+                guard part.size > 0, let base else { continue }
+                buffers[count] = uv_buf_init(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self)), UInt32(part.size))
+                count += 1
             }
-            let (sum, overflow) = total.addingReportingOverflow(part.size)
-            guard !overflow else { return Int64(MONA_E_INVAL) }
-            total = sum
-            if part.size > 0 { count += 1 }
-        }
-        guard count > 0 else { return afterSend() }
-        if tls != nil {
-            return sendEncrypted(parts.filter { $0.size > 0 }.map { part in
-                UnsafeRawBufferPointer(start: part.shared == 0 ? UnsafeRawPointer(part.data!) : UnsafeRawPointer(shared[part.shared]!.bytes + part.offset),
-                                       count: part.size)
-            })
-        }
-        return withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: count) { buffers in
-            var index = 0
-            for part in parts where part.size > 0 {
-                let base = part.shared == 0 ? UnsafeRawPointer(part.data!) : UnsafeRawPointer(shared[part.shared]!.bytes + part.offset)
-                buffers[index] = uv_buf_init(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self)),
-                                             UInt32(part.size))
-                index += 1
+            guard count > 0 else { return afterSend() }
+            if tls != nil {
+                return sendEncrypted((0..<count).map { UnsafeRawBufferPointer(start: buffers[$0].base, count: Int(buffers[$0].len)) })
             }
             var written = 0
             if queuedBytes == 0 {

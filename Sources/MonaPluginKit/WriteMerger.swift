@@ -1,7 +1,7 @@
 import PluginABI
 
 /// What the write merger needs of a player's connection.
-protocol RTMPMergedOutput: AnyObject {
+public protocol MergedOutput: AnyObject {
     /// Bytes wait to be written.
     var hasOutput: Bool { get }
     /// Since when the waiting media wait (monotonic ms), nil when nothing waits; `flush` clears it.
@@ -17,27 +17,27 @@ protocol RTMPMergedOutput: AnyObject {
     func flush()
 }
 
-/// Merged writes: the media a batch leaves in a player's output wait up to `delay` ms for the next
+/// Merged writes (RTMP's and RTSP's players): the media a batch leaves in a player's output wait up to `delay` ms for the next
 /// batches, so that one system call carries several frames (fewer calls and wake-ups for the server and
 /// for the player). A batch end writes a player's output when the next batch is expected only after its
 /// oldest waiting media are `delay` old (the time between batch ends is smoothed per output), so media
 /// wait at most about `delay`: batches that come faster gather until they span it, batches that come
-/// `delay` apart (a publisher read every `delay` ms, RTMPReadBatcher) are written as they end. When
+/// `delay` apart (an RTMP publisher read every `delay` ms) are written as they end. When
 /// batches stop coming, a timer (2 × `delay`, then `delay`) writes what waited long enough. With delay 0
 /// every batch is written at its end. Sans-IO: the clock and the timer are given.
-final class RTMPWriteMerger {
-    /// RTMP.writeDelay, ms (0...1000).
-    let delay: Int64
+public final class WriteMerger {
+    /// The plugin's writeDelay, ms (0...1000).
+    public let delay: Int64
     /// Monotonic milliseconds.
     private let clock: () -> Int64
     /// Starts a one-shot timer of that many ms whose firing calls `timerFired`; nil when none can start.
     private let startTimer: (UInt64) -> mona_handle?
     /// Outputs with media waiting (or that had some when they were last looked at).
-    private var waiting: [any RTMPMergedOutput] = []
+    private var waiting: [any MergedOutput] = []
     /// The timer armed while outputs are listed.
-    private(set) var timer: mona_handle?
+    public private(set) var timer: mona_handle?
 
-    init(delay: Int, clock: @escaping () -> Int64, startTimer: @escaping (UInt64) -> mona_handle?) {
+    public init(delay: Int, clock: @escaping () -> Int64, startTimer: @escaping (UInt64) -> mona_handle?) {
         self.delay = Int64(min(max(0, delay), 1000))
         self.clock = clock
         self.startTimer = startTimer
@@ -45,10 +45,10 @@ final class RTMPWriteMerger {
 
     /// Batches this close to `delay` apart (ms) count as `delay` apart: the clock counts whole
     /// milliseconds and a periodic read wakes a little early or late.
-    static let slack: Int64 = 2
+    public static let slack: Int64 = 2
 
     /// The end of a batch for `output`: written now, or left to wait.
-    func batchEnded(_ output: any RTMPMergedOutput) {
+    public func batchEnded(_ output: any MergedOutput) {
         guard delay > 0 else { return output.flush() }
         let now = clock()
         if let last = output.lastBatchEnd {
@@ -69,7 +69,7 @@ final class RTMPWriteMerger {
     }
 
     /// The timer: what waited long enough is written; outputs whose media are younger stay listed.
-    func timerFired() {
+    public func timerFired() {
         timer = nil
         let now = clock()
         var kept = 0
@@ -96,5 +96,13 @@ final class RTMPWriteMerger {
             }
             waiting.removeAll()
         }
+    }
+}
+
+extension WriteMerger {
+    /// A merger on the host's monotonic clock and one-shot timers (started without a context: the
+    /// plugin's timerFired hands a firing of `timer` to `timerFired()`).
+    public convenience init(host: MonaHost, delay: Int) {
+        self.init(delay: delay, clock: { host.monotonicMs }, startTimer: { host.startTimer(delayMs: $0) })
     }
 }

@@ -1,9 +1,9 @@
+import MonaPluginKit
 import PluginABI
 import Testing
-@testable import RTMPPlugin
 
 /// A player's output as the merger sees it: counts its writes.
-private final class FakeOutput: RTMPMergedOutput {
+private final class FakeOutput: MergedOutput {
     var hasOutput = false
     var waitingSince: Int64?
     var listedForMerge = false
@@ -24,7 +24,7 @@ private final class Bench {
     var now: Int64 = 1000
     var timers: [UInt64] = []
     var timersWork = true
-    lazy var merger = RTMPWriteMerger(delay: delay, clock: { [unowned self] in now }, startTimer: { [unowned self] in
+    lazy var merger = WriteMerger(delay: delay, clock: { [unowned self] in now }, startTimer: { [unowned self] in
         guard timersWork else { return nil }
         timers.append($0)
         return mona_handle(timers.count)
