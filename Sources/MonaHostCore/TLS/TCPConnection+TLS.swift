@@ -113,19 +113,18 @@ extension TCPConnection {
         return writeOut(UnsafeRawBufferPointer(start: output.pointee.data, count: output.pointee.size))
     }
 
-    /// tcp_send on a TLS connection: encrypted by pieces of at most 64 KiB, each written out at once.
+    /// Ciphertext gathered in the loop's output past which a send writes it out before going on.
+    static let ciphertextBatch = 256 * 1024
+
+    /// tcp_send on a TLS connection: encrypted by pieces of at most 64 KiB, the ciphertext of the whole
+    /// send written out at once (one system call, as a plain send).
     func sendEncrypted(_ bytes: UnsafeRawBufferPointer) -> Int64 {
-        var offset = 0
-        while offset < bytes.count {
-            let end = min(bytes.count, offset + Reactor.tcpReadSize)
-            guard encrypt(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) else { return Int64(MONA_E_CLOSED) }
-            offset = end
-        }
+        guard encryptAll(bytes), flushTLS() else { return Int64(MONA_E_CLOSED) }
         return afterSend()
     }
 
     /// tcp_send_parts on a TLS connection: small parts are gathered into one record, large ones
-    /// encrypted from where they are (shared buffers included).
+    /// encrypted from where they are (shared buffers included); the ciphertext is written at the end.
     func sendEncrypted(_ parts: [UnsafeRawBufferPointer]) -> Int64 {
         let staging = reactor.tls.staging
         var staged = 0
@@ -143,14 +142,27 @@ extension TCPConnection {
                 UnsafeMutableRawBufferPointer(rebasing: staging[0...]).copyMemory(from: part)
                 staged = part.count
             } else {
-                guard sendEncrypted(part) >= 0 else { return Int64(MONA_E_CLOSED) }
+                guard encryptAll(part) else { return Int64(MONA_E_CLOSED) }
             }
         }
         if staged > 0, !encrypt(UnsafeRawBufferPointer(rebasing: staging[..<staged])) { return Int64(MONA_E_CLOSED) }
+        guard flushTLS() else { return Int64(MONA_E_CLOSED) }
         return afterSend()
     }
 
-    /// Encrypts and writes out one piece; false when the connection failed.
+    /// Encrypts bytes by pieces of at most 64 KiB; false when the connection failed.
+    private func encryptAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + Reactor.tcpReadSize)
+            guard encrypt(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) else { return false }
+            offset = end
+        }
+        return true
+    }
+
+    /// Encrypts one piece into the loop's output, written out when it passes `ciphertextBatch` (else
+    /// by the caller at the end of its send); false when the connection failed.
     private func encrypt(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let tls else { return false }
         guard tls.write(bytes) else {
@@ -159,7 +171,7 @@ extension TCPConnection {
             failed(UV_EPROTO.rawValue)
             return false
         }
-        return flushTLS()
+        return reactor.tls.output.pointee.size < Self.ciphertextBatch || flushTLS()
     }
 
     /// A graceful or half close says so to the peer first (close_notify), after what is queued.

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// What the loop's TLS connections share (loop thread only): the one output every call appends its
-/// ciphertext to, emptied into the connection's socket right after the call (`TCPConnection.flushTLS`);
+/// ciphertext to, emptied into the connection's socket after the call (a send's at its end, or every
+/// `TCPConnection.ciphertextBatch` bytes: `TCPConnection.flushTLS`);
 /// the buffer reads are decrypted into; the buffer small parts of a gathered send are staged in, so
 /// that they go out as one record; and the index of the established TLS connections by their
 /// addresses, which tells Lua that a client is `secure`.
