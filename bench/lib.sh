@@ -21,6 +21,14 @@
 #   bench_die MSG...                  print to stderr and exit 1
 #   bench_check_idle                  warn if the machine is busy (other CPU users
 #                                     make the figures meaningless)
+#   bench_max_count WHAT LIMIT N...   die unless every N is an integer in [1, LIMIT];
+#                                     print the largest
+#   bench_check_window SECONDS SETTLE die unless SECONDS is an integer in [1, 600]
+#                                     and SETTLE one in [0, 60]
+#   bench_raise_nofile N              raise ulimit -n to N if it is lower (or die)
+#   bench_source_flv FILE             encode the media benches' source into FILE
+#                                     unless it is already there (30 s, 1280x720
+#                                     30 fps, 6 Mbit/s H.264 + AAC, FLV; ffmpeg)
 
 BENCH_PIDS=()
 BENCH_TMP=
@@ -169,4 +177,37 @@ bench_family() {
         read -r -a f <<<"$rest"
         [[ ${f[1]} == "$parent" ]] && echo "$pid"
     done
+}
+
+bench_max_count() {
+    local what=$1 limit=$2 n max=0
+    shift 2
+    for n in "$@"; do
+        [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le $limit ]] || bench_die "$what counts must be integers in [1, $limit]: $*"
+        ((n > max)) && max=$n
+    done
+    echo "$max"
+}
+
+bench_check_window() {
+    [[ $1 =~ ^[0-9]+$ && $1 -ge 1 && $1 -le 600 ]] || bench_die "seconds must be an integer in [1, 600]"
+    [[ $2 =~ ^[0-9]+$ && $2 -le 60 ]] || bench_die "settle must be an integer in [0, 60]"
+}
+
+bench_raise_nofile() {
+    if [[ $(ulimit -n) != unlimited ]] && (($(ulimit -n) < $1)); then
+        ulimit -n "$1" 2>/dev/null || bench_die "cannot raise ulimit -n to $1"
+    fi
+}
+
+bench_source_flv() {
+    local file=$1
+    [[ -s $file ]] && return 0
+    mkdir -p "$(dirname "$file")"
+    echo "encoding $file once (30 s, 1280x720 30 fps, 6 Mbit/s H.264 + AAC)..." >&2
+    timeout 300 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
+        -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -c:v libx264 -preset ultrafast -tune zerolatency \
+        -b:v 6M -maxrate 6M -bufsize 12M -g 60 -c:a aac -b:a 128k -f flv "$file.part" >&2 ||
+        { rm -f "$file.part"; bench_die "encoding the source failed"; }
+    mv "$file.part" "$file"
 }

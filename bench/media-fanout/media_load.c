@@ -1,13 +1,30 @@
 // media_load.c: players of one live publication over RTSP (TCP interleaved or UDP), WebSocket fMP4,
-// HTTP-FLV and HLS, for bench/media-fanout and bench/hls (one thread, epoll, non-blocking, loopback).
+// HTTP-FLV and HLS, for bench/media-fanout, bench/hls and bench/rtsp-peer (one thread, epoll,
+// non-blocking, loopback).
 //
-//   media_load <mode> <port> <path> <players> <settle_s> <window_s> <pub_pid|0> [server_pid...]
+//   media_load <mode> <port> <path> <players> <settle_s> <window_s> <pub_pid|@progress_file|0> [server_pid...]
+//
+// The 7th argument says where the publisher's rate (each player's expected rate) comes from:
+//   <pub_pid>          the bytes the sockets of that process sent and got acknowledged
+//                      (ss -tinp: TCP only)
+//   @<progress_file>   the last complete total_size= line of an ffmpeg -progress file (written
+//                      every -stats_period; for a publisher that sends over UDP, which ss -t does
+//                      not see)
+//   0                  none (pub_kbps and delivered_pct are then -1)
 //
 // mode      path (what the player asks for)
-// rtsp-tcp  /live/bench         DESCRIBE, SETUP of every track (RTP/AVP/TCP;interleaved), PLAY; reads
-//                               `$` frames (and any RTSP answer between them)
+// rtsp-tcp  /live/bench         DESCRIBE, SETUP of every track
+//                               (RTP/AVP/TCP;unicast;interleaved=2t-2t+1), PLAY; reads the `$` frames
+//                               (RTP and RTCP) and any RTSP answer between them
 // rtsp-udp  /live/bench         the same with RTP/AVP;unicast;client_port=a-b (a socket pair per
-//                               track, 4 MiB receive buffers); reads the RTP datagrams
+//                               track, 4 MiB receive buffers); reads the RTP datagrams (RTCP is not
+//                               read)
+//           Both play against any RTSP server (ours and GStreamer's): a relative a=control is
+//           resolved against Content-Base; PLAY names the aggregate control URL, the SDP's
+//           session-level a=control (absent or "*": Content-Base without its trailing '/', RFC 2326
+//           C.1.1); once playing, every player sends an OPTIONS keep-alive every 20 s, the first at
+//           a random point of 10-20 s (GStreamer closes the RTSP connection of a UDP player after
+//           60 s without a request)
 // ws        /live/bench         the WebSocket upgrade to /live/, then the text frame ["__play","bench","fmp4"];
 //                               reads binary frames (fMP4 init segment and fragments)
 // flv       /live/bench.flv     GET, then reads the FLV tags of the endless response
@@ -20,9 +37,9 @@
 // frame, flv: a video and an audio tag, hls: a segment). When all play it waits <settle_s>, then
 // measures for <window_s>: the bytes all players received (TCP payload or UDP payload: what the
 // server sent), the media units (RTP packets, frames, tags, segments), the server pids' on-CPU time
-// (/proc/<pid>/task/*/schedstat), their VmRSS at the end, the bytes the publisher's socket sent
-// (ss -tinp: the expected rate), its own CPU and the machine's busy ticks. Prints one line of
-// key=value. Every player must receive media during the window.
+// (/proc/<pid>/task/*/schedstat, all threads), their VmRSS at the end, the publisher's output bytes
+// (see the 7th argument: the expected rate), its own CPU and the machine's busy ticks. Prints one
+// line of key=value. Every player must receive media during the window.
 //
 // Exits 1 on any failure (a refused or closed connection, an error status, a player without media
 // in the window, set-up over 120 s), 2 on bad usage.
@@ -30,6 +47,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -42,10 +60,12 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SETUP_LIMIT_S 120.0
+#define KEEPALIVE_S 20.0
 #define MAX_PENDING 64
 #define MAX_PIDS 16
 #define MAX_TRACKS 4
@@ -75,10 +95,11 @@ struct conn {
     int playing;
     // RTSP
     int cseq, step, tracks, video_track;
-    char session[128], base[512], control[MAX_TRACKS][256];
+    char session[128], base[512], aggregate[512], control[MAX_TRACKS][256];
     uint64_t track_units[MAX_TRACKS];
     int udp[MAX_TRACKS][2];
     struct watch udp_watch[MAX_TRACKS];
+    double next_keepalive;
     // FLV: bytes of the header and tags left to skip, audio/video tags
     int flv_started;
     uint64_t flv_skip, audio, video;
@@ -99,6 +120,8 @@ static const char *path;
 static struct conn *conns;
 static pid_t pids[MAX_PIDS];
 static int npids;
+static pid_t pub_pid;
+static const char *pub_progress;
 static double hls_poll_s = 1.0;
 
 static void die(const char *fmt, ...) {
@@ -160,7 +183,7 @@ static long long servers_rss_kb(void) {
 }
 
 // Bytes the publisher's sockets (any port: it publishes to the server) sent and got acknowledged.
-static long long publisher_bytes(pid_t pid) {
+static long long socket_bytes(pid_t pid) {
     char line[4096], tag[32];
     snprintf(tag, sizeof tag, "pid=%d,", (int)pid);
     FILE *f = popen("ss -tinpH state established 2>/dev/null", "r");
@@ -174,6 +197,34 @@ static long long publisher_bytes(pid_t pid) {
     }
     pclose(f);
     return v;
+}
+
+// The last complete "total_size=<bytes>" line of an ffmpeg -progress file, -1 if none.
+static long long progress_bytes(const char *file) {
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    char buf[8193];
+    long long v = -1;
+    if (fstat(fd, &st) == 0) {
+        off_t from = st.st_size > 8192 ? st.st_size - 8192 : 0;
+        ssize_t n = pread(fd, buf, 8192, from);
+        if (n > 0) {
+            buf[n] = 0;
+            for (char *p = buf; (p = strstr(p, "total_size=")); p += 11) {
+                char *end;
+                long long x = strtoll(p + 11, &end, 10);
+                if (end > p + 11 && *end == '\n') v = x;
+            }
+        }
+    }
+    close(fd);
+    return v;
+}
+
+static long long publisher_bytes(void) {
+    if (pub_progress) return progress_bytes(pub_progress);
+    return pub_pid > 0 ? socket_bytes(pub_pid) : -1;
 }
 
 static long long busy_ticks(void) {
@@ -313,12 +364,16 @@ static int udp_pair(struct conn *c, int track) {
     return -1;
 }
 
+// An absolute URL from a control attribute: itself if absolute, else relative to Content-Base.
+static void resolve(const struct conn *c, const char *control, char *url, size_t size) {
+    if (!strncmp(control, "rtsp://", 7)) snprintf(url, size, "%s", control);
+    else snprintf(url, size, "%s%s%s", c->base, c->base[strlen(c->base) - 1] == '/' ? "" : "/", control);
+}
+
 static void rtsp_setup_next(struct conn *c) {
     int t = c->step;
     char url[1024], transport[160];
-    const char *control = c->control[t];
-    if (!strncmp(control, "rtsp://", 7)) snprintf(url, sizeof url, "%s", control);
-    else snprintf(url, sizeof url, "%s%s%s", c->base, c->base[strlen(c->base) - 1] == '/' ? "" : "/", control);
+    resolve(c, c->control[t], url, sizeof url);
     if (mode == M_RTSP_TCP) {
         snprintf(transport, sizeof transport, "Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d\r\n", 2 * t, 2 * t + 1);
     } else {
@@ -328,9 +383,11 @@ static void rtsp_setup_next(struct conn *c) {
     rtsp_request(c, "SETUP", url, transport);
 }
 
-// The SDP of DESCRIBE: a=control of each m= section (the session-level one is ignored).
+// The SDP of DESCRIBE: a=control of each m= section, and the session-level one (the aggregate
+// control URL: "*" or absent means Content-Base itself, RFC 2326 C.1.1).
 static void rtsp_parse_sdp(struct conn *c, const char *sdp, size_t len) {
     int in_media = 0;
+    char session_control[256] = "";
     c->video_track = -1;
     for (const char *p = sdp; p < sdp + len;) {
         const char *eol = memchr(p, '\n', sdp + len - p);
@@ -341,15 +398,25 @@ static void rtsp_parse_sdp(struct conn *c, const char *sdp, size_t len) {
             in_media = 1;
             if (!strncmp(p, "m=video", 7) && c->video_track < 0) c->video_track = c->tracks;
             c->control[c->tracks++][0] = 0;
-        } else if (in_media && n > 10 && !strncmp(p, "a=control:", 10)) {
+        } else if (n > 10 && !strncmp(p, "a=control:", 10)) {
             size_t m = n - 10 < 255 ? n - 10 : 255;
-            memcpy(c->control[c->tracks - 1], p + 10, m);
-            c->control[c->tracks - 1][m] = 0;
+            char *to = in_media ? c->control[c->tracks - 1] : session_control;
+            memcpy(to, p + 10, m);
+            to[m] = 0;
         }
         if (!eol) break;
         p = eol + 1;
     }
     if (!c->tracks) die("player %d: no track in the SDP", c->id);
+    if (session_control[0] && strcmp(session_control, "*")) {
+        resolve(c, session_control, c->aggregate, sizeof c->aggregate);
+    } else {
+        // Content-Base ends with '/' so that relative track URLs resolve under it; the presentation
+        // itself is named without it
+        snprintf(c->aggregate, sizeof c->aggregate, "%s", c->base);
+        size_t l = strlen(c->aggregate);
+        if (l > 8 && c->aggregate[l - 1] == '/') c->aggregate[l - 1] = 0;
+    }
 }
 
 // One RTSP answer at the start of the input; returns 0 if incomplete.
@@ -375,9 +442,10 @@ static int rtsp_answer(struct conn *c) {
                 snprintf(c->session, sizeof c->session, "%.127s", value);
             }
             if (++c->step < c->tracks) rtsp_setup_next(c);
-            else rtsp_request(c, "PLAY", c->base, "Range: npt=0.000-\r\n");
+            else rtsp_request(c, "PLAY", c->aggregate, "Range: npt=0.000-\r\n");
         } else {
             c->state = ST_PLAYING;
+            c->next_keepalive = now_s() + KEEPALIVE_S * (0.5 + 0.5 * rand() / RAND_MAX);
         }
     }
     consume(c, hl + body);
@@ -686,8 +754,21 @@ static void open_conn(void) {
     pending++;
 }
 
+// RTSP: an OPTIONS to every playing player whose keep-alive is due (the answer is read between
+// the `$` frames).
+static void rtsp_keepalives(void) {
+    double t = now_s();
+    for (int i = 0; i < opened; i++) {
+        struct conn *c = &conns[i];
+        if (c->state != ST_PLAYING || t < c->next_keepalive) continue;
+        c->next_keepalive = t + KEEPALIVE_S;
+        rtsp_request(c, "OPTIONS", c->aggregate, "");
+    }
+}
+
 static void run(double until, int stop_when_ready) {
     struct epoll_event evs[256];
+    double next_check = 0;
     for (;;) {
         while (opened < nconns && pending < MAX_PENDING) open_conn();
         if (stop_when_ready && ready >= nconns) return;
@@ -711,11 +792,15 @@ static void run(double until, int stop_when_ready) {
         if (mode == M_HLS)
             for (int i = 0; i < opened; i++)
                 if (conns[i].state == ST_PLAYING) hls_next(&conns[i]);
+        if ((mode == M_RTSP_TCP || mode == M_RTSP_UDP) && now_s() >= next_check) {
+            rtsp_keepalives();
+            next_check = now_s() + 1;
+        }
     }
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: media_load rtsp-tcp|rtsp-udp|ws|flv|hls <port> <path> <players> <settle_s> <window_s> <pub_pid|0> [server_pid...]\n");
+    fprintf(stderr, "usage: media_load rtsp-tcp|rtsp-udp|ws|flv|hls <port> <path> <players> <settle_s> <window_s> <pub_pid|@progress_file|0> [server_pid...]\n");
     exit(2);
 }
 
@@ -734,7 +819,12 @@ int main(int argc, char **argv) {
     path = argv[3];
     nconns = atoi(argv[4]);
     double settle = atof(argv[5]), window = atof(argv[6]);
-    pid_t pub = atoi(argv[7]);
+    if (argv[7][0] == '@') {
+        pub_progress = argv[7] + 1;
+        if (!*pub_progress) usage();
+    } else {
+        pub_pid = atoi(argv[7]);
+    }
     if (port <= 0 || port > 65535 || nconns < 1 || settle < 0 || window <= 0 || path[0] != '/' || strlen(path) > 200) usage();
     for (int i = 8; i < argc && npids < MAX_PIDS; i++) pids[npids++] = atoi(argv[i]);
     if (!(conns = calloc(nconns, sizeof *conns))) die("out of memory");
@@ -752,11 +842,11 @@ int main(int argc, char **argv) {
         rx0[i] = conns[i].rx;
         u0[i] = conns[i].units;
     }
-    long long ns0 = servers_ns(), busy0 = busy_ticks(), pw0 = pub ? publisher_bytes(pub) : -1;
+    long long ns0 = servers_ns(), busy0 = busy_ticks(), pw0 = publisher_bytes();
     double cpu0 = own_cpu_s(), w0 = now_s();
     run(w0 + window, 0);
     double w1 = now_s(), cpu1 = own_cpu_s();
-    long long ns1 = servers_ns(), busy1 = busy_ticks(), pw1 = pub ? publisher_bytes(pub) : -1;
+    long long ns1 = servers_ns(), busy1 = busy_ticks(), pw1 = publisher_bytes();
     long long rss = servers_rss_kb();
     double secs = w1 - w0;
 

@@ -56,25 +56,17 @@ while (($#)); do
 done
 read -r -a PLAYER_LIST <<<"$PLAYERS"
 read -r -a KIND_LIST <<<"$KINDS"
-MAX_PLAYERS=0
-for n in "${PLAYER_LIST[@]}"; do
-    [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 2000 ]] || bench_die "player counts must be integers in [1, 2000]: $PLAYERS"
-    ((n > MAX_PLAYERS)) && MAX_PLAYERS=$n
-done
+MAX_PLAYERS=$(bench_max_count player 2000 "${PLAYER_LIST[@]}")
 for kind in "${KIND_LIST[@]}"; do
     [[ " rtmp rtsp-tcp rtsp-udp ws flv " == *" $kind "* ]] || bench_die "unknown kind $kind"
 done
-[[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 600 ]] || bench_die "seconds must be an integer in [1, 600]"
-[[ $SETTLE =~ ^[0-9]+$ && $SETTLE -le 60 ]] || bench_die "settle must be an integer in [0, 60]"
+bench_check_window "$DURATION" "$SETTLE"
 for tool in ffmpeg ffprobe timeout cc ss; do
     command -v "$tool" >/dev/null || bench_die "no $tool (apt-get install -y ffmpeg gcc iproute2)"
 done
 
 # RTSP over UDP: 4 sockets per player on the load's side.
-NEED_FDS=$((MAX_PLAYERS * 5 + 256))
-if [[ $(ulimit -n) != unlimited ]] && (($(ulimit -n) < NEED_FDS)); then
-    ulimit -n "$NEED_FDS" 2>/dev/null || bench_die "cannot raise ulimit -n to $NEED_FDS"
-fi
+bench_raise_nofile $((MAX_PLAYERS * 5 + 256))
 
 bench_init
 
@@ -94,14 +86,7 @@ for file in MonaServer libMonaRTMP.so libMonaHTTP.so libMonaWebSocket.so libMona
 done
 
 SOURCE=$ROOT/bench/rtmp-fanout/bin/source.flv
-if [[ ! -s $SOURCE ]]; then
-    echo "encoding $SOURCE once (30 s, 1280x720 30 fps, 6 Mbit/s H.264 + AAC)..." >&2
-    timeout 300 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-        -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -c:v libx264 -preset ultrafast -tune zerolatency \
-        -b:v 6M -maxrate 6M -bufsize 12M -g 60 -c:a aac -b:a 128k -f flv "$SOURCE.part" >&2 ||
-        { rm -f "$SOURCE.part"; bench_die "encoding the source failed"; }
-    mv "$SOURCE.part" "$SOURCE"
-fi
+bench_source_flv "$SOURCE"
 
 # --- server and publisher ---------------------------------------------------
 MONA=$BENCH_TMP/mona

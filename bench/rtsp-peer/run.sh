@@ -26,11 +26,13 @@
 # (udpsrc ! tsdemux ! h264parse/aacparse ! rtph264pay/rtpmp4gpay in the shared media), and also
 # writes them as FLV to /dev/null, so that its -progress counts the same FLV bytes as ours'. Each
 # server runs alone (started, checked with ffprobe over RTSP, loaded, stopped), ours first. Per
-# player count and kind: rtsp_load (rtsp_load.c) opens N players, waits until all get media,
-# SETTLE s, then over DURATION s reads the bytes all players received (TCP payload; UDP: the RTP
-# datagrams) and the server process' on-CPU time, all threads (/proc/<pid>/task/*/schedstat; for
-# GStreamer the python3 process, which runs the whole server). delivered % = bytes / (players x the
-# publisher's FLV byte rate over the same window). Exit status is non-zero if any run failed.
+# player count and kind: media_load rtsp-tcp|rtsp-udp (bench/media-fanout/media_load.c, given the
+# publisher's -progress file as @<file>) opens N players, waits until all get media, SETTLE s, then
+# over DURATION s reads the bytes all players received (TCP payload; UDP: the RTP datagrams) and the
+# server process' on-CPU time, all threads (/proc/<pid>/task/*/schedstat; for GStreamer the python3
+# process, which runs the whole server). delivered % = bytes / (players x the publisher's FLV byte
+# rate over the same window, the last total_size of its -progress). Exit status is non-zero if any
+# run failed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,16 +68,11 @@ done
 read -r -a PLAYER_LIST <<<"$PLAYERS"
 read -r -a KIND_LIST <<<"$KINDS"
 ((${#PLAYER_LIST[@]} && ${#KIND_LIST[@]})) || bench_die "no player count or no kind"
-MAX_PLAYERS=0
-for n in "${PLAYER_LIST[@]}"; do
-    [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 2000 ]] || bench_die "player counts must be integers in [1, 2000]: $PLAYERS"
-    ((n > MAX_PLAYERS)) && MAX_PLAYERS=$n
-done
+MAX_PLAYERS=$(bench_max_count player 2000 "${PLAYER_LIST[@]}")
 for kind in "${KIND_LIST[@]}"; do
     [[ " rtsp-tcp rtsp-udp " == *" $kind "* ]] || bench_die "unknown kind $kind (rtsp-tcp or rtsp-udp)"
 done
-[[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 600 ]] || bench_die "seconds must be an integer in [1, 600]"
-[[ $SETTLE =~ ^[0-9]+$ && $SETTLE -le 60 ]] || bench_die "settle must be an integer in [0, 60]"
+bench_check_window "$DURATION" "$SETTLE"
 [[ $GST_MTU =~ ^[0-9]+$ && $GST_MTU -ge 400 && $GST_MTU -le 65000 ]] || bench_die "GST_MTU must be an integer in [400, 65000]"
 for tool in ffmpeg ffprobe timeout cc; do
     command -v "$tool" >/dev/null || bench_die "no $tool (apt-get install -y ffmpeg gcc)"
@@ -96,16 +93,14 @@ EOF
     "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad; PYTHON=<Debian's python3>)"
 
 # RTSP over UDP: 4 sockets per player on the load's side.
-NEED_FDS=$((MAX_PLAYERS * 5 + 256))
-if [[ $(ulimit -n) != unlimited ]] && (($(ulimit -n) < NEED_FDS)); then
-    ulimit -n "$NEED_FDS" 2>/dev/null || bench_die "cannot raise ulimit -n to $NEED_FDS"
-fi
+bench_raise_nofile $((MAX_PLAYERS * 5 + 256))
 
 bench_init
 
 # --- build ------------------------------------------------------------------
 mkdir -p "$HERE/bin"
-cc -O2 -Wall -Wextra -o "$HERE/bin/rtsp_load" "$HERE/rtsp_load.c" || bench_die "cc rtsp_load.c failed"
+LOAD=$HERE/bin/media_load
+cc -O2 -Wall -Wextra -o "$LOAD" "$ROOT/bench/media-fanout/media_load.c" || bench_die "cc media_load.c failed"
 if ((BUILD)); then
     echo "building MonaServer and its plugins (release)..." >&2
     (cd "$ROOT" && swift build -c release) >&2 || bench_die "swift build failed"
@@ -118,15 +113,7 @@ for file in MonaServer libMonaRTMP.so libMonaRTSP.so; do
 done
 
 SOURCE=$ROOT/bench/rtmp-fanout/bin/source.flv
-if [[ ! -s $SOURCE ]]; then
-    mkdir -p "$(dirname "$SOURCE")"
-    echo "encoding $SOURCE once (30 s, 1280x720 30 fps, 6 Mbit/s H.264 + AAC)..." >&2
-    timeout 300 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-        -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -c:v libx264 -preset ultrafast -tune zerolatency \
-        -b:v 6M -maxrate 6M -bufsize 12M -g 60 -c:a aac -b:a 128k -f flv "$SOURCE.part" >&2 ||
-        { rm -f "$SOURCE.part"; bench_die "encoding the source failed"; }
-    mv "$SOURCE.part" "$SOURCE"
-fi
+bench_source_flv "$SOURCE"
 
 # Upper bound of one server's phase: every run's own limit plus start-up; the server (GStreamer's)
 # and the publishers end by themselves after it if nothing stopped them.
@@ -259,8 +246,8 @@ measure() {
     local server=$1 kind=$2 n=$3 key=$1:$2:$3 line rc=0 secs ns bytes cpu
     bench_check_idle
     echo "[$server $kind] $n players, ${SETTLE}s settle + ${DURATION}s window" >&2
-    line=$(timeout -k 5 "$RUN_LIMIT" "$HERE/bin/rtsp_load" "$kind" "$RTSP_PORT" "/$APP/$STREAM" "$n" "$SETTLE" \
-        "$DURATION" "$PROGRESS" "$SERVER_PID") || rc=$?
+    line=$(timeout -k 5 "$RUN_LIMIT" "$LOAD" "$kind" "$RTSP_PORT" "/$APP/$STREAM" "$n" "$SETTLE" \
+        "$DURATION" "@$PROGRESS" "$SERVER_PID") || rc=$?
     echo "[$server $kind]   $line" >&2
     bytes=$(bench_kv bytes "$line" || echo 0)
     ns=$(bench_kv srv_ns "$line" || echo -1)
