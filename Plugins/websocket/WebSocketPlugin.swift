@@ -110,7 +110,7 @@ final class WebSocketPlugin: MonaSessionPlugin {
     func sinkStart(sink: UnsafeMutableRawPointer?, name: String) -> Int32 {
         guard let session = WebSocketSession.from(sink) else { return MONA_E_CLOSED }
         session.sendJSON([.string("__publishing"), .string(name)])
-        if session.fragmenter != nil { session.fragmenter = FMP4Fragmenter() } // a new run: a new init segment
+        session.restartFragmenter(name)
         return MONA_OK
     }
 

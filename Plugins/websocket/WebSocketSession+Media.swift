@@ -40,6 +40,17 @@ extension WebSocketSession {
         }
     }
 
+    /// A new run of the played publication `name` (sink_start): a new init segment. A viewer that joins
+    /// mid-GOP gets audio first and the video configuration only with the next key frame: the cached
+    /// configurations (pub_configs) tell the fragmenter that video will come, so it waits for it.
+    func restartFragmenter(_ name: String) {
+        guard fragmenter != nil else { return }
+        fragmenter = FMP4Fragmenter()
+        guard let configs = host.publicationConfigs(name) else { return }
+        if let audio = configs.audio { _ = fragmenter?.audio(time: 0, body: audio) }
+        if let video = configs.video { _ = fragmenter?.video(time: 0, body: video) }
+    }
+
     func stopPublishing() {
         guard let publication else { return }
         self.publication = nil

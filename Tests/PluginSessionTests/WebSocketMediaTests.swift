@@ -49,6 +49,32 @@ extension PluginSessions {
             #expect(frames[3].payload.dropFirst(4).starts(with: Array("moof".utf8)))
         }
 
+        /// A viewer that joins mid-GOP gets audio first (the host sends the video configuration right
+        /// before the next key frame): the cached configurations say video will come, so the stream
+        /// waits for it instead of starting without video after a second of audio.
+        @Test func aViewerJoiningMidGOPWaitsForTheVideoPastASecondOfAudio() throws {
+            let (http, ws, connection) = try WS.upgraded()
+            defer { http.destroy(); ws.destroy() }
+            ws.publicationConfigs["cam"] = (Self.audioConfig, Self.videoConfig)
+            ws.receive(connection, WS.text("[\"__play\",\"cam\",\"fmp4\"]"))
+            let subscription = try #require(ws.subscriptions.values.first)
+            ws.sinkStart(subscription)
+            _ = ws.takeOutput(connection)
+            ws.sinkFrame(subscription, kind: MONA_MEDIA_AUDIO, time: 0, Self.audioConfig, flags: MONA_MEDIA_CONFIG)
+            for time in stride(from: UInt32(0), through: 1500, by: 23) {
+                ws.sinkFrame(subscription, kind: MONA_MEDIA_AUDIO, time: time, [0xAF, 1, 0x21, 0x10])
+                ws.sinkFlush(subscription)
+            }
+            #expect(ws.takeOutput(connection).isEmpty, "no stream without its video")
+            ws.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: 1520, Self.videoConfig, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_KEY)
+            ws.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: 1520, [0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88], flags: MONA_MEDIA_KEY)
+            ws.sinkFrame(subscription, kind: MONA_MEDIA_AUDIO, time: 1522, [0xAF, 1, 0x21, 0x10])
+            ws.sinkFlush(subscription)
+            let frames = WS.frames(ws.takeOutput(connection))
+            #expect(frames.map(\.opcode) == [1, 2, 2], "the type, the init segment, a fragment")
+            #expect(frames.first.map { String(decoding: $0.payload, as: UTF8.self) } == "[\"__media\",\"video/mp4; codecs=\\\"avc1.42c00d,mp4a.40.2\\\"\"]")
+        }
+
         @Test func aPlainPlayerGetsNoMedia() throws {
             let (http, ws, connection, subscription) = try Self.playing("")
             defer { http.destroy(); ws.destroy() }
