@@ -179,6 +179,7 @@ bench_family() {
     done
 }
 
+# bench_max_count WHAT LIMIT N...: checks that every count is an integer in [1, LIMIT]; prints the largest.
 bench_max_count() {
     local what=$1 limit=$2 n max=0
     shift 2
@@ -189,17 +190,21 @@ bench_max_count() {
     echo "$max"
 }
 
+# bench_check_window SECONDS SETTLE: a measuring window in [1, 600] s and a settle in [0, 60] s.
 bench_check_window() {
     [[ $1 =~ ^[0-9]+$ && $1 -ge 1 && $1 -le 600 ]] || bench_die "seconds must be an integer in [1, 600]"
     [[ $2 =~ ^[0-9]+$ && $2 -le 60 ]] || bench_die "settle must be an integer in [0, 60]"
 }
 
+# bench_raise_nofile N: raises the open-file limit to N descriptors (or dies).
 bench_raise_nofile() {
     if [[ $(ulimit -n) != unlimited ]] && (($(ulimit -n) < $1)); then
         ulimit -n "$1" 2>/dev/null || bench_die "cannot raise ulimit -n to $1"
     fi
 }
 
+# bench_source_flv FILE: encodes the media benches' source once into FILE (30 s of testsrc2 1280x720
+# 30 fps + sine, libx264 ultrafast zerolatency 6 Mbit/s, GOP 60, AAC 128 kbit/s, FLV).
 bench_source_flv() {
     local file=$1
     [[ -s $file ]] && return 0

@@ -10,7 +10,7 @@ set -euo pipefail
 
 DEB=$(realpath "${1:?usage: check-package.sh DEB}")
 CACHE=${DEBROOT_CACHE:-/var/cache/monaserver-check/bookworm}
-SAMPLE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/rtmfp-fanout/bin/source.flv
+SAMPLE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/rtmp-fanout/bin/source.flv
 ((EUID == 0)) || { echo "check-package: run as root (chroot)" >&2; exit 1; }
 for tool in debootstrap ffmpeg ffprobe curl chroot; do
     command -v "$tool" >/dev/null || { echo "check-package: no $tool" >&2; exit 1; }

@@ -78,15 +78,7 @@ fi
 for file in MonaServer libMonaRTMP.so libMonaHTTP.so; do [[ -e $BIN/$file ]] || bench_die "no $BIN/$file"; done
 
 SOURCE=$ROOT/bench/rtmp-fanout/bin/source.flv
-if [[ ! -s $SOURCE ]]; then
-    mkdir -p "$(dirname "$SOURCE")"
-    echo "encoding $SOURCE once (30 s, 1280x720 30 fps, 6 Mbit/s H.264 + AAC)..." >&2
-    timeout 300 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-        -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -c:v libx264 -preset ultrafast -tune zerolatency \
-        -b:v 6M -maxrate 6M -bufsize 12M -g 60 -c:a aac -b:a 128k -f flv "$SOURCE.part" >&2 ||
-        { rm -f "$SOURCE.part"; bench_die "encoding the source failed"; }
-    mv "$SOURCE.part" "$SOURCE"
-fi
+bench_source_flv "$SOURCE"
 
 # start_<server> RTMP_PORT HTTP_PORT: sets SERVER_PID (tracked), SERVER_LOG, PLAYLIST; returns once both ports accept.
 start_ours() {

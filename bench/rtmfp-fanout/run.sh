@@ -104,17 +104,7 @@ done
 
 # --- source -----------------------------------------------------------------
 SOURCE=$ROOT/bench/rtmp-fanout/bin/source.flv
-if [[ ! -s $SOURCE ]]; then
-    SOURCE=$HERE/bin/source.flv
-    if [[ ! -s $SOURCE ]]; then
-        echo "encoding $SOURCE once (30 s, 1280x720 30 fps, 6 Mbit/s H.264 + AAC)..." >&2
-        timeout 300 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-            -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -c:v libx264 -preset ultrafast -tune zerolatency \
-            -b:v 6M -maxrate 6M -bufsize 12M -g 60 -c:a aac -b:a 128k -f flv "$SOURCE.part" >&2 ||
-            { rm -f "$SOURCE.part"; bench_die "encoding the source failed"; }
-        mv "$SOURCE.part" "$SOURCE"
-    fi
-fi
+bench_source_flv "$SOURCE"
 SOURCE_BPS=$(ffprobe -v error -show_entries format=bit_rate -of csv=p=0 "$SOURCE") ||
     bench_die "ffprobe cannot read $SOURCE"
 

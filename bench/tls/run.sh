@@ -202,7 +202,7 @@ if ((PLAYERS > 0)); then
     mkdir -p "$ROOT/bench/rtmp-fanout/bin"
     cc -O2 -Wall -Wextra -o "$ROOT/bench/rtmp-fanout/bin/rtmp_load" "$ROOT/bench/rtmp-fanout/rtmp_load.c" || bench_die "cc rtmp_load.c failed"
     SOURCE=$ROOT/bench/rtmp-fanout/bin/source.flv
-    [[ -s $SOURCE ]] || bench_die "no $SOURCE: run bench/rtmp-fanout/run.sh or bench/media-fanout/run.sh once (it encodes it)"
+    bench_source_flv "$SOURCE"
     RTMP_PORT=$(bench_free_port)
     RTMPS_PORT=$(bench_free_port)
     HTTPS_PORT=$(bench_free_port)
