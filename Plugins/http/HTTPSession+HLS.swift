@@ -71,7 +71,7 @@ extension HTTPSession {
                 packager.wait(self)
                 return true
             }
-            answerPlaylist(head, segmenter, name: name, ts: ts)
+            answerPlaylist(head, packager, name: name, ts: ts)
         case .initSegment:
             guard let bytes = segmenter.initSegment else {
                 fail(head, status: 404, message: "\(name) has no segment yet")
@@ -83,20 +83,30 @@ extension HTTPSession {
                 fail(head, status: 404, message: "Segment \(sequence) of \(name) is not in the window")
                 return true
             }
-            respond(head, status: 200, extra: [("Content-Type", "video/iso.segment"), ("Cache-Control", "max-age=60")], body: segment.bytes)
+            respondSegment(head, packager, segment, ts: false, type: "video/iso.segment")
         case .tsSegment(let sequence):
             guard let segment = segmenter.segment(sequence) else {
                 fail(head, status: 404, message: "Segment \(sequence) of \(name) is not in the window")
                 return true
             }
-            respond(head, status: 200, extra: [("Content-Type", "video/mp2t"), ("Cache-Control", "max-age=60")], body: segment.ts)
+            respondSegment(head, packager, segment, ts: true, type: "video/mp2t")
         }
         return true
     }
 
-    private func answerPlaylist(_ head: HTTPRequestHead, _ segmenter: HLSSegmenter, name: String, ts: Bool) {
+    /// A segment's bytes, from the packager's shared copy when the host has shared buffers.
+    private func respondSegment(_ head: HTTPRequestHead, _ packager: HLSPackager, _ segment: HLSSegmenter.Segment, ts: Bool, type: String) {
+        let extra = [("Content-Type", type), ("Cache-Control", "max-age=60")]
+        if head.method != "HEAD", let shared = packager.sharedSegment(segment.sequence, ts: ts) {
+            respond(head, status: 200, extra: extra, body: [], contentLength: shared.count, sharedBody: shared)
+        } else {
+            respond(head, status: 200, extra: extra, body: ts ? segment.ts : segment.bytes)
+        }
+    }
+
+    private func answerPlaylist(_ head: HTTPRequestHead, _ packager: HLSPackager, name: String, ts: Bool) {
         respond(head, status: 200, extra: [("Content-Type", "application/vnd.apple.mpegurl"), ("Cache-Control", "no-cache")],
-                body: Array(segmenter.playlist(name: name, ts: ts).utf8))
+                body: packager.playlist(name: name, ts: ts))
     }
 
     /// The packager this session waits for has a segment, or its stream ended.
@@ -106,7 +116,7 @@ extension HTTPSession {
         if packager.segmenter.segments.isEmpty {
             fail(head, status: 404, message: "\(name) ended before its first segment")
         } else {
-            answerPlaylist(head, packager.segmenter, name: name, ts: ts)
+            answerPlaylist(head, packager, name: name, ts: ts)
         }
         process()
     }

@@ -11,7 +11,8 @@ extension HTTPSession {
     /// `lines`: header lines ready to send ("Name: value\r\n"…), written before `extra`. Without
     /// `lengthKnown` the body follows until the connection closes (no Content-Length).
     func respond(_ head: HTTPRequestHead, status: Int, lines: [UInt8] = [], extra: [(String, String)] = [], body: [UInt8],
-                 close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false, lengthKnown: Bool = true) {
+                 close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false, lengthKnown: Bool = true,
+                 sharedBody: SharedBytes? = nil) {
         if let current, current == head { self.current = nil }
         let keepAlive = head.keepAlive && !close
         let withBody = !body.isEmpty && head.method != "HEAD"
@@ -45,7 +46,11 @@ extension HTTPSession {
         }
         out.append(literal: "\r\n")
         if joined { out += body }
-        send(out)
+        if let sharedBody, head.method != "HEAD" {
+            send(out, then: sharedBody)
+        } else {
+            send(out)
+        }
         if withBody, !joined { send(body) }
         if !keepAlive, !bodyFollows { finish() } // a streamed body closes when it ends
     }
@@ -68,6 +73,15 @@ extension HTTPSession {
     /// Queues bytes; what the host keeps queued afterwards holds back the next answers (`outputWindow`).
     func send(_ bytes: [UInt8]) {
         let queued = bytes.withUnsafeBytes { host.send(connection, $0) }
+        if queued >= 0 { queuedBytes = queued }
+    }
+
+    /// Queues bytes then a shared buffer's, in one gathered send.
+    func send(_ bytes: [UInt8], then shared: SharedBytes) {
+        let queued = bytes.withUnsafeBufferPointer { head in
+            let parts = [mona_send_part(shared: 0, data: head.baseAddress, offset: 0, size: head.count), shared.part()]
+            return parts.withUnsafeBufferPointer { host.send(connection, parts: $0) }
+        }
         if queued >= 0 { queuedBytes = queued }
     }
 

@@ -1,12 +1,17 @@
+#define _GNU_SOURCE
 #include "mona_system.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 void mona_system_tune_allocator(void) {
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
@@ -45,6 +50,38 @@ long mona_system_udp_send_segments(int fd, const void *to, unsigned to_size, con
     ssize_t sent;
     do {
         sent = sendmsg(fd, &message, MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    return sent < 0 ? -(long)errno : (long)sent;
+}
+
+void *mona_system_file_memory(size_t size, int *fd) {
+    *fd = -1;
+    int file = memfd_create("mona-shared", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (file < 0) return NULL;
+    if (ftruncate(file, (off_t)size) != 0) {
+        close(file);
+        return NULL;
+    }
+    (void)fcntl(file, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    if (memory == MAP_FAILED) {
+        close(file);
+        return NULL;
+    }
+    *fd = file;
+    return memory;
+}
+
+void mona_system_free_file_memory(void *memory, size_t size, int fd) {
+    if (memory) munmap(memory, size);
+    if (fd >= 0) close(fd);
+}
+
+long mona_system_sendfile(int out_fd, int in_fd, size_t offset, size_t count) {
+    off_t position = (off_t)offset;
+    ssize_t sent;
+    do {
+        sent = sendfile(out_fd, in_fd, &position, count);
     } while (sent < 0 && errno == EINTR);
     return sent < 0 ? -(long)errno : (long)sent;
 }

@@ -2,8 +2,9 @@ import Testing
 
 /// ABI 1.3 through the crpc fixture (C, the header alone) built with CRPC_SINK_FRAME: a pushed frame
 /// reaches every subscriber with one serial (a new one per push, 0 for a configuration sent to one late
-/// subscriber); shared buffers go out through tcp_send_parts by reference, and bad parts are refused
-/// without anything sent.
+/// subscriber); shared buffers go out through tcp_send_parts by reference (large ones by sendfile from
+/// the host's in-memory file), in order with the other sends, and bad parts are refused without
+/// anything sent.
 @Suite("ABI 1.3: frame serials and shared sends", .serialized)
 struct SharedSendTests {
     static let app = "function onConnection(client) end"
@@ -81,5 +82,36 @@ struct SharedSendTests {
         try session.expect("sendparts 0 1", "sendparts -1", "a released buffer is unknown")
         try session.expect("share again", "shared", "the connection is still fine")
         try session.expect("sendparts 0 5", "part:again")
+    }
+
+    /// What `sendparts offset size` of a `sharebig` buffer writes.
+    private static func part(_ offset: Int, _ size: Int) -> [UInt8] {
+        Array("part:".utf8) + (offset..<offset + size).map { UInt8($0 % 251) } + [10]
+    }
+
+    /// Large ranges of a large shared buffer (file-backed: sendfile) queued behind a full socket, a
+    /// borrowed send and small ranges between them: the reader gets every byte in order, then the end
+    /// of the stream, whether the plugin closes (after the queue drains) or half-closes.
+    @Test(arguments: ["hangup", "halfclose"])
+    func largeSharedRangesGoOutInOrderBehindAFullSocket(_ close: String) throws {
+        let harness = try LuaHarness(files: ["www/main.lua": Self.app])
+        let session = try harness.connect()
+        let size = 3 << 20 // more than a loopback socket takes at once
+        try session.expect("sharebig \(size)", "shared")
+        // The reader reads nothing until every command is in: the first send fills the socket.
+        try session.send("sendparts 0 \(size)")
+        try session.send("param a")
+        try session.send("sendparts 1000 300000")
+        try session.send("sendparts 5 10")
+        try session.send("sendparts 7 \(size - 7)")
+        try session.send(close)
+        var expected = Self.part(0, size)
+        expected += Array("param a absent\n".utf8)
+        expected += Self.part(1000, 300_000) + Self.part(5, 10) + Self.part(7, size - 7)
+        session.socket.setTimeout(10)
+        let received = try session.socket.receive(count: expected.count)
+        let firstDifference = received.indices.first { $0 >= expected.count || received[$0] != expected[$0] }
+        #expect(firstDifference == nil, "every byte in order (first difference at \(firstDifference ?? -1))")
+        #expect(session.socket.waitForEOF(), "then the end of the stream")
     }
 }

@@ -18,6 +18,13 @@ final class HLSPackager: LiveSink {
     private(set) var endedAt: Int64?
     /// Sessions waiting for the first segment.
     private var waiters: [Waiter] = []
+    /// Segments copied into host shared buffers when first asked for (key: sequence × 2, + 1 for
+    /// MPEG-TS): every viewer's send names the same bytes, which the host writes without copying
+    /// them (sendfile from its in-memory file); dropped as they leave the window.
+    private var sharedSegments: [Int: SharedBytes] = [:]
+    /// The playlists' bytes (key: MPEG-TS), made once per change of the window: every viewer's poll
+    /// asks for the same text.
+    private var playlists: [Bool: (name: String, bytes: [UInt8])] = [:]
 
     /// A session waiting, not kept alive by the wait.
     private struct Waiter {
@@ -57,8 +64,31 @@ final class HLSPackager: LiveSink {
         return .failure(.notPublishing)
     }
 
+    /// The bytes of segment `sequence` (fMP4, or MPEG-TS) in a host shared buffer; nil when it is not
+    /// in the window or the host cannot share buffers.
+    func sharedSegment(_ sequence: Int, ts: Bool) -> SharedBytes? {
+        let key = sequence &* 2 &+ (ts ? 1 : 0)
+        if let bytes = sharedSegments[key] { return bytes }
+        guard let segment = segmenter.segment(sequence), let bytes = SharedBytes(host: host, bytes: ts ? segment.ts : segment.bytes)
+        else { return nil }
+        if let oldest = segmenter.segments.first?.sequence {
+            sharedSegments = sharedSegments.filter { $0.key / 2 >= oldest }
+        }
+        sharedSegments[key] = bytes
+        return bytes
+    }
+
+    /// The media playlist of the window as it is (fMP4, or MPEG-TS), its segments named after `name`.
+    func playlist(name: String, ts: Bool) -> [UInt8] {
+        if let cached = playlists[ts], cached.name == name { return cached.bytes }
+        let bytes = Array(segmenter.playlist(name: name, ts: ts).utf8)
+        playlists[ts] = (name, bytes)
+        return bytes
+    }
+
     /// Ends the subscription and the client.
     func close() {
+        sharedSegments = [:]
         guard client != 0 else { return }
         host.closeClient(client)
         client = 0
@@ -81,6 +111,7 @@ final class HLSPackager: LiveSink {
         }
         running = true
         endedAt = nil
+        playlists = [:]
         return MONA_OK
     }
 
@@ -88,6 +119,7 @@ final class HLSPackager: LiveSink {
         running = false
         endedAt = host.monotonicMs
         segmenter.end()
+        playlists = [:]
         wakeWaiters()
         return MONA_OK
     }
@@ -105,7 +137,10 @@ final class HLSPackager: LiveSink {
     override func frame(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32, serial: UInt64) -> Int32 {
         let now = host.timeMs
         let cut = video ? segmenter.video(time: time, body: Array(bytes), wallMs: now) : segmenter.audio(time: time, body: Array(bytes), wallMs: now)
-        if cut { wakeWaiters() }
+        if cut {
+            playlists = [:]
+            wakeWaiters()
+        }
         return MONA_OK
     }
 }

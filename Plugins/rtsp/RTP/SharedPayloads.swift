@@ -44,7 +44,7 @@ final class SharedPayloads {
 final class RTPPayloads {
     let bytes: [UInt8]
     let ranges: [Range<Int>]
-    private var sharedCopy: SharedRTPBytes?
+    private var sharedCopy: SharedBytes?
     private var sharingFailed = false
 
     init(_ payloads: [[UInt8]]) {
@@ -61,9 +61,9 @@ final class RTPPayloads {
     }
 
     /// The payloads in a shared buffer of `host` (made once), or nil when the host has none to give.
-    func shared(_ host: MonaHost) -> SharedRTPBytes? {
+    func shared(_ host: MonaHost) -> SharedBytes? {
         if sharedCopy == nil, !sharingFailed {
-            sharedCopy = SharedRTPBytes(host: host, bytes: bytes)
+            sharedCopy = SharedBytes(host: host, bytes: bytes)
             sharingFailed = sharedCopy == nil
         }
         return sharedCopy
@@ -71,21 +71,4 @@ final class RTPPayloads {
 
     /// The payloads, as arrays (tests).
     var arrays: [[UInt8]] { ranges.map { Array(bytes[$0]) } }
-}
-
-/// A copy of bytes in a shared buffer of the host's (`shared_create`), given back when the last
-/// holder — the frame's cache entry, a player's output not yet flushed — lets it go; sends already
-/// queued keep the bytes alive in the host.
-final class SharedRTPBytes {
-    let handle: mona_handle
-    private let host: MonaHost
-
-    init?(host: MonaHost, bytes: [UInt8]) {
-        guard let (handle, memory) = host.createShared(size: bytes.count) else { return nil }
-        bytes.withUnsafeBytes { memory.copyMemory(from: $0) }
-        self.handle = handle
-        self.host = host
-    }
-
-    deinit { host.releaseShared(handle) }
 }

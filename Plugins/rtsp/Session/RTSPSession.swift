@@ -22,7 +22,7 @@ final class RTSPSession: MergedOutput {
     /// Ranges of shared buffers (RTP payloads) that go between `output`'s bytes, in order, and the
     /// buffers they name (held until written).
     var outputShared: [(at: Int, handle: mona_handle, range: Range<Int>)] = []
-    var outputBlocks: [SharedRTPBytes] = []
+    var outputBlocks: [SharedBytes] = []
     /// The bytes of those ranges.
     var outputSharedBytes = 0
     /// Gathered output is written past this size even inside a batch (as RTMP's).

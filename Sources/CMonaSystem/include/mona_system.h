@@ -1,5 +1,5 @@
 /* System calls and tuning the host needs where Swift has no access (glibc's malloc.h, control
- * messages). */
+ * messages, memfd_create, sendfile). */
 #ifndef MONA_SYSTEM_H
 #define MONA_SYSTEM_H
 
@@ -22,5 +22,19 @@ int mona_system_release_free_heap(void);
  *  EINVAL, ENOPROTOOPT or EOPNOTSUPP when the system or the route cannot segment. */
 long mona_system_udp_send_segments(int fd, const void *to, unsigned to_size, const void *data, size_t size,
                                    unsigned short segment);
+
+/** Memory backed by an anonymous in-memory file (memfd_create, sealed to its size): `size` bytes mapped
+ *  readable and writable, its descriptor in *fd (close-on-exec). NULL (and *fd -1) when the system
+ *  refuses (no memfd, descriptors or memory short): the caller then uses the heap. */
+void *mona_system_file_memory(size_t size, int *fd);
+
+/** Unmaps memory of mona_system_file_memory and closes its descriptor (pages a socket still sends
+ *  stay alive in the kernel until sent). */
+void mona_system_free_file_memory(void *memory, size_t size, int fd);
+
+/** sendfile(2) of [offset, offset + count) of `in_fd` to the non-blocking socket `out_fd`, retried on
+ *  EINTR: the bytes the socket took (> 0), 0 when the file ends first, or -errno (EAGAIN when the
+ *  socket is full; EINVAL or ENOSYS when this pair of descriptors cannot be used). */
+long mona_system_sendfile(int out_fd, int in_fd, size_t offset, size_t count);
 
 #endif

@@ -6,12 +6,16 @@ import Glibc
 
 /// Sending: the socket is tried first (one `writev` of every part, `uv_try_write`); what the kernel
 /// did not take is queued — borrowed bytes copied, ranges of shared buffers by reference — and written
-/// in order as the socket drains. At most one write is in libuv at a time: what comes meanwhile is
+/// in order as the socket drains. At most one write is in flight at a time: what comes meanwhile is
 /// appended to the next one (`pendingWrite`), so a peer that stops reading while many small sends
-/// arrive costs their bytes, not a request each.
+/// arrive costs their bytes, not a request each. A send naming a large range of a file-backed shared
+/// buffer goes by `sendfile` instead (WriteRequest.swift): the kernel takes the pages, not a copy.
 extension TCPConnection {
-    /// Bytes queued and not yet written to the kernel: in libuv, and waiting for the next write.
-    var queuedBytes: Int { uv_stream_get_write_queue_size(uvStream) + (pendingWrite?.byteCount ?? 0) }
+    /// Bytes queued and not yet written to the kernel: in libuv, in the direct write under way, and
+    /// waiting for the next write.
+    var queuedBytes: Int {
+        uv_stream_get_write_queue_size(uvStream) + (directWrite?.byteCount ?? 0) + (pendingWrite?.byteCount ?? 0)
+    }
 
     /// The write that takes what is queued next (created when needed).
     private var nextWrite: WriteRequest {
@@ -21,11 +25,14 @@ extension TCPConnection {
         return request
     }
 
-    /// Hands the waiting bytes to libuv when nothing is in flight (libuv then tries the socket at once),
-    /// or now whatever is in flight (`evenIfBusy`: libuv keeps the order). False when the connection failed.
+    /// Starts the waiting write when nothing is in flight (the socket is tried at once), or now whatever
+    /// is in flight (`evenIfBusy`: everything goes to libuv, which keeps the order — a direct write
+    /// under way included). False when the connection failed.
     @discardableResult
     func submitPendingWrite(evenIfBusy: Bool = false) -> Bool {
-        guard let request = pendingWrite, evenIfBusy || uv_stream_get_write_queue_size(uvStream) == 0 else { return true }
+        if evenIfBusy, let directWrite, !directWrite.handOver() { return false }
+        guard let request = pendingWrite,
+              evenIfBusy || (directWrite == nil && uv_stream_get_write_queue_size(uvStream) == 0) else { return true }
         pendingWrite = nil
         return request.submit()
     }
@@ -73,6 +80,7 @@ extension TCPConnection {
             var count = 0
             var lastHandle: mona_handle = 0
             var lastBlock: SharedBlock?
+            var fileRange = false
             for part in parts {
                 // size_t arrives as Int: a size or offset of 2^63 or more is negative here.
                 guard part.size >= 0, part.offset >= 0, part.size <= Int(UInt32.max) else { return Int64(MONA_E_INVAL) }
@@ -88,6 +96,7 @@ extension TCPConnection {
                     guard let block = lastBlock, part.offset <= block.size, part.size <= block.size - part.offset
                     else { return Int64(MONA_E_INVAL) }
                     base = UnsafeRawPointer(block.bytes + part.offset)
+                    if block.fd >= 0, part.size >= WriteRequest.sendfileMinimum { fileRange = true }
                 }
                 let (sum, overflow) = total.addingReportingOverflow(part.size)
                 guard !overflow else { return Int64(MONA_E_INVAL) }
@@ -101,6 +110,10 @@ extension TCPConnection {
                 return sendEncrypted((0..<count).map { UnsafeRawBufferPointer(start: buffers[$0].base, count: Int(buffers[$0].len)) })
             }
             var written = 0
+            if fileRange, queuedBytes == 0 { // sendfile: the write request's direct path
+                queue(parts: parts, shared: shared, skipping: 0)
+                return submitPendingWrite() ? afterSend() : Int64(MONA_E_CLOSED)
+            }
             if queuedBytes == 0 {
                 let result = uv_try_write(uvStream, buffers.baseAddress, UInt32(count))
                 if result >= 0 {
@@ -163,95 +176,4 @@ extension TCPConnection {
         let plugin = owner
         plugin.entry.tcp_writable?(plugin.instance, session, handle)
     }
-}
-
-/// One queued write: its libuv request, its pieces in order — borrowed bytes copied into one growing
-/// block, ranges of shared blocks (kept alive until written) — and the connection (kept alive until
-/// the callback). Filled while another write is in flight, submitted when that one completes.
-final class WriteRequest {
-    /// One piece: `count` bytes at `offset` of the copies (block nil) or of a shared block.
-    private struct Piece {
-        let block: SharedBlock?
-        let offset: Int
-        var count: Int
-    }
-
-    private let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
-    private let connection: TCPConnection
-    private var copies: UnsafeMutableRawPointer?
-    private var capacity = 0
-    private var used = 0
-    private var pieces: [Piece] = []
-    /// The bytes it holds.
-    private(set) var byteCount = 0
-
-    init(connection: TCPConnection) {
-        self.connection = connection
-        request.initialize(to: uv_write_t())
-    }
-
-    deinit {
-        free(copies)
-        request.deallocate()
-    }
-
-    /// Appends a copy of borrowed bytes.
-    func copy(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        if used + bytes.count > capacity {
-            capacity = max(used + bytes.count, 2 * capacity, 4096)
-            copies = realloc(copies, capacity)
-        }
-        (copies! + used).copyMemory(from: base, byteCount: bytes.count)
-        if let last = pieces.last, last.block == nil, last.offset + last.count == used {
-            pieces[pieces.count - 1].count += bytes.count
-        } else {
-            pieces.append(Piece(block: nil, offset: used, count: bytes.count))
-        }
-        used += bytes.count
-        byteCount += bytes.count
-    }
-
-    /// Appends a range of a shared block, by reference.
-    func reference(_ block: SharedBlock, offset: Int, size: Int) {
-        pieces.append(Piece(block: block, offset: offset, count: size))
-        byteCount += size
-    }
-
-    /// Hands the request to libuv (which tries to write at once if nothing is queued before it);
-    /// false when the connection failed.
-    func submit() -> Bool {
-        let buffers = pieces.map { piece in
-            uv_buf_init(((piece.block?.bytes ?? copies!) + piece.offset).assumingMemoryBound(to: CChar.self), UInt32(piece.count))
-        }
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        // libuv copies the buffer list; the bytes stay here until the callback.
-        let status = uv_write(request, connection.uvStream, buffers, UInt32(buffers.count)) { request, status in
-            let write = Unmanaged<WriteRequest>.fromOpaque(request!.pointee.data).takeRetainedValue()
-            if status == 0 { write.connection.owner.counters.pointee.sentBytes &+= UInt64(write.byteCount) }
-            write.connection.written(status)
-        }
-        guard status == 0 else {
-            Unmanaged<WriteRequest>.fromOpaque(request.pointee.data).release()
-            connection.failed(status)
-            return false
-        }
-        return true
-    }
-}
-
-/// A host-owned block of bytes a plugin fills once and sends to many connections (ABI 1.3
-/// `shared_create`); queued writes keep it alive by reference until they are written.
-final class SharedBlock {
-    let bytes: UnsafeMutableRawPointer
-    let size: Int
-
-    /// Nil when memory is short.
-    init?(size: Int) {
-        guard let memory = malloc(size) else { return nil }
-        bytes = memory
-        self.size = size
-    }
-
-    deinit { free(bytes) }
 }

@@ -41,6 +41,8 @@ final class TCPConnection: LoopHandle {
     static let drainLimitMs: UInt64 = 30_000
     /// Bytes queued while a write is in flight, for the next write (TCPConnection+Output.swift).
     var pendingWrite: WriteRequest?
+    /// The write in flight when it writes straight to the socket (sendfile), libuv carrying only its probe.
+    var directWrite: WriteRequest?
     /// The peer half-closed (end of its uvStream, or its TLS close_notify).
     private var peerFinished = false
     /// What the plugin asked with tcp_set_reading.
@@ -123,6 +125,7 @@ final class TCPConnection: LoopHandle {
         if reactor.connections[handle] === self { reactor.connections[handle] = nil }
         input = []
         pendingWrite = nil
+        directWrite = nil
         drainTimer?.cancel()
         drainTimer = nil
         handshakeTimer?.cancel()

@@ -675,8 +675,10 @@ typedef struct mona_host_api {
      * Read them only when struct_size covers them (MONA_HAS_FIELD(mona_host_api, ...)). */
 
     /** Creates a shared buffer of `size` bytes (> 0) and points *data at its memory, which the plugin
-     *  fills before the first tcp_send_parts that names it and never changes afterwards. Returns its
-     *  handle, or 0 (and *data NULL) when size is 0 or memory is short. */
+     *  fills before the first tcp_send_parts that names it and never changes afterwards (the host may
+     *  keep a large buffer in an in-memory file and have the kernel send its pages by reference, so a
+     *  change could reach connections still sending it). Returns its handle, or 0 (and *data NULL)
+     *  when size is 0 or memory is short. */
     mona_handle (*shared_create)(mona_host_ctx *ctx, size_t size, uint8_t **data);
     /** Gives up the plugin's use of a shared buffer: the handle is invalid afterwards, while the sends
      *  already queued with it keep its bytes alive until they are written. Harmless on 0. */

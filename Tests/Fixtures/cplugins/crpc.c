@@ -15,9 +15,11 @@
  *   Sink calls print "start <name>", "stop <name>", "meta <values>", "audio|video <time> <hex> <flags>",
  *   "data <format> <text>", "flush", "released". Built with -DCRPC_SINK_FRAME, frames come through
  *   sink_frame (ABI 1.3) and print "frame audio|video <time> <hex> <flags> <serial>".
- * Shared buffers (ABI 1.3): share <text>: shared_create holding text ("shared"); sendparts <offset>
- *   <size>: tcp_send_parts of "part:", that range of the shared buffer, "\n" (nothing but
- *   "sendparts <status>" when the host refuses); unshare: shared_release ("unshared").
+ * Shared buffers (ABI 1.3): share <text>: shared_create holding text ("shared"); sharebig <size>: one
+ *   of `size` bytes, byte i being i % 251 ("shared"); sendparts <offset> <size>: tcp_send_parts of
+ *   "part:", that range of the shared buffer, "\n" (nothing but "sendparts <status>" when the host
+ *   refuses); unshare: shared_release ("unshared").
+ * Connection: hangup: tcp_close graceful; halfclose: tcp_close MONA_CLOSE_WRITE (no answer to either).
  * RTMFP's services (crpc_groups.c): openid, join, leave, handshake, rendezvous, moved, steal.
  * Metrics (crpc_metrics.c): metrics, metricsfrom, metricsnull.
  * Hardening checks (crpc_checks.c): opensize, mvs, handles, foreign, work; -DCRPC_NO_AV_SINKS leaves
@@ -463,6 +465,17 @@ static void line(session *s, char *command) {
         s->shared = h->shared_create(h->ctx, size, &memory);
         if (s->shared != 0 && memory != NULL) memcpy(memory, command + 6, size);
         puts_(&out, s->shared != 0 && memory != NULL ? "shared" : "share-failed");
+    } else if (strncmp(command, "sharebig ", 9) == 0) {
+        uint8_t *memory = NULL;
+        size_t size = strtoul(command + 9, NULL, 10);
+        s->shared = h->shared_create(h->ctx, size, &memory);
+        if (s->shared != 0 && memory != NULL)
+            for (size_t i = 0; i < size; i++) memory[i] = (uint8_t)(i % 251);
+        puts_(&out, s->shared != 0 && memory != NULL ? "shared" : "share-failed");
+    } else if (strcmp(command, "hangup") == 0 || strcmp(command, "halfclose") == 0) {
+        h->tcp_close(h->ctx, s->connection, command[1] == 'a' ? MONA_CLOSE_GRACEFUL : MONA_CLOSE_WRITE);
+        h->buffer_free(h->ctx, &buffer);
+        return;
     } else if (strncmp(command, "sendparts ", 10) == 0) {
         char *offset = strtok(command + 10, " ");
         char *size = strtok(NULL, " ");
