@@ -3,10 +3,12 @@
 # valgrind's callgrind (deterministic: the same binary and load give the same count whatever else
 # the machine does). Compares builds side by side, e.g. before and after a change of the reactor.
 #
-# Usage: bench/instructions/run.sh LABEL=BIN [LABEL=BIN ...]
+# Usage: bench/instructions/run.sh LABEL=BIN[,metrics] [LABEL=BIN[,metrics] ...]
 #   LABEL   a name for the column (before, after, nio, libuv...)
 #   BIN     a folder holding MonaServer, libMonaEcho.so, libMonaHTTP.so and libMonaWebSocket.so
 #           (`swift build -c release --show-bin-path`)
+#   ,metrics  that server runs with `[metrics] enabled = true` (what the metrics cost: the same BIN
+#           twice, e.g. off=BIN on=BIN,metrics)
 # Env: DURATION=<s> length of each load under valgrind (default 3).
 # Needs: valgrind, wrk, curl; bench/echo and bench/websocket's C load tools (built here).
 #
@@ -32,7 +34,8 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 (($#)) || { usage >&2; exit 2; }
 [[ $1 == -h || $1 == --help ]] && { usage; exit 0; }
 for spec in "$@"; do
-    [[ $spec == *=* && -x ${spec#*=}/MonaServer ]] || bench_die "not LABEL=BIN with BIN/MonaServer: $spec"
+    bin=${spec#*=}
+    [[ $spec == *=* && -x ${bin%,metrics}/MonaServer ]] || bench_die "not LABEL=BIN[,metrics] with BIN/MonaServer: $spec"
 done
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || bench_die "valgrind is needed"
 command -v wrk >/dev/null || bench_die "wrk is needed"
@@ -81,6 +84,9 @@ count() {
 for spec in "$@"; do
     label=${spec%%=*}
     bin=${spec#*=}
+    metrics=false
+    [[ $bin == *,metrics ]] && metrics=true
+    bin=${bin%,metrics}
     dir="$BENCH_TMP/$label"
     "$ROOT/scripts/assemble.sh" "$bin" "$dir" >&2
     rm -f "$dir"/libMona*.so
@@ -115,6 +121,8 @@ library = libMonaEcho.so
 host = 127.0.0.1
 port = $ECHO_PORT
 udpPort = 0
+[metrics]
+enabled = $metrics
 EOF
     out="$dir/callgrind"
     mkdir -p "$out"
