@@ -21,6 +21,8 @@ final class RTSPPlugin: MonaPluginInstance {
     let parser = RTSPRequestParser()
     /// The last frames' RTP payloads, shared by their players.
     let sharedPayloads = SharedPayloads()
+    /// One SSRC, and one start per first key frame, for a publication's players; their shared `$` frames.
+    let sharedStreams = SharedStreams()
     /// The datagrams of one run being sent over UDP (reused: the loop is single-threaded).
     var datagrams: [UInt8] = []
     /// Merged writes towards TCP players (RTSP.writeDelay).

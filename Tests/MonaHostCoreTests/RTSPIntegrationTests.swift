@@ -162,7 +162,8 @@ struct RTSPIntegrationTests {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/gst-launch-1.0"), "scripts/setup.sh installs GStreamer")
         let (server, rtmp, rtsp, folder) = try Self.server()
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
-        let publisher = try Self.publisher("rtmp://127.0.0.1:\(rtmp)/live/gst", seconds: 12, format: ["-f", "flv"])
+        // Long enough for both runs on a loaded machine (each waits for a key frame, then decodes 2 s).
+        let publisher = try Self.publisher("rtmp://127.0.0.1:\(rtmp)/live/gst", seconds: 20, format: ["-f", "flv"])
         #expect(server.waitFor("publishing gst"))
         for transport in ["tcp", "udp"] {
             // rtspsrc, then H.264 and AAC depayloaded and decoded: each sink ends the pipeline (status 0) after
@@ -174,7 +175,7 @@ struct RTSPIntegrationTests {
             ])
             #expect(run.status == 0, "\(transport): \(run.output)")
         }
-        #expect(publisher.wait(timeout: 20).status == 0)
+        #expect(publisher.wait(timeout: 30).status == 0)
     }
 
     @Test func h265RecordedOverRTSPPlaysOverRTSP() throws {

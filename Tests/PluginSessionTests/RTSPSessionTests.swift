@@ -162,6 +162,68 @@ extension PluginSessions {
             #expect(Self.read(host.takeOutput(connection)).frames.filter { $0.channel == 0 }.count == 49, "written within the batch")
         }
 
+        /// TCP players that start on the same key frame are in the same state (one SSRC per publication
+        /// track, one start per key frame): their streams are byte for byte the same, and from the second
+        /// player on a frame's `$` frames are made once and named by reference. A player that starts on a
+        /// later key frame gets a stream of its own.
+        @Test func tcpPlayersStartingTogetherShareTheirFrames() throws {
+            let host = Self.started()
+            defer { host.destroy() }
+            host.publicationConfigs["cam"] = (Self.aacHeader, Self.avcHeader)
+            host.onSubscribed = { host.sinkStart($0) }
+            /// A player of the video track over TCP, PLAYing at once (nothing held): its connection,
+            /// subscription and RTP-Info.
+            func player() throws -> (FakeHost.Connection, FakeHost.Subscription, String) {
+                let before = Set(host.subscriptions.keys)
+                let connection = try #require(host.connect())
+                #expect(Self.request(host, connection, "DESCRIBE", "rtsp://127.0.0.1/live/cam", cseq: 1).answers.first?.status == 200)
+                let subscription = try #require(host.subscriptions.first { !before.contains($0.key) }?.value)
+                let setup = Self.request(host, connection, "SETUP", "rtsp://127.0.0.1/live/cam/trackID=0", cseq: 2,
+                                         ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"]).answers[0]
+                let session = try #require(setup.headers["Session"]?.split(separator: ";").first.map(String.init))
+                let play = try #require(Self.request(host, connection, "PLAY", "rtsp://127.0.0.1/live/cam/", cseq: 3,
+                                                     ["Session: \(session)"]).answers.first)
+                #expect(play.status == 200)
+                return (connection, subscription, try #require(play.headers["RTP-Info"]))
+            }
+            let players = try (0..<3).map { _ in try player() }
+            #expect(Set(players.map(\.2)).count == 1, "one RTP-Info for the three: \(players.map(\.2))")
+            var serial: UInt64 = 0
+            /// One frame to every subscriber, as the host delivers it (one serial).
+            func push(_ to: [FakeHost.Subscription], time: UInt32, _ bytes: [UInt8], key: Bool) {
+                serial += 1
+                for subscription in to {
+                    host.sinkFrame(subscription, kind: MONA_MEDIA_VIDEO, time: time, bytes, flags: key ? MONA_MEDIA_KEY : 0, serial: serial)
+                    host.sinkFlush(subscription)
+                }
+            }
+            let shared = host.count("shared_create")
+            push(players.map(\.1), time: 40, Self.avcFrame(key: false, size: 3000), key: false) // before any key frame: nothing
+            push(players.map(\.1), time: 80, Self.avcFrame(key: true, size: 9000), key: true)
+            push(players.map(\.1), time: 120, Self.avcFrame(key: false, size: 3000), key: false)
+            // A fourth player starts on the next key frame.
+            let late = try player()
+            push(players.map(\.1) + [late.1], time: 160, Self.avcFrame(key: false, size: 3000), key: false)
+            push(players.map(\.1) + [late.1], time: 200, Self.avcFrame(key: true, size: 9000), key: true)
+            #expect(late.2 != players[0].2, "another start, another RTP-Info")
+            host.advance(ms: 200)
+            #expect(players.allSatisfy { $0.0.closedHow == nil }, "nobody closed")
+            let streams = players.map { Self.read(host.takeOutput($0.0)).frames.filter { $0.channel == 0 }.map(\.bytes) }
+            #expect(streams[0].count == 8 + 3 + 3 + 8, "the key frames' SPS and PPS (one STAP-A), one FU-A run each, nothing before the first key frame")
+            #expect(streams[0].first.map { $0[12] & 0x1F } == 24, "the stream starts with the key frame's parameter sets")
+            #expect(streams[1] == streams[0] && streams[2] == streams[0], "the same bytes for the players that started together: \(streams.map(\.count))")
+            // Per frame: one shared buffer of payloads, one of `$` frames (made for the second player, reused by the third),
+            // and for the late player's frames a `$` frames buffer of its own state only if another shared it: none.
+            #expect(host.count("shared_create") - shared == 4 * 2, "\(host.count("shared_create") - shared) shared buffers")
+            let lateStream = Self.read(host.takeOutput(late.0)).frames.filter { $0.channel == 0 }.map(\.bytes)
+            #expect(lateStream.count == 8, "the late player starts on the second key frame")
+            #expect(lateStream.first.map { $0[12] & 0x1F } == 24)
+            let sequence = { (packet: [UInt8]) in Int(packet[2]) << 8 | Int(packet[3]) }
+            #expect(late.2.contains("seq=\(sequence(lateStream[0]));"), "RTP-Info names its first packet: \(late.2)")
+            #expect(players[0].2.contains("seq=\(sequence(streams[0][0]));"), "\(players[0].2)")
+            #expect(lateStream[0][8..<12] == streams[0][0][8..<12], "one SSRC per publication track")
+        }
+
         @Test func describeAnswersAtOnceFromTheCachedConfigurations() throws {
             let host = Self.started()
             defer { host.destroy() }

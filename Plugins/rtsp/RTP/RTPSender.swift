@@ -19,6 +19,24 @@ struct RTPSender {
         sequence = UInt16(bytes[8]) << 8 | UInt16(bytes[9])
     }
 
+    /// A sender of `ssrc` whose timestamp origin and first sequence number come from `seed` (6 bytes).
+    init(payloadType: UInt8, clockRate: Int, ssrc: UInt32, seed: [UInt8]) {
+        self.payloadType = payloadType
+        self.clockRate = clockRate
+        self.ssrc = ssrc
+        let bytes = seed + [UInt8](repeating: 0, count: max(0, 6 - seed.count))
+        origin = UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+        sequence = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
+    }
+
+    /// Counts `count` packets of `octets` payload bytes that went out from shared `$` frames (made by
+    /// another sender in the same state).
+    mutating func advance(packets count: Int, octets payload: Int) {
+        sequence &+= UInt16(truncatingIfNeeded: count)
+        packets &+= UInt32(truncatingIfNeeded: count)
+        octets &+= UInt32(truncatingIfNeeded: payload)
+    }
+
     /// The RTP timestamp of media time `ms` (milliseconds; may be fractional for audio).
     func timestamp(ms: Double) -> UInt32 {
         origin &+ UInt32(truncatingIfNeeded: Int64((ms * Double(clockRate) / 1000).rounded()))

@@ -22,6 +22,8 @@ final class SharedPayloads {
 
     private var video: Entry?
     private var audio: Entry?
+    /// The identity of the last payloads made (1, 2…): frames told apart without comparing bytes.
+    private var lastID: UInt64 = 0
 
     /// The payloads of a frame: from the cache when it holds this frame, else made by `make` and kept.
     /// `serial` is the host's for the frame (0: none, the bytes are compared).
@@ -32,7 +34,9 @@ final class SharedPayloads {
             if serial != 0, entry.serial == serial { return entry.payloads }
             if entry.source.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return entry.payloads }
         }
-        let entry = Entry(time: time, serial: serial, source: Array(bytes), sets: sets, maxPayload: maxPayload, payloads: RTPPayloads(make()))
+        lastID &+= 1
+        let entry = Entry(time: time, serial: serial, source: Array(bytes), sets: sets, maxPayload: maxPayload,
+                          payloads: RTPPayloads(make(), id: lastID))
         if isVideo { video = entry } else { audio = entry }
         return entry.payloads
     }
@@ -44,10 +48,13 @@ final class SharedPayloads {
 final class RTPPayloads {
     let bytes: [UInt8]
     let ranges: [Range<Int>]
+    /// Different for every payloads SharedPayloads made; 0: made elsewhere (never shared as `$` frames).
+    let id: UInt64
     private var sharedCopy: SharedBytes?
     private var sharingFailed = false
 
-    init(_ payloads: [[UInt8]]) {
+    init(_ payloads: [[UInt8]], id: UInt64 = 0) {
+        self.id = id
         var bytes: [UInt8] = []
         bytes.reserveCapacity(payloads.reduce(0) { $0 + $1.count })
         var ranges: [Range<Int>] = []

@@ -118,8 +118,12 @@ extension RTSPSession {
             track.inbound = RTSPInbound(track: announced!.tracks[index])
         } else {
             let clock = video ? 90000 : playout.audio?.sampleRate ?? 90000
-            track.sender = RTPSender(payloadType: video ? SDPDescription.videoPayloadType : SDPDescription.audioPayloadType,
-                                     clockRate: clock, random: host.randomBytes(10))
+            let payloadType = video ? SDPDescription.videoPayloadType : SDPDescription.audioPayloadType
+            // One SSRC per publication track for all its players (SharedStreams); the rest is set at PLAY.
+            track.sender = streamName.isEmpty
+                ? RTPSender(payloadType: payloadType, clockRate: clock, random: host.randomBytes(10))
+                : RTPSender(payloadType: payloadType, clockRate: clock,
+                            ssrc: plugin.sharedStreams.ssrc(streamName, video: video) { host.randomBytes(4) }, seed: host.randomBytes(6))
         }
         tracks[index] = track
         if sessionID == nil { sessionID = Hex.encode(host.randomBytes(8)).uppercased() }
@@ -132,9 +136,18 @@ extension RTSPSession {
         }
         let held = playout.takeHeld()
         let firstVideo = held.first { $0.video }
+        // Players that start on the same key frame start in the same state (SharedStreams); without a
+        // key frame held, the stream starts on the next one (audio waits for it too).
+        let start = held.first.map { SharedStreams.StartKey.held(time: $0.time, size: $0.bytes.count) }
+            ?? plugin.sharedStreams.nextStart(streamName)
+        if held.isEmpty, described.video != nil, tracks.values.contains(where: { $0.sender?.packets == 0 }) { awaitingKeyFrame = true }
         var infos: [String] = []
         let base = request.url.trimmingSuffix("/")
         for track in tracks.values.sorted(by: { $0.index < $1.index }) {
+            if let sender = track.sender, sender.packets == 0, !streamName.isEmpty { // a first PLAY (not one after PAUSE)
+                let seed = plugin.sharedStreams.start(streamName, video: track.video, on: start) { host.randomBytes(6) }
+                track.sender = RTPSender(payloadType: sender.payloadType, clockRate: sender.clockRate, ssrc: sender.ssrc, seed: seed)
+            }
             guard let sender = track.sender else { continue }
             let first = held.first { $0.video == track.video } ?? firstVideo
             let ms = first.map { Double($0.time) + (track.video ? Double(Self.compositionOffset($0.bytes)) : 0) } ?? Double(playout.latest)
@@ -184,6 +197,11 @@ extension RTSPSession {
         }
         if flags & MONA_MEDIA_CONFIG == 0, queued > RTSPPlugin.congestion { return MONA_E_AGAIN }
         playout.frame(video: video, time: time, bytes: bytes, flags: flags, hold: false)
+        if awaitingKeyFrame { // started without a key frame held: nothing before the next one
+            guard video, flags & MONA_MEDIA_KEY != 0, flags & MONA_MEDIA_CONFIG == 0 else { return MONA_OK }
+            awaitingKeyFrame = false
+        }
+        if video, flags & MONA_MEDIA_KEY != 0 { plugin.sharedStreams.keyFrame(streamName, serial: serial) }
         if video {
             guard let index = described.video, let track = tracks[index], track.sender != nil, let config = playout.video,
                   let parsed = FLVMedia.video(bytes), !parsed.config else { return MONA_OK }

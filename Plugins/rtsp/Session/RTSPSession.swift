@@ -33,7 +33,7 @@ final class RTSPSession: MergedOutput {
     var listedForMerge = false
     var lastBatchEnd: Int64?
     var batchGap: Int64 = 0
-    var hasOutput: Bool { !output.isEmpty }
+    var hasOutput: Bool { !output.isEmpty || !outputShared.isEmpty }
     /// What the host had queued after the last send (0 once drained).
     private(set) var queued: Int64 = 0
     var closing = false
@@ -50,6 +50,8 @@ final class RTSPSession: MergedOutput {
     var playout = RTSPPlayout()
     var described: (video: Int?, audio: Int?) = (nil, nil)
     var playing = false
+    /// PLAY found no key frame held: frames wait for the next key frame.
+    var awaitingKeyFrame = false
     /// The NTP↔media mapping of the sender reports: this wall time (ms) is that media time (ms).
     var anchor: (wall: Int64, media: Double)?
     /// A DESCRIBE waiting for codec configurations: its request and time-out timer.
@@ -213,7 +215,7 @@ final class RTSPSession: MergedOutput {
     /// Writes the gathered output: one send, the RTP payloads it names by reference.
     func flush() {
         waitingSince = nil
-        guard !output.isEmpty, !closing else { return }
+        guard hasOutput, !closing else { return }
         let result = outputShared.isEmpty ? output.withUnsafeBytes { host.send(connection, $0) } : sendWithShared()
         output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
         outputShared.removeAll(keepingCapacity: true)
@@ -234,14 +236,15 @@ final class RTSPSession: MergedOutput {
         defer { plugin.sendParts = parts }
         parts.removeAll(keepingCapacity: true)
         return output.withUnsafeBytes { bytes in
-            let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            // No base when the output holds shared ranges only (`$` frames shared whole): then no bytes part either.
+            let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
             var start = 0
             for reference in outputShared {
-                if reference.at > start { parts.append(mona_send_part(shared: 0, data: base + start, offset: 0, size: reference.at - start)) }
+                if reference.at > start, let base { parts.append(mona_send_part(shared: 0, data: base + start, offset: 0, size: reference.at - start)) }
                 parts.append(mona_send_part(shared: reference.handle, data: nil, offset: reference.range.lowerBound, size: reference.range.count))
                 start = reference.at
             }
-            if bytes.count > start { parts.append(mona_send_part(shared: 0, data: base + start, offset: 0, size: bytes.count - start)) }
+            if bytes.count > start, let base { parts.append(mona_send_part(shared: 0, data: base + start, offset: 0, size: bytes.count - start)) }
             return parts.withUnsafeBufferPointer { host.send(connection, parts: $0) }
         }
     }
@@ -263,6 +266,31 @@ final class RTSPSession: MergedOutput {
             output = []
             defer { output = out }
             let last = ranges.count - 1
+            if payloads.id != 0, host.sharesBuffers {
+                // The same frame in the same state as another player's: its `$` frames, made once.
+                let key = SharedStreams.FrameKey(payloads: payloads.id, channel: channel, payloadType: sender.payloadType,
+                                                 ssrc: sender.ssrc, sequence: sender.sequence, timestamp: timestamp)
+                let frames = plugin.sharedStreams.frame(video: track.video, key) {
+                    var copy = sender
+                    var bytes: [UInt8] = []
+                    bytes.reserveCapacity(payloads.bytes.count + 16 * ranges.count)
+                    payloads.bytes.withUnsafeBytes { all in
+                        for index in ranges.indices {
+                            let payload = UnsafeRawBufferPointer(rebasing: all[ranges[index]])
+                            copy.appendHeader(payloadSize: payload.count, timestamp: timestamp, marker: index == last, channel: channel, to: &bytes)
+                            bytes.append(contentsOf: payload)
+                        }
+                    }
+                    return SharedBytes(host: host, bytes: bytes)
+                }
+                if let frames {
+                    outputBlocks.append(frames)
+                    outputShared.append((out.count, frames.handle, 0..<frames.count))
+                    outputSharedBytes += frames.count
+                    sender.advance(packets: ranges.count, octets: payloads.bytes.count)
+                    return
+                }
+            }
             if let shared = payloads.shared(host) {
                 outputBlocks.append(shared)
                 out.reserveCapacity(out.count + 16 * ranges.count)

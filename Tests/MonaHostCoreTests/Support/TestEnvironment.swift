@@ -79,7 +79,10 @@ enum TestEnvironment {
     {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        // Children inherit the test runner's blocked signals: `timeout`'s TERM would never reach a tool that
+        // hangs, so a time-out kills (KILL cannot be blocked) and the run still ends.
+        process.arguments = executable == "/usr/bin/timeout" && arguments.first.map({ !$0.hasPrefix("-") }) == true
+            ? ["-s", "KILL"] + arguments : arguments
         if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
