@@ -156,14 +156,14 @@ final class WriteRequest {
         return true
     }
 
-    /// `count` bytes went to the kernel.
+    /// `count` bytes went to the kernel: the blocks wholly written go at once.
     private func consume(_ count: Int) {
         connection.owner.counters.pointee.sentBytes &+= UInt64(count)
-        advance(count)
+        advance(count, keepingBlocks: false)
     }
 
-    /// Moves the start past `count` bytes.
-    private func advance(_ count: Int) {
+    /// Moves the start past `count` bytes; pieces handed to libuv keep their blocks until this request goes.
+    private func advance(_ count: Int, keepingBlocks: Bool) {
         byteCount -= count
         var left = count
         while left > 0 {
@@ -174,7 +174,7 @@ final class WriteRequest {
                 return
             }
             left -= size
-            pieces[first] = Piece(block: nil, offset: 0, count: 0) // the block goes now
+            if !keepingBlocks { pieces[first] = Piece(block: nil, offset: 0, count: 0) }
             first += 1
         }
     }
@@ -208,19 +208,7 @@ final class WriteRequest {
             return false
         }
         if which == probe { probeBytes = bytes } else { wholeBytes = bytes }
-        // Handed over: libuv owns those bytes now (pieces keep their blocks until this request goes).
-        byteCount -= bytes
-        var left = bytes
-        while left > 0 {
-            let size = pieces[first].count
-            if left < size {
-                pieces[first].offset += left
-                pieces[first].count -= left
-                break
-            }
-            left -= size
-            first += 1
-        }
+        advance(bytes, keepingBlocks: true) // libuv writes from them until the callback
         return true
     }
 
