@@ -97,7 +97,7 @@ extension HTTPSession {
     /// A segment's bytes, from the packager's shared copy when the host has shared buffers.
     private func respondSegment(_ head: HTTPRequestHead, _ packager: HLSPackager, _ segment: HLSSegmenter.Segment, ts: Bool, type: String) {
         let extra = [("Content-Type", type), ("Cache-Control", "max-age=60")]
-        if head.method != "HEAD", let shared = packager.sharedSegment(segment.sequence, ts: ts) {
+        if let shared = packager.sharedSegment(segment.sequence, ts: ts) { // HEAD: its length, no body
             respond(head, status: 200, extra: extra, body: [], contentLength: shared.count, sharedBody: shared)
         } else {
             respond(head, status: 200, extra: extra, body: ts ? segment.ts : segment.bytes)

@@ -216,9 +216,9 @@ final class HTTPSession {
             return // the application answered through its writer
         case .deny(let kind, let message):
             // No such file: a live stream of that name, if it runs (HTTP-FLV as in 1.x, HLS).
-            if kind == MONA_ERR_NOTFOUND, head.method == "GET" {
-                if plugin.flv, let name = Self.liveName(location.file), playLive(head, name: name) { return }
-                if playHLS(head, location) { return }
+            if kind == MONA_ERR_NOTFOUND, head.method == "GET" || head.method == "HEAD" {
+                if head.method == "GET", plugin.flv, let name = Self.liveName(location.file), playLive(head, name: name) { return }
+                if playHLS(head, location) { return } // HEAD: the same heads, no body
             }
             // The host's refusals name only the file asked for; a failing onRead says nothing more.
             let known = kind == MONA_ERR_PERMISSION || kind == MONA_ERR_NOTFOUND

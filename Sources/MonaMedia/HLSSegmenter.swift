@@ -14,10 +14,10 @@ public struct HLSSegmenter {
         public let duration: Double
         /// Wall clock of its first frame (ms since 1970): EXT-X-PROGRAM-DATE-TIME.
         public let wallMs: Int64
-        /// moof + mdat.
-        public let bytes: [UInt8]
-        /// The same frames in MPEG-TS (empty without `withTS`).
-        public let ts: [UInt8]
+        /// moof + mdat (empty once given up: `dropBytes`).
+        public internal(set) var bytes: [UInt8]
+        /// The same frames in MPEG-TS (empty without `withTS`, or once given up).
+        public internal(set) var ts: [UInt8]
     }
 
     public let targetMs: UInt32
@@ -200,6 +200,13 @@ public struct HLSSegmenter {
     public func segment(_ sequence: Int) -> Segment? {
         guard let first = segments.first, sequence >= first.sequence, sequence - first.sequence < segments.count else { return nil }
         return segments[sequence - first.sequence]
+    }
+
+    /// Gives up the bytes of segment `sequence` (the caller keeps a copy): the window still lists it.
+    public mutating func dropBytes(_ sequence: Int) {
+        guard let first = segments.first, sequence >= first.sequence, sequence - first.sequence < segments.count else { return }
+        segments[sequence - first.sequence].bytes = []
+        segments[sequence - first.sequence].ts = []
     }
 
     /// The media playlist of the window: fMP4 (HLS version 7), segments "<name>.<sequence>.m4s" next to

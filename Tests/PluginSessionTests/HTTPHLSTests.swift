@@ -43,9 +43,16 @@ extension PluginSessions {
             #expect(connection.outputText.contains("Content-Type: video/mp4"))
             #expect(Self.body(connection.outputText).dropFirst(4).hasPrefix("ftyp"))
             _ = host.takeOutput(connection)
+            let gathered = host.count("tcp_send_parts")
             host.receive(connection, "GET /live/cam.0.m4s HTTP/1.1\r\nHost: test\r\n\r\n")
             #expect(Self.body(connection.outputText).dropFirst(4).hasPrefix("moof"), "\(connection.outputText.prefix(300))")
-            _ = host.takeOutput(connection)
+            #expect(host.count("tcp_send_parts") == gathered + 1, "head and the segment's shared buffer in one send")
+            let segment = host.takeOutput(connection)
+            let headEnd = try #require(segment.indices.first { Array(segment[$0...].prefix(4)) == [13, 10, 13, 10] }) + 4
+            #expect(String(decoding: segment[..<headEnd], as: UTF8.self).contains("Content-Length: \(segment.count - headEnd)\r\n"))
+            // The segmenter gave its copy up: HEAD still knows the length, and sends no body.
+            host.receive(connection, "HEAD /live/cam.0.m4s HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(host.takeOutput(connection) == Array(segment[..<headEnd]), "the GET's head, no body")
             host.receive(connection, "GET /live/cam.1.m4s HTTP/1.1\r\nHost: test\r\n\r\n")
             #expect(connection.outputText.hasPrefix("HTTP/1.1 404"), "not cut yet")
             _ = host.takeOutput(connection)
@@ -54,6 +61,9 @@ extension PluginSessions {
             host.receive(connection, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
             let last = Self.body(connection.outputText)
             #expect(last.contains("cam.1.m4s\n#EXT-X-ENDLIST\n"), "\(last)")
+            _ = host.takeOutput(connection)
+            host.receive(connection, "GET /live/cam.1.m4s HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(Self.body(connection.outputText).dropFirst(4).hasPrefix("moof"), "the segment the end cut is served too")
         }
 
         @Test func aNameNotPublishingIs404AndOnSubscribeMayRefuse() throws {

@@ -18,10 +18,13 @@ final class HLSPackager: LiveSink {
     private(set) var endedAt: Int64?
     /// Sessions waiting for the first segment.
     private var waiters: [Waiter] = []
-    /// Segments copied into host shared buffers when first asked for (key: sequence × 2, + 1 for
-    /// MPEG-TS): every viewer's send names the same bytes, which the host writes without copying
-    /// them (sendfile from its in-memory file); dropped as they leave the window.
+    /// Segments moved into host shared buffers as they are cut (key: sequence × 2, + 1 for MPEG-TS):
+    /// every viewer's send names the same bytes, which the host writes without copying them (sendfile
+    /// from its in-memory file); dropped as they leave the window. The segmenter keeps no copy of a
+    /// segment moved whole.
     private var sharedSegments: [Int: SharedBytes] = [:]
+    /// The newest segment moved.
+    private var lastShared: Int?
     /// The playlists' bytes (key: MPEG-TS), made once per change of the window: every viewer's poll
     /// asks for the same text.
     private var playlists: [Bool: (name: String, bytes: [UInt8])] = [:]
@@ -69,13 +72,25 @@ final class HLSPackager: LiveSink {
     func sharedSegment(_ sequence: Int, ts: Bool) -> SharedBytes? {
         let key = sequence &* 2 &+ (ts ? 1 : 0)
         if let bytes = sharedSegments[key] { return bytes }
-        guard let segment = segmenter.segment(sequence), let bytes = SharedBytes(host: host, bytes: ts ? segment.ts : segment.bytes)
+        guard let segment = segmenter.segment(sequence), !(ts ? segment.ts : segment.bytes).isEmpty,
+              let bytes = SharedBytes(host: host, bytes: ts ? segment.ts : segment.bytes)
         else { return nil }
         if let oldest = segmenter.segments.first?.sequence {
             sharedSegments = sharedSegments.filter { $0.key / 2 >= oldest }
         }
         sharedSegments[key] = bytes
         return bytes
+    }
+
+    /// Moves the segments cut since the last call into shared buffers (kept by the segmenter when the
+    /// host cannot share: they are copied when asked for).
+    private func shareNewSegments() {
+        for segment in segmenter.segments where segment.sequence > (lastShared ?? Int.min) {
+            lastShared = segment.sequence
+            let mp4 = sharedSegment(segment.sequence, ts: false)
+            let ts = segment.ts.isEmpty ? nil : sharedSegment(segment.sequence, ts: true)
+            if mp4 != nil, ts != nil || segment.ts.isEmpty { segmenter.dropBytes(segment.sequence) }
+        }
     }
 
     /// The media playlist of the window as it is (fMP4, or MPEG-TS), its segments named after `name`.
@@ -119,6 +134,7 @@ final class HLSPackager: LiveSink {
         running = false
         endedAt = host.monotonicMs
         segmenter.end()
+        shareNewSegments()
         playlists = [:]
         wakeWaiters()
         return MONA_OK
@@ -138,6 +154,7 @@ final class HLSPackager: LiveSink {
         let now = host.timeMs
         let cut = video ? segmenter.video(time: time, body: Array(bytes), wallMs: now) : segmenter.audio(time: time, body: Array(bytes), wallMs: now)
         if cut {
+            shareNewSegments()
             playlists = [:]
             wakeWaiters()
         }
