@@ -34,7 +34,7 @@ extension TCPConnection {
         guard let request = pendingWrite,
               evenIfBusy || (directWrite == nil && uv_stream_get_write_queue_size(uvStream) == 0) else { return true }
         pendingWrite = nil
-        return request.submit()
+        return request.submit(direct: !evenIfBusy) // a half-close's writes all go to libuv, before its shutdown
     }
 
     private var canSend: Bool { isOpen && !isClosing && !closing && !outputClosed }

@@ -81,9 +81,9 @@ final class WriteRequest {
     }
 
     /// Starts the write (nothing of the connection's is in flight, unless libuv is to queue it behind);
-    /// false when the connection failed.
-    func submit() -> Bool {
-        let direct = connection.tls == nil && !Self.sendfileUnavailable
+    /// `direct`: it may write straight to the socket. False when the connection failed.
+    func submit(direct allowed: Bool = true) -> Bool {
+        let direct = allowed && connection.tls == nil && !Self.sendfileUnavailable
             && uv_stream_get_write_queue_size(connection.uvStream) == 0
             && pieces.contains { $0.block.map { $0.fd >= 0 } == true && $0.count >= Self.sendfileMinimum }
         return direct ? writeDirectly() : handToLibuv(whole, limit: .max)
