@@ -6,7 +6,7 @@ import Testing
 /// reuse it to run Lua applications under test.
 final class LuaHarness {
     let folder: String
-    let port: UInt16
+    private(set) var port: UInt16 = 0
     private(set) var server: ServerProcess
     private let arguments: [String]
     private let log: Int
@@ -22,16 +22,24 @@ final class LuaHarness {
         try FileManager.default.createDirectory(atPath: "\(folder)/www", withIntermediateDirectories: true)
         try TestEnvironment.buildCPlugin("crpc", into: "\(folder)/plugins", defines: crpcDefines)
         for (path, content) in files { try Self.write(content, to: "\(folder)/\(path)") }
-        port = TestEnvironment.freePort()
-        let ini = "RTMFP.port=0\nRTMP.port=0\nHTTP.port=0\nRTSP.port=0\n\(extra)\n[plugins]\npath=plugins\n[rpc]\nlibrary=libcrpc.so\nhost=127.0.0.1\nport=\(port)\n"
         executable = ownExecutable ? "\(folder)/MonaServer" : "\(TestEnvironment.products)/MonaServer"
         if ownExecutable {
             try FileManager.default.copyItem(atPath: "\(TestEnvironment.products)/MonaServer", toPath: executable)
         }
         self.arguments = arguments
         self.log = log
-        server = try ServerProcess(directory: folder, ini: ini, extra: arguments, log: log, executable: executable)
-        try server.waitUntilStarted()
+        // The port is free when picked, not reserved: another test's listener (or a connection's source
+        // port) may take it before the server binds it. The server then says it cannot listen: again on another.
+        var attempt = 0
+        while true {
+            port = TestEnvironment.freePort()
+            let ini = "RTMFP.port=0\nRTMP.port=0\nHTTP.port=0\nRTSP.port=0\n\(extra)\n[plugins]\npath=plugins\n[rpc]\nlibrary=libcrpc.so\nhost=127.0.0.1\nport=\(port)\n"
+            server = try ServerProcess(directory: folder, ini: ini, extra: arguments, log: log, executable: executable)
+            try server.waitUntilStarted()
+            attempt += 1
+            guard server.output.contains("rpc: cannot listen on TCP"), attempt < 3 else { break }
+            _ = server.terminate()
+        }
     }
 
     /// Starts the server again on the same folder (after a stop or a kill).
