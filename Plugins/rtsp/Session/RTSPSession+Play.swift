@@ -119,8 +119,9 @@ extension RTSPSession {
         } else {
             let clock = video ? 90000 : playout.audio?.sampleRate ?? 90000
             let payloadType = video ? SDPDescription.videoPayloadType : SDPDescription.audioPayloadType
-            // One SSRC per publication track for all its players (SharedStreams); the rest is set at PLAY.
-            track.sender = streamName.isEmpty
+            // TCP players (they share `$` frames): one SSRC per publication track (SharedStreams), the rest
+            // set at PLAY; a UDP player's sender is its own.
+            track.sender = streamName.isEmpty || track.channel == nil
                 ? RTPSender(payloadType: payloadType, clockRate: clock, random: host.randomBytes(10))
                 : RTPSender(payloadType: payloadType, clockRate: clock,
                             ssrc: plugin.sharedStreams.ssrc(streamName, video: video) { host.randomBytes(4) }, seed: host.randomBytes(6))
@@ -140,11 +141,12 @@ extension RTSPSession {
         // key frame held, the stream starts on the next one (audio waits for it too).
         let start = held.first.map { SharedStreams.StartKey.held(time: $0.time, size: $0.bytes.count) }
             ?? plugin.sharedStreams.nextStart(streamName)
-        if held.isEmpty, described.video != nil, tracks.values.contains(where: { $0.sender?.packets == 0 }) { awaitingKeyFrame = true }
+        let sharing = !streamName.isEmpty && tracks.values.contains { $0.channel != nil && $0.sender?.packets == 0 }
+        if sharing, held.isEmpty, described.video != nil { awaitingKeyFrame = true }
         var infos: [String] = []
         let base = request.url.trimmingSuffix("/")
         for track in tracks.values.sorted(by: { $0.index < $1.index }) {
-            if let sender = track.sender, sender.packets == 0, !streamName.isEmpty { // a first PLAY (not one after PAUSE)
+            if sharing, track.channel != nil, let sender = track.sender, sender.packets == 0 { // a first PLAY (not one after PAUSE)
                 let seed = plugin.sharedStreams.start(streamName, video: track.video, on: start) { host.randomBytes(6) }
                 track.sender = RTPSender(payloadType: sender.payloadType, clockRate: sender.clockRate, ssrc: sender.ssrc, seed: seed)
             }
