@@ -203,6 +203,37 @@ bench_raise_nofile() {
     fi
 }
 
+# bench_record KEY LINE: the figures of one load run (a load tool's LINE: seconds, srv_ns, bytes,
+# mbit_per_s, delivered_pct, srv_rss_kb, load_cpu_pct) into the caller's tables under KEY: MBPS,
+# DELIV, UTIL (server CPU %), CPUGB (server CPU seconds per delivered GB), RSS (MiB), LUTIL (load CPU %).
+bench_record() {
+    local key=$1 line=$2 secs cpu
+    secs=$(bench_kv seconds "$line")
+    cpu=$(awk -v ns="$(bench_kv srv_ns "$line")" 'BEGIN { printf "%.4f", ns / 1e9 }')
+    MBPS[$key]=$(bench_kv mbit_per_s "$line")
+    DELIV[$key]=$(bench_kv delivered_pct "$line")
+    UTIL[$key]=$(awk -v c="$cpu" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')
+    CPUGB[$key]=$(awk -v c="$cpu" -v b="$(bench_kv bytes "$line")" 'BEGIN { printf "%.3f", c / (b / 1e9) }')
+    RSS[$key]=$(awk -v k="$(bench_kv srv_rss_kb "$line")" 'BEGIN { printf "%.1f", k / 1024 }')
+    LUTIL[$key]=$(bench_kv load_cpu_pct "$line")
+}
+
+# bench_rtsp_codecs URL PID...: the codecs ffprobe finds reading URL over RTSP (TCP), sorted and joined
+# by commas ("aac,h264" for the media benches' source), tried for up to 10 s while every PID lives
+# (a publisher still connecting).
+bench_rtsp_codecs() {
+    local url=$1 codecs= try pid
+    shift
+    for ((try = 1; try <= 10; try++)); do
+        codecs=$(timeout 15 ffprobe -v error -rtsp_transport tcp -show_entries stream=codec_name -of csv=p=0 \
+            "$url" 2>/dev/null | sort | paste -sd, -) || true
+        [[ $codecs == aac,h264 ]] && break
+        for pid; do bench_alive "$pid" || break 2; done
+        sleep 1
+    done
+    echo "$codecs"
+}
+
 # bench_source_flv FILE: encodes the media benches' source once into FILE (30 s of testsrc2 1280x720
 # 30 fps + sine, libx264 ultrafast zerolatency 6 Mbit/s, GOP 60, AAC 128 kbit/s, FLV).
 bench_source_flv() {

@@ -163,7 +163,7 @@ declare -A MBPS DELIV UTIL CPUGB RSS LUTIL
 
 # run KEY LABEL: a fresh server and publisher, each viewer count, stop.
 run() {
-    local key=$1 label=$2 rtmp http pids n line rc ns bytes secs cpu try
+    local key=$1 label=$2 rtmp http pids n line rc ns bytes try
     rtmp=$(bench_free_port)
     http=$(bench_free_port)
     echo "[$label] starting on 127.0.0.1:$rtmp (RTMP) and :$http (HTTP)" >&2
@@ -200,14 +200,7 @@ run() {
             bench_alive "$SERVER_PID" || { tail -n 20 "$SERVER_LOG" >&2; break; }
             continue
         fi
-        secs=$(bench_kv seconds "$line")
-        cpu=$(awk -v ns="$ns" 'BEGIN { printf "%.4f", ns / 1e9 }')
-        MBPS[$key:$n]=$(bench_kv mbit_per_s "$line")
-        DELIV[$key:$n]=$(bench_kv delivered_pct "$line")
-        UTIL[$key:$n]=$(awk -v c="$cpu" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')
-        CPUGB[$key:$n]=$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.3f", c / (b / 1e9) }')
-        RSS[$key:$n]=$(awk -v k="$(bench_kv srv_rss_kb "$line")" 'BEGIN { printf "%.1f", k / 1024 }')
-        LUTIL[$key:$n]=$(bench_kv load_cpu_pct "$line")
+        bench_record "$key:$n" "$line"
         sleep 1
     done
     bench_stop "$pub" 3 || true

@@ -130,14 +130,7 @@ bench_track "$PUB_PID"
 
 # The publication must be there and decodable: ffprobe reads it back over RTSP (retried while
 # ffmpeg connects).
-codecs=
-for ((try = 1; try <= 10; try++)); do
-    codecs=$(timeout 15 ffprobe -v error -rtsp_transport tcp -show_entries stream=codec_name -of csv=p=0 \
-        "rtsp://127.0.0.1:$RTSP_PORT/live/$STREAM" 2>/dev/null | sort | paste -sd, -) || true
-    [[ $codecs == aac,h264 ]] && break
-    bench_alive "$PUB_PID" || break
-    sleep 1
-done
+codecs=$(bench_rtsp_codecs "rtsp://127.0.0.1:$RTSP_PORT/live/$STREAM" "$PUB_PID")
 [[ $codecs == aac,h264 ]] || bench_die "ffprobe over RTSP found '$codecs'; publisher: $(tail -n 3 "$BENCH_TMP/publisher.log")"
 echo "publication checked with ffprobe over RTSP: $codecs" >&2
 
@@ -147,7 +140,7 @@ declare -A MBPS DELIV UTIL CPUGB RSS LUTIL
 
 # measure KIND N: one load run; fills the tables under "KIND:N".
 measure() {
-    local kind=$1 n=$2 line rc=0 secs ns bytes cpu
+    local kind=$1 n=$2 line rc=0 ns bytes
     bench_check_idle
     echo "[$kind] $n players, ${SETTLE}s settle + ${DURATION}s window" >&2
     local limit=$((120 + SETTLE + DURATION + 30))
@@ -172,14 +165,7 @@ measure() {
         bench_alive "$PUB_PID" || bench_die "the publisher died: $(tail -n 3 "$BENCH_TMP/publisher.log")"
         return 0
     fi
-    secs=$(bench_kv seconds "$line")
-    cpu=$(awk -v ns="$ns" 'BEGIN { printf "%.4f", ns / 1e9 }')
-    MBPS[$kind:$n]=$(bench_kv mbit_per_s "$line")
-    DELIV[$kind:$n]=$(bench_kv delivered_pct "$line")
-    UTIL[$kind:$n]=$(awk -v c="$cpu" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')
-    CPUGB[$kind:$n]=$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.3f", c / (b / 1e9) }')
-    RSS[$kind:$n]=$(awk -v k="$(bench_kv srv_rss_kb "$line")" 'BEGIN { printf "%.1f", k / 1024 }')
-    LUTIL[$kind:$n]=$(bench_kv load_cpu_pct "$line")
+    bench_record "$kind:$n" "$line"
     sleep 1 # the server drops the players before the next run
 }
 

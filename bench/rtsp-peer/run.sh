@@ -161,14 +161,8 @@ start_publisher() {
 # check_playable NAME PORT: ffprobe reads the publication back over RTSP (TCP), retried while the
 # publisher connects; both tracks must be found.
 check_playable() {
-    local name=$1 port=$2 codecs= try
-    for ((try = 1; try <= 10; try++)); do
-        codecs=$(timeout 15 ffprobe -v error -rtsp_transport tcp -show_entries stream=codec_name -of csv=p=0 \
-            "rtsp://127.0.0.1:$port/$APP/$STREAM" 2>/dev/null | sort | paste -sd, -) || true
-        [[ $codecs == aac,h264 ]] && break
-        bench_alive "$PUB_PID" && bench_alive "$SERVER_PID" || break
-        sleep 1
-    done
+    local name=$1 port=$2 codecs
+    codecs=$(bench_rtsp_codecs "rtsp://127.0.0.1:$port/$APP/$STREAM" "$PUB_PID" "$SERVER_PID")
     if [[ $codecs != aac,h264 ]]; then
         echo "[$name] ffprobe over RTSP found '$codecs'; publisher: $(tail -n 3 "$PUB_LOG")" >&2
         tail -n 20 "$SERVER_LOG" >&2
@@ -243,7 +237,7 @@ stop_server() {
 
 # measure SERVER KIND N: one load run; fills the tables under "SERVER:KIND:N".
 measure() {
-    local server=$1 kind=$2 n=$3 key=$1:$2:$3 line rc=0 secs ns bytes cpu
+    local server=$1 kind=$2 n=$3 key=$1:$2:$3 line rc=0 ns bytes
     bench_check_idle
     echo "[$server $kind] $n players, ${SETTLE}s settle + ${DURATION}s window" >&2
     line=$(timeout -k 5 "$RUN_LIMIT" "$LOAD" "$kind" "$RTSP_PORT" "/$APP/$STREAM" "$n" "$SETTLE" \
@@ -259,14 +253,7 @@ measure() {
         sleep 1
         return 0
     fi
-    secs=$(bench_kv seconds "$line")
-    cpu=$(awk -v ns="$ns" 'BEGIN { printf "%.4f", ns / 1e9 }')
-    MBPS[$key]=$(bench_kv mbit_per_s "$line")
-    DELIV[$key]=$(bench_kv delivered_pct "$line")
-    UTIL[$key]=$(awk -v c="$cpu" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')
-    CPUGB[$key]=$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.3f", c / (b / 1e9) }')
-    RSS[$key]=$(awk -v k="$(bench_kv srv_rss_kb "$line")" 'BEGIN { printf "%.1f", k / 1024 }')
-    LUTIL[$key]=$(bench_kv load_cpu_pct "$line")
+    bench_record "$key" "$line"
     sleep 1 # the server drops the players before the next run
 }
 
