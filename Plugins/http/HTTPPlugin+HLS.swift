@@ -40,15 +40,45 @@ extension HTTPPlugin {
     }
 
     private func openPackager(_ name: String, application: String) -> Result<HLSPackager, HLSPackager.OpenFailure> {
-        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window, withTS: hls.ts)
+        let segmenter = HLSSegmenter(targetMs: hls.segmentMs, windowSize: hls.window, withTS: hls.ts, partTargetMs: hls.partMs)
         let opened = HLSPackager.open(name: name, application: application, host: host, address: listenAddress, segmenter: segmenter)
         if case .success(let packager) = opened { packagers[name] = packager }
         return opened
     }
 
+    /// Holds `session`'s request until `packager` changes, or until `deadline` (monotonic ms; `Int64.max`:
+    /// the session's idle time-out bounds it): one timer per packager, for its earliest deadline.
+    func hold(_ session: HTTPSession, on packager: HLSPackager, until deadline: Int64) {
+        packager.wait(session)
+        guard deadline != .max else { return }
+        if let check = packager.check {
+            guard deadline < check.at else { return }
+            cancelCheck(packager)
+        }
+        guard let timer = host.startTimer(delayMs: UInt64(max(deadline - host.monotonicMs, 1))) else { return }
+        packager.check = (timer, deadline)
+        hlsChecks[timer] = packager.name
+    }
+
+    /// The check timer of packager `name` fired: its waiting sessions answer (those past their
+    /// deadline), or wait again (arming the next check).
+    func checkWaits(_ name: String) {
+        guard let packager = packagers[name] else { return }
+        packager.check = nil
+        packager.wakeWaiters()
+    }
+
+    private func cancelCheck(_ packager: HLSPackager) {
+        guard let check = packager.check else { return }
+        host.cancelTimer(check.timer)
+        hlsChecks[check.timer] = nil
+        packager.check = nil
+    }
+
     /// The linger of the end at `endedAt` is over: the packager goes, unless a new publisher came.
     func expire(_ name: String, endedAt: Int64) {
         guard let packager = packagers[name], packager.endedAt == endedAt else { return }
+        cancelCheck(packager)
         packager.close()
         packagers[name] = nil
         host.log(MONA_LOG_DEBUG, "HLS packager of \(name) freed (\(packagers.count) left)")
@@ -58,7 +88,10 @@ extension HTTPPlugin {
     func closePackagers() {
         for timer in expiries.keys { host.cancelTimer(timer) }
         expiries = [:]
-        for packager in packagers.values { packager.close() }
+        for packager in packagers.values {
+            cancelCheck(packager)
+            packager.close()
+        }
         packagers = [:]
     }
 }

@@ -23,12 +23,15 @@ final class HTTPPlugin: MonaSessionPlugin {
     /// HTTP-FLV on (`flv`).
     var flv = true
     /// The `[HLS]` section: `enabled` (true: every publication is packaged from its start),
-    /// `segmentDuration` (seconds, 2), `window` (segments, 6), `ts` (true: MPEG-TS segments too).
-    var hls = (enabled: true, segmentMs: UInt32(2000), window: 6, ts: true)
+    /// `segmentDuration` (seconds, 2), `window` (segments, 6), `ts` (true: MPEG-TS segments too),
+    /// `partDuration` (seconds, 0.5; 0: no parts): the parts of low-latency HLS (fMP4).
+    var hls = (enabled: true, segmentMs: UInt32(2000), window: 6, ts: true, partMs: UInt32(500))
     /// The HLS packagers by publication name (HTTPPlugin+HLS).
     var packagers: [String: HLSPackager] = [:]
     /// The timers that free the packagers of ended publications: the name and the end they expire.
     var expiries: [mona_handle: (name: String, endedAt: Int64)] = [:]
+    /// The timers that answer HLS requests waiting past their deadline, by packager name.
+    var hlsChecks: [mona_handle: String] = [:]
     /// Where the plugin listens: the address of its packagers' clients (the server's own).
     var listenAddress = mona_addr()
     /// The body of the last frame shared between viewers (all of them get it in one round).
@@ -55,6 +58,14 @@ final class HTTPPlugin: MonaSessionPlugin {
         }
         if let text = host.config("HLS.window"), let count = Int(text), count >= 2, count <= 1000 { hls.window = count }
         if let text = host.config("HLS.ts") { hls.ts = !Self.isOff(text) }
+        if let text = host.config("HLS.partDuration") {
+            if let seconds = Double(text), seconds == 0 || (seconds >= 0.05 && seconds <= Double(hls.segmentMs) / 1000) {
+                hls.partMs = UInt32((seconds * 1000).rounded())
+            } else {
+                host.log(MONA_LOG_WARN, "HLS.partDuration \(text) ignored: 0 (no parts) or 0.05 s to the segment duration")
+            }
+        }
+        hls.partMs = min(hls.partMs, hls.segmentMs)
         if let text = host.config("\(section).maxBodySize"), let value = Int(text), value >= 0 { limits.maxBodyBytes = value }
         let listening = host.listenTCP(host: address, port: port)
         listenAddress = listening.bound
@@ -85,6 +96,8 @@ final class HTTPPlugin: MonaSessionPlugin {
     func timerFired(context: UnsafeMutableRawPointer?, timer: mona_handle) {
         if let expiry = expiries.removeValue(forKey: timer) {
             expire(expiry.name, endedAt: expiry.endedAt)
+        } else if let name = hlsChecks.removeValue(forKey: timer) {
+            checkWaits(name)
         } else {
             HTTPSession.from(context)?.timedOut(timer)
         }

@@ -3,42 +3,91 @@ import MonaPluginKit
 import PluginABI
 
 /// HLS: for a file that does not exist, `GET /app/<name>.m3u8` answers the media playlist of the
-/// publication `name`, `<name>.init.mp4` its fMP4 init segment and `<name>.<n>.m4s` its segments,
-/// (MPEG-TS: `<name>.ts.m3u8` and `<name>.<n>.ts`, `HLS.ts`), all made in memory by the publication's packager
-/// (HLSPackager, opened when the publication started, else by this first request: HTTPPlugin+HLS). The
-/// viewer's client runs onSubscribe once per name (a refusal is a 403); a name not publishing is a
-/// 404. A playlist asked for before the first segment is answered when it is cut.
+/// publication `name`, `<name>.init.mp4` its fMP4 init segment, `<name>.<n>.m4s` its segments and
+/// `<name>.<n>.p<k>.m4s` their parts (low-latency HLS), (MPEG-TS: `<name>.ts.m3u8` and `<name>.<n>.ts`,
+/// `HLS.ts`), all made in memory by the publication's packager (HLSPackager, opened when the
+/// publication started, else by this first request: HTTPPlugin+HLS). The viewer's client runs
+/// onSubscribe once per name (a refusal is a 403); a name not publishing is a 404. A request waits
+/// for what it names when it is coming: a playlist before the first segment (until the idle
+/// time-out), a blocking playlist reload (`_HLS_msn`, `_HLS_part`) and the next part (for three
+/// target durations, then 503).
 extension HTTPSession {
     /// What an HLS request asks for.
     enum HLSRequest: Equatable {
         case playlist
         case initSegment
         case segment(Int)
+        /// Part `part` of segment `sequence` (low-latency HLS).
+        case part(Int, Int)
         /// The MPEG-TS variant.
         case tsPlaylist
         case tsSegment(Int)
     }
 
-    /// The publication and the part of it a file name asks for: "cam.m3u8", "cam.init.mp4", "cam.12.m4s";
-    /// MPEG-TS: "cam.ts.m3u8", "cam.12.ts".
+    /// An HLS request that waits for the stream.
+    struct HLSWait {
+        let head: HTTPRequestHead
+        let name: String
+        let request: HLSRequest
+        /// What a blocking playlist reload asks for: segment `msn` (and its part `part`).
+        let reload: (msn: Int, part: Int?)?
+        /// When it is answered anyway (monotonic ms), `Int64.max`: at the idle time-out.
+        let deadline: Int64
+    }
+
+    /// The publication and the part of it a file name asks for: "cam.m3u8", "cam.init.mp4", "cam.12.m4s",
+    /// "cam.12.p3.m4s"; MPEG-TS: "cam.ts.m3u8", "cam.12.ts".
     static func hlsRequest(_ file: String) -> (name: String, request: HLSRequest)? {
         let lower = file.lowercased()
-        let found: (Int, HLSRequest)?
+        /// The number after the last dot of `text` (digits only), and the text before that dot.
+        func number(_ text: Substring, prefix: String = "") -> (Substring, Int)? {
+            guard let dot = text.lastIndex(of: "."), text[text.index(after: dot)...].hasPrefix(prefix) else { return nil }
+            let digits = text[text.index(dot, offsetBy: 1 + prefix.count)...]
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let value = Int(digits) else { return nil }
+            return (text[..<dot], value)
+        }
+        let found: (Substring, HLSRequest)?
         if lower.hasSuffix(".ts.m3u8") {
-            found = (8, .tsPlaylist)
+            found = (file.dropLast(8), .tsPlaylist)
         } else if lower.hasSuffix(".m3u8") {
-            found = (5, .playlist)
+            found = (file.dropLast(5), .playlist)
         } else if lower.hasSuffix(".init.mp4") {
-            found = (9, .initSegment)
-        } else if let extensionSize = lower.hasSuffix(".m4s") ? 4 : lower.hasSuffix(".ts") ? 3 : nil,
-                  let dot = file.dropLast(extensionSize).lastIndex(of: "."),
-                  let sequence = Int(file[file.index(after: dot)..<file.index(file.endIndex, offsetBy: -extensionSize)]), sequence >= 0 {
-            found = (file.distance(from: dot, to: file.endIndex), extensionSize == 4 ? .segment(sequence) : .tsSegment(sequence))
+            found = (file.dropLast(9), .initSegment)
+        } else if lower.hasSuffix(".m4s") {
+            if let (rest, part) = number(file.dropLast(4), prefix: "p"), let (name, sequence) = number(rest) {
+                found = (name, .part(sequence, part))
+            } else {
+                found = number(file.dropLast(4)).map { ($0.0, .segment($0.1)) }
+            }
+        } else if lower.hasSuffix(".ts") {
+            found = number(file.dropLast(3)).map { ($0.0, .tsSegment($0.1)) }
         } else {
             found = nil
         }
-        guard let (suffix, request) = found, file.count > suffix else { return nil }
-        return (String(file.dropLast(suffix)), request)
+        guard let (name, request) = found, !name.isEmpty else { return nil }
+        return (String(name), request)
+    }
+
+    /// What a playlist query says of a blocking reload.
+    enum HLSReloadQuery: Equatable {
+        case none
+        /// Values that are no numbers, or a part without a segment.
+        case invalid
+        case asks(msn: Int, part: Int?)
+    }
+
+    /// The blocking playlist reload a query asks for (`_HLS_msn=<n>` and `_HLS_part=<k>`).
+    static func hlsReload(_ query: String) -> HLSReloadQuery {
+        var msn: String?, part: String?
+        for pair in query.split(separator: "&") {
+            let (key, value) = pair.firstIndex(of: "=").map { (pair[..<$0], String(pair[pair.index(after: $0)...])) } ?? (pair, "")
+            if key == "_HLS_msn" { msn = value } else if key == "_HLS_part" { part = value }
+        }
+        guard msn != nil || part != nil else { return .none }
+        guard let msn, let sequence = Int(msn), sequence >= 0 else { return .invalid }
+        guard let part else { return .asks(msn: sequence, part: nil) }
+        guard let index = Int(part), index >= 0 else { return .invalid }
+        return .asks(msn: sequence, part: index)
     }
 
     /// Answers an HLS request for a missing file; false when the file is not one (or HLS is off).
@@ -46,6 +95,18 @@ extension HTTPSession {
         guard plugin.hls.enabled, let (name, request) = Self.hlsRequest(location.file) else { return false }
         if case .tsPlaylist = request, !plugin.hls.ts { return false }
         if case .tsSegment = request, !plugin.hls.ts { return false }
+        var reload: (msn: Int, part: Int?)?
+        if request == .playlist, plugin.hls.partMs > 0 { // only a playlist that says CAN-BLOCK-RELOAD blocks
+            switch Self.hlsReload(head.query) {
+            case .invalid:
+                fail(head, status: 400, message: "_HLS_msn and _HLS_part must be numbers, _HLS_part with _HLS_msn")
+                return true
+            case .asks(let msn, let part):
+                reload = (msn, part)
+            case .none:
+                break
+            }
+        }
         if !hlsAllowed.contains(name) {
             // The viewer's onSubscribe decides, as for any subscriber (its listener goes at once).
             switch host.subscribe(client: client, name: name, query: head.query, sink: nil) {
@@ -62,16 +123,38 @@ extension HTTPSession {
             fail(head, status: 404, message: "\(name) is not publishing")
             return true
         }
+        let blocking = reload != nil || { if case .part = request { return true } else { return false } }()
+        let wait = HLSWait(head: head, name: name, request: request, reload: reload,
+                           deadline: blocking ? host.monotonicMs + 3 * Int64(plugin.hls.segmentMs) : .max)
+        if !answerHLS(wait, packager) {
+            hlsWaiting = wait
+            plugin.hold(self, on: packager, until: wait.deadline)
+        }
+        return true
+    }
+
+    /// Answers `wait`'s request if the stream has what it names, or if it never will; false when it
+    /// is coming (the request waits).
+    private func answerHLS(_ wait: HLSWait, _ packager: HLSPackager) -> Bool {
+        let (head, name) = (wait.head, wait.name)
         let segmenter = packager.segmenter
-        switch request {
+        switch wait.request {
         case .playlist, .tsPlaylist:
-            let ts = request == .tsPlaylist
-            guard !segmenter.segments.isEmpty || segmenter.ended else {
-                hlsWaiting = (head, name, ts)
-                packager.wait(self)
-                return true
+            let ts = wait.request == .tsPlaylist
+            guard !segmenter.segments.isEmpty || segmenter.ended else { return false }
+            if let reload = wait.reload {
+                switch segmenter.reload(msn: reload.msn, part: reload.part) {
+                case .ready:
+                    break
+                case .wait:
+                    return false
+                case .tooFar:
+                    fail(head, status: 400, message: "Segment \(reload.msn) of \(name) is too far ahead (the next is \(segmenter.nextSequence))")
+                    return true
+                }
             }
-            answerPlaylist(head, packager, name: name, ts: ts)
+            respond(head, status: 200, extra: [("Content-Type", "application/vnd.apple.mpegurl"), ("Cache-Control", "no-cache")],
+                    body: packager.playlist(name: name, ts: ts))
         case .initSegment:
             guard let bytes = segmenter.initSegment else {
                 fail(head, status: 404, message: "\(name) has no segment yet")
@@ -90,6 +173,14 @@ extension HTTPSession {
                 return true
             }
             respondSegment(head, packager, segment, ts: true, type: "video/mp2t")
+        case .part(let sequence, let index):
+            if let shared = packager.part(sequence, index) { // HEAD: its length, no body
+                respond(head, status: 200, extra: [("Content-Type", "video/iso.segment"), ("Cache-Control", "max-age=60")], body: [],
+                        contentLength: shared.count, sharedBody: shared)
+                return true
+            }
+            if segmenter.part(sequence, index).comingNext { return false }
+            fail(head, status: 404, message: "Part \(index) of segment \(sequence) of \(name) is not listed")
         }
         return true
     }
@@ -104,20 +195,29 @@ extension HTTPSession {
         }
     }
 
-    private func answerPlaylist(_ head: HTTPRequestHead, _ packager: HLSPackager, name: String, ts: Bool) {
-        respond(head, status: 200, extra: [("Content-Type", "application/vnd.apple.mpegurl"), ("Cache-Control", "no-cache")],
-                body: packager.playlist(name: name, ts: ts))
-    }
-
-    /// The packager this session waits for has a segment, or its stream ended.
+    /// The stream of the packager this session waits for changed, or the wait's deadline may be past:
+    /// the request is answered, or waits again.
     func hlsReady(_ packager: HLSPackager) {
-        guard let (head, name, ts) = hlsWaiting, name == packager.name, !closing else { return }
+        guard let wait = hlsWaiting, wait.name == packager.name, !closing else { return }
         hlsWaiting = nil
-        if packager.segmenter.segments.isEmpty {
-            fail(head, status: 404, message: "\(name) ended before its first segment")
-        } else {
-            answerPlaylist(head, packager, name: name, ts: ts)
+        if !answerHLS(wait, packager) {
+            guard host.monotonicMs >= wait.deadline else {
+                hlsWaiting = wait
+                plugin.hold(self, on: packager, until: wait.deadline)
+                return
+            }
+            hlsTimedOut(wait)
         }
         process()
+    }
+
+    /// A waiting HLS request that was not answered in time: a playlist that has no segment yet is a
+    /// 404; a blocking reload or the next part that did not come, a 503 (the player asks again).
+    func hlsTimedOut(_ wait: HLSWait) {
+        if wait.deadline == .max {
+            fail(wait.head, status: 404, message: "\(wait.name) has no segment yet")
+        } else {
+            fail(wait.head, status: 503, message: "What the request names of \(wait.name) was not made in time")
+        }
     }
 }

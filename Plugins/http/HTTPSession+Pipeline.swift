@@ -136,9 +136,9 @@ extension HTTPSession {
             }
             return
         }
-        if let (head, name, _) = hlsWaiting {
+        if let wait = hlsWaiting {
             hlsWaiting = nil
-            fail(head, status: 404, message: "\(name) has no segment yet")
+            hlsTimedOut(wait)
             process()
         } else if let request = waiting {
             waiting = nil

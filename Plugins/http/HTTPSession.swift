@@ -32,8 +32,8 @@ final class HTTPSession {
     var stream: FileStream?
     /// A live stream being played (HTTP-FLV): the last answer of the connection.
     var live: LiveResponse?
-    /// A playlist request waiting for the first segment of a publication (HTTPSession+HLS).
-    var hlsWaiting: (head: HTTPRequestHead, name: String, ts: Bool)?
+    /// An HLS request waiting for the stream: the first segment, a blocking reload, the next part (HTTPSession+HLS).
+    var hlsWaiting: HLSWait?
     /// Publications the client's onSubscribe accepted as HLS viewer.
     var hlsAllowed: Set<String> = []
     /// Work is in progress on the blocking pool (a file opened or read, a folder listed).

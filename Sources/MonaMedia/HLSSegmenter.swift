@@ -1,11 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Cuts a live stream into segments kept in memory, fMP4 (and MPEG-TS when asked): a segment starts on a video key frame (on
 /// any audio frame without video) once the current one lasts the target duration; a sliding window of
-/// the last segments is kept, and the media playlist that lists them. A value type fed with FLV
-/// bodies on the subscriber's timeline (ms) and the wall clock of their arrival.
+/// the last segments is kept, and the media playlist that lists them. With a part target (low-latency
+/// HLS), the fMP4 of a segment is made as it goes, one fragment per part of at most that duration,
+/// each part listed (`EXT-X-PART`) as soon as it is cut; the segment is its parts end to end. A value
+/// type fed with FLV bodies on the subscriber's timeline (ms) and the wall clock of their arrival.
 public struct HLSSegmenter {
     /// One segment of the window.
     public struct Segment {
@@ -14,13 +12,27 @@ public struct HLSSegmenter {
         public let duration: Double
         /// Wall clock of its first frame (ms since 1970): EXT-X-PROGRAM-DATE-TIME.
         public let wallMs: Int64
-        /// moof + mdat (empty once given up: `dropBytes`).
+        /// moof + mdat (empty once given up: `dropBytes`); with parts, their fragments end to end.
         public internal(set) var bytes: [UInt8]
         /// The same frames in MPEG-TS (empty without `withTS`, or once given up).
         public internal(set) var ts: [UInt8]
+        /// Its parts (low-latency HLS), while the playlist lists them: the segments of the last three
+        /// target durations; empty before and without parts.
+        public internal(set) var parts: [Part]
+    }
+
+    /// One part of a segment (low-latency HLS): a fragment (moof + mdat) of the frames since the last part.
+    public struct Part {
+        /// Duration in seconds.
+        public let duration: Double
+        /// It starts with a key frame (or holds audio alone): a player may start there.
+        public let independent: Bool
+        public let bytes: [UInt8]
     }
 
     public let targetMs: UInt32
+    /// The longest part (ms), 0: no parts (plain HLS).
+    public let partTargetMs: UInt32
     public let windowSize: Int
     /// MPEG-TS segments are made too.
     public let withTS: Bool
@@ -32,6 +44,10 @@ public struct HLSSegmenter {
     public private(set) var ended = false
     /// The sequence number of the next segment.
     public private(set) var nextSequence = 0
+    /// The parts of segment `nextSequence`, being made.
+    public private(set) var pendingParts: [Part] = []
+    /// Counts the changes of the playlist (a part or a segment cut, the end).
+    public private(set) var revision = 0
 
     private var videoConfig: (codec: FLVMedia.VideoCodec, record: [UInt8])?
     private var audioConfig: (bytes: [UInt8], aac: AACConfig)?
@@ -43,13 +59,20 @@ public struct HLSSegmenter {
     private var videoFrames: [(time: UInt32, key: Bool, offset: Int32, data: ArraySlice<UInt8>)] = []
     private var audioFrames: [(time: UInt32, data: ArraySlice<UInt8>)] = []
     private var segmentStart: UInt32?
-    private var segmentWallMs: Int64 = 0
+    /// Wall clock of the first frame of the segment being made (ms since 1970).
+    public private(set) var segmentWallMs: Int64 = 0
+    /// Where the part being made starts: its time and its first frames in `videoFrames` and `audioFrames`.
+    private var partStart: UInt32?
+    private var partVideoIndex = 0, partAudioIndex = 0
+    /// The number of the last fragment made (mfhd: one more per fragment).
+    private var fragments: UInt32 = 0
     /// The first audio frame while no video configuration came: audio alone starts the stream only
     /// after a target duration of it (a subscriber gets audio before the video configuration).
     private var audioWithoutVideo: UInt32?
 
-    public init(targetMs: UInt32, windowSize: Int, withTS: Bool = false, firstSequence: Int = 0) {
+    public init(targetMs: UInt32, windowSize: Int, withTS: Bool = false, partTargetMs: UInt32 = 0, firstSequence: Int = 0) {
         self.targetMs = max(targetMs, 100)
+        self.partTargetMs = partTargetMs == 0 ? 0 : min(max(partTargetMs, 50), self.targetMs)
         self.windowSize = max(windowSize, 2)
         self.withTS = withTS
         nextSequence = firstSequence
@@ -77,6 +100,8 @@ public struct HLSSegmenter {
             var cut = false
             if key, let start = segmentStart, time &- start >= targetMs, !videoFrames.isEmpty {
                 cut = finishSegment(endTime: time)
+            } else if videoFrames.count > partVideoIndex, partDue(at: time, times: videoFrames.suffix(2).map(\.time)) {
+                finishPart(endTime: time)
             }
             begin(time, wallMs)
             videoFrames.append((time, key, offset, data))
@@ -106,6 +131,8 @@ public struct HLSSegmenter {
             var cut = false
             if video == nil, let start = segmentStart, time &- start >= targetMs, !audioFrames.isEmpty {
                 cut = finishSegment(endTime: time)
+            } else if video == nil, audioFrames.count > partAudioIndex, partDue(at: time, times: audioFrames.suffix(2).map(\.time)) {
+                finishPart(endTime: time)
             }
             begin(time, wallMs)
             audioFrames.append((time, data))
@@ -121,12 +148,37 @@ public struct HLSSegmenter {
         ended = true
         let last = max(videoFrames.last.map { $0.time &+ 40 } ?? 0, audioFrames.last.map { $0.time &+ 23 } ?? 0)
         if !videoFrames.isEmpty || !audioFrames.isEmpty { finishSegment(endTime: last) }
+        revision += 1
     }
 
     private mutating func begin(_ time: UInt32, _ wallMs: Int64) {
         guard segmentStart == nil else { return }
         segmentStart = time
         segmentWallMs = wallMs
+        partStart = time
+    }
+
+    /// A part is made before a frame at `time` when that frame would take the part being made past the
+    /// part target: parts last at most the target (a frame longer than it makes a part of its own). The
+    /// frame's duration is guessed from the last two before it (`times`, the shorter interval: times in
+    /// whole milliseconds make 30 fps 33, 33 then 34 ms, which must not cut a part one frame early).
+    private func partDue(at time: UInt32, times: [UInt32]) -> Bool {
+        guard partTargetMs > 0, let start = partStart, let last = times.last, time >= last else { return false }
+        var interval = time - last
+        if times.count == 2, last >= times[0] { interval = min(interval, last - times[0]) }
+        return UInt64(time &- start) + UInt64(interval) > UInt64(partTargetMs)
+    }
+
+    /// Makes the part of the frames since the last one, which ends at `endTime` (the next part's start).
+    private mutating func finishPart(endTime: UInt32) {
+        guard let start = partStart else { return }
+        let videoPart = videoFrames[partVideoIndex...], audioPart = audioFrames[partAudioIndex...]
+        guard let bytes = fragment(video: videoPart, audio: audioPart, endTime: endTime) else { return }
+        pendingParts.append(Part(duration: Double(endTime &- start) / 1000, independent: videoPart.first?.key ?? true, bytes: bytes))
+        partVideoIndex = videoFrames.count
+        partAudioIndex = audioFrames.count
+        partStart = endTime
+        revision += 1
     }
 
     private mutating func startTracks() {
@@ -147,37 +199,68 @@ public struct HLSSegmenter {
     @discardableResult
     private mutating func finishSegment(endTime: UInt32) -> Bool {
         guard let start = segmentStart else { return false }
+        var bytes: [UInt8] = []
+        var parts: [Part] = []
+        if partTargetMs > 0 {
+            if videoFrames.count > partVideoIndex || audioFrames.count > partAudioIndex { finishPart(endTime: endTime) }
+            parts = pendingParts
+            pendingParts = []
+            bytes.reserveCapacity(parts.reduce(0) { $0 + $1.bytes.count })
+            for part in parts { bytes += part.bytes }
+        } else if let fragment = fragment(video: videoFrames[...], audio: audioFrames[...], endTime: endTime) {
+            bytes = fragment
+        }
+        let frames = tsWriter == nil ? [] : tsFrames()
+        let ts = tsWriter?.segment(frames) ?? []
+        videoFrames.removeAll(keepingCapacity: true)
+        audioFrames.removeAll(keepingCapacity: true)
+        partVideoIndex = 0
+        partAudioIndex = 0
+        segmentStart = nil
+        partStart = nil
+        guard !bytes.isEmpty else { return false }
+        segments.append(Segment(sequence: nextSequence, duration: Double(endTime &- start) / 1000, wallMs: segmentWallMs, bytes: bytes, ts: ts,
+                                parts: parts))
+        nextSequence += 1
+        revision += 1
+        if segments.count > windowSize { segments.removeFirst(segments.count - windowSize) }
+        // The playlist lists the parts of the segments that start in the last three target durations
+        // only (RFC 8216bis 4.4.4.9): older ones are given up.
+        var after: UInt64 = 0
+        for index in segments.indices.reversed() where !segments[index].parts.isEmpty {
+            if after >= 3 * UInt64(targetMs) { segments[index].parts = [] }
+            after += UInt64((segments[index].duration * 1000).rounded())
+        }
+        return true
+    }
+
+    /// moof + mdat of `video` and `audio` frames, the last video frame lasting until `endTime`; nil without frames.
+    private mutating func fragment(video videoPart: ArraySlice<(time: UInt32, key: Bool, offset: Int32, data: ArraySlice<UInt8>)>,
+                                   audio audioPart: ArraySlice<(time: UInt32, data: ArraySlice<UInt8>)>, endTime: UInt32) -> [UInt8]? {
         var runs: [FMP4.Run] = []
-        if let video, !videoFrames.isEmpty {
-            var run = FMP4.Run(track: video, baseTime: UInt64(videoFrames[0].time), samples: [], data: [])
-            for (index, frame) in videoFrames.enumerated() {
-                let next = index + 1 < videoFrames.count ? videoFrames[index + 1].time : max(endTime, frame.time &+ 1)
+        if let video, let first = videoPart.first {
+            var run = FMP4.Run(track: video, baseTime: UInt64(first.time), samples: [], data: [])
+            for index in videoPart.indices {
+                let frame = videoPart[index]
+                let next = index + 1 < videoPart.endIndex ? videoPart[index + 1].time : max(endTime, frame.time &+ 1)
                 run.samples.append(FMP4.Sample(duration: next > frame.time ? next - frame.time : 1, size: UInt32(frame.data.count), key: frame.key,
                                                compositionOffset: frame.offset))
                 run.data += frame.data
             }
             runs.append(run)
         }
-        if let audio, !audioFrames.isEmpty {
+        if let audio, let first = audioPart.first {
             let rate = UInt64(audio.timescale)
-            var run = FMP4.Run(track: audio, baseTime: UInt64(audioFrames[0].time) * rate / 1000, samples: [], data: [])
-            for frame in audioFrames {
+            var run = FMP4.Run(track: audio, baseTime: UInt64(first.time) * rate / 1000, samples: [], data: [])
+            for frame in audioPart {
                 run.samples.append(FMP4.Sample(duration: 1024, size: UInt32(frame.data.count), key: true, compositionOffset: 0))
                 run.data += frame.data
             }
             runs.append(run)
         }
-        let frames = tsWriter == nil ? [] : tsFrames()
-        let ts = tsWriter?.segment(frames) ?? []
-        videoFrames.removeAll(keepingCapacity: true)
-        audioFrames.removeAll(keepingCapacity: true)
-        segmentStart = nil
-        guard !runs.isEmpty else { return false }
-        let bytes = FMP4.fragment(sequence: UInt32(truncatingIfNeeded: nextSequence + 1), runs)
-        segments.append(Segment(sequence: nextSequence, duration: Double(endTime &- start) / 1000, wallMs: segmentWallMs, bytes: bytes, ts: ts))
-        nextSequence += 1
-        if segments.count > windowSize { segments.removeFirst(segments.count - windowSize) }
-        return true
+        guard !runs.isEmpty else { return nil }
+        fragments &+= 1
+        return FMP4.fragment(sequence: fragments, runs)
     }
 
     /// The frames gathered, video and audio interleaved in time order.
@@ -207,36 +290,5 @@ public struct HLSSegmenter {
         guard let first = segments.first, sequence >= first.sequence, sequence - first.sequence < segments.count else { return }
         segments[sequence - first.sequence].bytes = []
         segments[sequence - first.sequence].ts = []
-    }
-
-    /// The media playlist of the window: fMP4 (HLS version 7), segments "<name>.<sequence>.m4s" next to
-    /// it and the init segment "<name>.init.mp4"; or MPEG-TS (`ts`, version 3), "<name>.<sequence>.ts".
-    public func playlist(name: String, ts: Bool = false) -> String {
-        let target = Int((segments.map(\.duration).max() ?? Double(targetMs) / 1000).rounded(.up))
-        var text = "#EXTM3U\n#EXT-X-VERSION:\(ts ? 3 : 7)\n#EXT-X-TARGETDURATION:\(max(target, 1))\n"
-        text += "#EXT-X-MEDIA-SEQUENCE:\(segments.first?.sequence ?? nextSequence)\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        if !ts { text += "#EXT-X-MAP:URI=\"\(name).init.mp4\"\n" }
-        for segment in segments {
-            text += "#EXT-X-PROGRAM-DATE-TIME:\(Self.isoDate(segment.wallMs))\n"
-            let ms = Int((segment.duration * 1000).rounded())
-            text += "#EXTINF:\(ms / 1000).\(Self.digits(ms % 1000, 3)),\n\(name).\(segment.sequence).\(ts ? "ts" : "m4s")\n"
-        }
-        if ended { text += "#EXT-X-ENDLIST\n" }
-        return text
-    }
-
-    /// ISO 8601 UTC with milliseconds, e.g. 2026-12-05T08:00:00.040Z.
-    static func isoDate(_ ms: Int64) -> String {
-        var seconds = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return "\(digits(Int(parts.tm_year) + 1900, 4))-\(digits(Int(parts.tm_mon) + 1, 2))-\(digits(Int(parts.tm_mday), 2))T"
-            + "\(digits(Int(parts.tm_hour), 2)):\(digits(Int(parts.tm_min), 2)):\(digits(Int(parts.tm_sec), 2)).\(digits(Int(ms % 1000), 3))Z"
-    }
-
-    /// `value` in decimal, zero-padded to `width` digits.
-    static func digits(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(width - text.count, 0)) + text
     }
 }

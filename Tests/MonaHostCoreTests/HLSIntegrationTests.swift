@@ -133,4 +133,84 @@ struct HLSIntegrationTests {
         #expect(server.waitFor("mark done"))
         #expect(!server.output.contains("HLS viewer of cam"), "no packager subscribed: \(server.output)")
     }
+
+    /// A low-latency HLS player (Python, Debian's `m3u8` parser reading the playlists) on one keep-alive
+    /// connection: from a part that starts a segment, a blocking reload for the hinted part, then that
+    /// part, twelve times. Each reload lists the part it asked for, within a fraction of a second of the
+    /// wall clock its frames arrived at; the parts behind the init segment decode in ffprobe.
+    static let llPlayer = #"""
+    import datetime, http.client, json, re, sys, time, m3u8
+    port, out = int(sys.argv[1]), sys.argv[2]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    def get(path):
+        conn.request("GET", "/live/" + path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    def fail(message):
+        print("FAIL", message)
+        sys.exit(1)
+    status, body = get("cam.m3u8")
+    playlist = m3u8.loads(body.decode())
+    control = playlist.server_control
+    if status != 200 or control is None or not control.can_block_reload or playlist.part_inf is None:
+        fail("no low-latency playlist: %d %s" % (status, body))
+    target = playlist.part_inf.part_target
+    if control.part_hold_back < 2 * target:
+        fail("PART-HOLD-BACK %s under twice PART-TARGET %s" % (control.part_hold_back, target))
+    status, init = get("cam.init.mp4")
+    media, late, parts = bytearray(init), [], 0
+    uri = playlist.preload_hint.uri
+    for _ in range(40):
+        msn, index = map(int, re.fullmatch(r"cam\.(\d+)\.p(\d+)\.m4s", uri).groups())
+        status, body = get("cam.m3u8?_HLS_msn=%d&_HLS_part=%d" % (msn, index))
+        if status != 200:
+            fail("blocking reload %s: %d" % (uri, status))
+        text = body.decode()
+        playlist = m3u8.loads(text)
+        listed = {part.uri: part for segment in playlist.segments for part in segment.parts}
+        if uri not in listed:
+            fail("%s not listed by the reload that asked for it: %s" % (uri, text))
+        # When the newest part's frames ended: its segment's date plus the durations of its parts.
+        end = start = None
+        for line in text.split("\n"):
+            if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                start = datetime.datetime.fromisoformat(line.split(":", 1)[1].replace("Z", "+00:00")).timestamp()
+                end = start
+            elif line.startswith("#EXT-X-PART:"):
+                end += float(re.search(r"DURATION=([0-9.]+)", line).group(1))
+        if parts == 0 and (index != 0 or listed[uri].independent != "YES"):
+            uri = playlist.preload_hint.uri  # start where a player can: a segment's first part
+            continue
+        late.append(time.time() - end)
+        status, part = get(uri)
+        if status != 200 or part[4:8] != b"moof":
+            fail("part %s: %d" % (uri, status))
+        media += part
+        parts += 1
+        if parts == 12:
+            break
+        uri = playlist.preload_hint.uri
+    open(out, "wb").write(media)
+    print(json.dumps({"parts": parts, "late": max(late), "target": target}))
+    """#
+
+    @Test func aLowLatencyPlayerFollowsPartsAsTheyAreCut() throws {
+        let (server, rtmp, http, folder) = try Self.server(hls: "segmentDuration=1\npartDuration=0.25")
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let publisher = try RTMPIntegrationTests.publisher("rtmp://127.0.0.1:\(rtmp)/live/cam", seconds: 12)
+        defer { _ = publisher.wait(timeout: 25) }
+        #expect(try Self.waitForStream(http, "cam", ms: 1500))
+        try TestEnvironment.write(Self.llPlayer, to: "\(folder)/player.py")
+        let run = try TestEnvironment.run("/usr/bin/timeout", ["30", "/usr/bin/python3", "\(folder)/player.py", "\(http)", "\(folder)/parts.mp4"])
+        #expect(run.status == 0, "\(run.output)")
+        let report = try #require(run.output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+                                  as? [String: Any], "\(run.output)")
+        #expect(report["parts"] as? Int == 12 && report["target"] as? Double == 0.25, "\(report)")
+        let late = try #require(report["late"] as? Double)
+        #expect(late < 1.0, "every part listed within a second of its frames (on a loaded test machine): \(late) s")
+        #expect(try RTMPIntegrationTests.codecs("\(folder)/parts.mp4") == ["aac", "h264"])
+        let frames = try HTTPFLVIntegrationTests.probe("\(folder)/parts.mp4", ["-select_streams", "v", "-count_frames",
+                                                                               "-show_entries", "stream=nb_read_frames"])
+        #expect((Int(frames.first ?? "") ?? 0) >= 60, "twelve parts of about 0.24 s at 25 fps decode: \(frames)")
+    }
 }

@@ -171,6 +171,75 @@ extension PluginSessions {
                     "\(host.logs)")
         }
 
+        /// Low-latency HLS: a blocking playlist reload and the hinted part wait for the stream and are
+        /// answered when the part is cut; what is too far ahead or malformed is a 400, a part never
+        /// listed a 404, a wait the stream does not fill a 503 after three target durations.
+        @Test func blockingReloadsAndTheNextPartWaitForTheStream() throws {
+            let (host, folder) = try HTTPLiveTests.started(config: ["HLS.segmentDuration": "1", "HLS.partDuration": "0.5"])
+            defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }
+            host.running = ["cam"]
+            host.publicationStarted(application: "/live", name: "cam")
+            let packager = try #require(host.subscriptions.values.first { !$0.ended && $0.name == "cam" })
+            host.sinkFrame(packager, kind: MONA_MEDIA_VIDEO, time: 0, Self.config, flags: MONA_MEDIA_CONFIG | MONA_MEDIA_KEY)
+            /// Frames `range` of 25 fps video, a key frame every second.
+            func frames(_ range: ClosedRange<Int>) {
+                for index in range {
+                    let key = index % 25 == 0
+                    host.sinkFrame(packager, kind: MONA_MEDIA_VIDEO, time: UInt32(index * 40), [key ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88],
+                                   flags: key ? MONA_MEDIA_KEY : 0)
+                }
+            }
+            frames(0...25) // segment 0 (parts of 480, 480 and 40 ms), segment 1 begun
+            let connection = try #require(host.connect())
+            host.receive(connection, "GET /live/cam.m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+            let playlist = Self.body(connection.outputText)
+            #expect(playlist.contains("#EXT-X-PART-INF:PART-TARGET=0.500\n"), "\(playlist)")
+            #expect(playlist.contains("#EXT-X-PART:DURATION=0.480,URI=\"cam.0.p0.m4s\",INDEPENDENT=YES\n"), "\(playlist)")
+            #expect(playlist.hasSuffix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"cam.1.p0.m4s\"\n"), "\(playlist)")
+            _ = host.takeOutput(connection)
+
+            host.receive(connection, "GET /live/cam.m3u8?_HLS_msn=1&_HLS_part=0 HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(connection.output.isEmpty, "part 0 of segment 1 is not made: the reload waits")
+            frames(26...36)
+            #expect(connection.output.isEmpty)
+            frames(37...37) // 1480 ms: part 0 of segment 1 is cut
+            let reloaded = Self.body(connection.outputText)
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 200"), "\(connection.outputText)")
+            #expect(reloaded.hasSuffix("URI=\"cam.1.p0.m4s\",INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"cam.1.p1.m4s\"\n"), "\(reloaded)")
+            _ = host.takeOutput(connection)
+
+            host.receive(connection, "GET /live/cam.1.p1.m4s HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(connection.output.isEmpty, "the hinted part waits")
+            frames(38...49) // 1960 ms: part 1 is cut
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 200") && connection.outputText.contains("Content-Type: video/iso.segment"))
+            #expect(Self.body(connection.outputText).dropFirst(4).hasPrefix("moof"), "\(connection.outputText.prefix(300))")
+            _ = host.takeOutput(connection)
+            host.receive(connection, "GET /live/cam.1.p0.m4s HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(Self.body(connection.outputText).dropFirst(4).hasPrefix("moof"), "a listed part at once")
+            _ = host.takeOutput(connection)
+
+            for (request, status) in [("cam.1.p9.m4s", "404"), ("cam.m3u8?_HLS_msn=5", "400"), ("cam.m3u8?_HLS_part=1", "400"),
+                                      ("cam.m3u8?_HLS_msn=1&_HLS_part=x", "400"), ("cam.m3u8?_HLS_msn=0", "200")] {
+                host.receive(connection, "GET /live/\(request) HTTP/1.1\r\nHost: test\r\n\r\n")
+                #expect(connection.outputText.hasPrefix("HTTP/1.1 \(status)"), "\(request): \(connection.outputText)")
+                _ = host.takeOutput(connection)
+            }
+
+            // The stream stalls: the wait ends in a 503 after three target durations, the connection stays.
+            host.receive(connection, "GET /live/cam.m3u8?_HLS_msn=2 HTTP/1.1\r\nHost: test\r\n\r\n")
+            host.advance(ms: 2_999)
+            #expect(connection.output.isEmpty)
+            host.advance(ms: 1)
+            #expect(connection.outputText.hasPrefix("HTTP/1.1 503"), "\(connection.outputText)")
+            #expect(connection.closedHow == nil)
+            _ = host.takeOutput(connection)
+            // With the stream's end, what a reload asks for is there.
+            host.receive(connection, "GET /live/cam.m3u8?_HLS_msn=2&_HLS_part=0 HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(connection.output.isEmpty)
+            host.sinkStop(packager)
+            #expect(Self.body(connection.outputText).hasSuffix("#EXT-X-ENDLIST\n"), "\(connection.outputText)")
+        }
+
         @Test func aPlaylistThatGetsNoSegmentIs404AfterTheTimeOut() throws {
             let (host, folder) = try HTTPLiveTests.started()
             defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }

@@ -16,8 +16,11 @@ final class HLSPackager: LiveSink {
     private(set) var running = false
     /// When the publication ended (monotonic ms), nil while it runs.
     private(set) var endedAt: Int64?
-    /// Sessions waiting for the first segment.
+    /// Sessions whose request waits for the stream: a first segment, a part or segment a blocking
+    /// playlist reload names, the next part.
     private var waiters: [Waiter] = []
+    /// The timer that answers the waits past their deadline (HTTPPlugin+HLS): its handle and when it fires.
+    var check: (timer: mona_handle, at: Int64)?
     /// Segments moved into host shared buffers as they are cut (key: sequence × 2, + 1 for MPEG-TS):
     /// every viewer's send names the same bytes, which the host writes without copying them (sendfile
     /// from its in-memory file); dropped as they leave the window. The segmenter keeps no copy of a
@@ -25,6 +28,8 @@ final class HLSPackager: LiveSink {
     private var sharedSegments: [Int: SharedBytes] = [:]
     /// The newest segment moved.
     private var lastShared: Int?
+    /// Parts in host shared buffers as asked for (key: sequence, part), dropped with their segment's parts.
+    private var sharedParts: [PartKey: SharedBytes] = [:]
     /// The playlists' bytes (key: MPEG-TS), made once per change of the window: every viewer's poll
     /// asks for the same text.
     private var playlists: [Bool: (name: String, bytes: [UInt8])] = [:]
@@ -32,6 +37,12 @@ final class HLSPackager: LiveSink {
     /// A session waiting, not kept alive by the wait.
     private struct Waiter {
         weak var session: HTTPSession?
+    }
+
+    /// A part of a segment.
+    private struct PartKey: Hashable {
+        let sequence: Int
+        let index: Int
     }
 
     /// Why no packager was opened.
@@ -82,6 +93,16 @@ final class HLSPackager: LiveSink {
         return bytes
     }
 
+    /// The bytes of part `index` of segment `sequence` in a host shared buffer (a copy when the host
+    /// cannot share); nil when the playlist does not list it.
+    func part(_ sequence: Int, _ index: Int) -> SharedBytes? {
+        let key = PartKey(sequence: sequence, index: index)
+        if let bytes = sharedParts[key] { return bytes }
+        guard let bytes = segmenter.part(sequence, index).bytes, let shared = SharedBytes(host: host, bytes: bytes) else { return nil }
+        sharedParts[key] = shared
+        return shared
+    }
+
     /// Moves the segments cut since the last call into shared buffers (kept by the segmenter when the
     /// host cannot share: they are copied when asked for).
     private func shareNewSegments() {
@@ -104,16 +125,19 @@ final class HLSPackager: LiveSink {
     /// Ends the subscription and the client.
     func close() {
         sharedSegments = [:]
+        sharedParts = [:]
         guard client != 0 else { return }
         host.closeClient(client)
         client = 0
         wakeWaiters()
     }
 
-    /// Answers `session`'s waiting request once there is a segment (or the stream ended).
+    /// Tells `session` (`hlsReady`) at the next change of the stream: a part or a segment cut, the end;
+    /// or when the plugin's check finds its wait past its deadline.
     func wait(_ session: HTTPSession) { waiters.append(Waiter(session: session)) }
 
-    private func wakeWaiters() {
+    /// Tells every waiting session, which answers or waits again.
+    func wakeWaiters() {
         let woken = waiters
         waiters = []
         for waiter in woken { waiter.session?.hlsReady(self) }
@@ -122,7 +146,7 @@ final class HLSPackager: LiveSink {
     override func started() -> Int32 {
         if endedAt != nil { // a new publisher: a new stream, numbered after the last one
             segmenter = HLSSegmenter(targetMs: segmenter.targetMs, windowSize: segmenter.windowSize, withTS: segmenter.withTS,
-                                     firstSequence: segmenter.nextSequence)
+                                     partTargetMs: segmenter.partTargetMs, firstSequence: segmenter.nextSequence)
         }
         running = true
         endedAt = nil
@@ -151,10 +175,14 @@ final class HLSPackager: LiveSink {
     }
 
     override func frame(video: Bool, time: UInt32, bytes: UnsafeRawBufferPointer, flags: UInt32, serial: UInt64) -> Int32 {
-        let now = host.timeMs
+        let now = host.timeMs, revision = segmenter.revision
         let cut = video ? segmenter.video(time: time, body: Array(bytes), wallMs: now) : segmenter.audio(time: time, body: Array(bytes), wallMs: now)
         if cut {
             shareNewSegments()
+            let listed = segmenter.segments.last { $0.parts.isEmpty }.map { $0.sequence + 1 } ?? Int.min
+            sharedParts = sharedParts.filter { $0.key.sequence >= listed }
+        }
+        if segmenter.revision != revision { // a part or a segment
             playlists = [:]
             wakeWaiters()
         }
