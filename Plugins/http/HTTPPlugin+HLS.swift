@@ -62,8 +62,8 @@ extension HTTPPlugin {
 
     /// The check timer of packager `name` fired: its waiting sessions answer (those past their
     /// deadline), or wait again (arming the next check).
-    func checkWaits(_ name: String) {
-        guard let packager = packagers[name] else { return }
+    func checkWaits(_ name: String, timer: mona_handle) {
+        guard let packager = packagers[name], packager.check?.timer == timer else { return }
         packager.check = nil
         packager.wakeWaiters()
     }

@@ -97,7 +97,7 @@ final class HTTPPlugin: MonaSessionPlugin {
         if let expiry = expiries.removeValue(forKey: timer) {
             expire(expiry.name, endedAt: expiry.endedAt)
         } else if let name = hlsChecks.removeValue(forKey: timer) {
-            checkWaits(name)
+            checkWaits(name, timer: timer)
         } else {
             HTTPSession.from(context)?.timedOut(timer)
         }

@@ -100,7 +100,7 @@ public struct HLSSegmenter {
             var cut = false
             if key, let start = segmentStart, time &- start >= targetMs, !videoFrames.isEmpty {
                 cut = finishSegment(endTime: time)
-            } else if videoFrames.count > partVideoIndex, partDue(at: time, times: videoFrames.suffix(2).map(\.time)) {
+            } else if videoFrames.count > partVideoIndex, partDue(at: time, videoFrames.last?.time, videoFrames.dropLast().last?.time) {
                 finishPart(endTime: time)
             }
             begin(time, wallMs)
@@ -131,7 +131,7 @@ public struct HLSSegmenter {
             var cut = false
             if video == nil, let start = segmentStart, time &- start >= targetMs, !audioFrames.isEmpty {
                 cut = finishSegment(endTime: time)
-            } else if video == nil, audioFrames.count > partAudioIndex, partDue(at: time, times: audioFrames.suffix(2).map(\.time)) {
+            } else if video == nil, audioFrames.count > partAudioIndex, partDue(at: time, audioFrames.last?.time, audioFrames.dropLast().last?.time) {
                 finishPart(endTime: time)
             }
             begin(time, wallMs)
@@ -160,12 +160,13 @@ public struct HLSSegmenter {
 
     /// A part is made before a frame at `time` when that frame would take the part being made past the
     /// part target: parts last at most the target (a frame longer than it makes a part of its own). The
-    /// frame's duration is guessed from the last two before it (`times`, the shorter interval: times in
-    /// whole milliseconds make 30 fps 33, 33 then 34 ms, which must not cut a part one frame early).
-    private func partDue(at time: UInt32, times: [UInt32]) -> Bool {
-        guard partTargetMs > 0, let start = partStart, let last = times.last, time >= last else { return false }
+    /// frame's duration is guessed from the two frames before it (`last`, `previous`: the shorter
+    /// interval, as times in whole milliseconds make 30 fps 33, 33 then 34 ms, which must not cut a part
+    /// one frame early).
+    private func partDue(at time: UInt32, _ last: UInt32?, _ previous: UInt32?) -> Bool {
+        guard partTargetMs > 0, let start = partStart, let last, time >= last else { return false }
         var interval = time - last
-        if times.count == 2, last >= times[0] { interval = min(interval, last - times[0]) }
+        if let previous, last >= previous { interval = min(interval, last - previous) }
         return UInt64(time &- start) + UInt64(interval) > UInt64(partTargetMs)
     }
 
