@@ -33,14 +33,19 @@ import Testing
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// 5 s of H.264 (B-frames, a key frame a second) and AAC in FLV, made by ffmpeg in `folder`: the file's bytes.
+    static func stream(fps: Int, in folder: String) throws -> [UInt8] {
+        _ = try run(["/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=\(fps)",
+                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast",
+                     "-bf", "2", "-g", "\(fps)", "-c:a", "aac", "-f", "flv", "\(folder)/in.flv"])
+        return try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/in.flv")))
+    }
+
     @Test func segmentsOfAnFFmpegStreamDecodeInFFprobe() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mona-hls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        _ = try Self.run(["/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-                          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast",
-                          "-bf", "2", "-g", "25", "-c:a", "aac", "-f", "flv", "\(folder)/in.flv"])
-        let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/in.flv")))
+        let file = try Self.stream(fps: 25, in: folder)
         var segmenter = HLSSegmenter(targetMs: 1000, windowSize: 100, withTS: true)
         var cuts = 0
         for tag in Self.tags(file) {
@@ -89,17 +94,14 @@ import Testing
         #expect(errors.isEmpty, "no decoding error, no continuity error: \(errors)")
     }
 
-    /// Low-latency HLS over the same real stream (25 fps, a key frame a second): parts of at most the
+    /// Low-latency HLS over a real stream (30 fps, a key frame a second): parts of at most the
     /// part target, whose fragments end to end are their segment and decode in ffprobe; the playlist's
     /// server control, parts of the last three target durations and hint; blocking reloads and parts.
     @Test func partsOfAnFFmpegStreamDecodeAndThePlaylistListsThem() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mona-llhls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        _ = try Self.run(["/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-                          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast",
-                          "-bf", "2", "-g", "30", "-c:a", "aac", "-f", "flv", "\(folder)/in.flv"])
-        let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/in.flv")))
+        let file = try Self.stream(fps: 30, in: folder)
         var segmenter = HLSSegmenter(targetMs: 1000, windowSize: 100, partTargetMs: 250)
         var parts: [HLSSegmenter.Part] = [], hints: [String] = []
         for tag in Self.tags(file) {
