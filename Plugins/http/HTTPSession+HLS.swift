@@ -24,6 +24,9 @@ extension HTTPSession {
         case tsSegment(Int)
     }
 
+    /// Most publication names a connection remembers as accepted by onSubscribe.
+    static let maxHLSAllowed = 64
+
     /// An HLS request that waits for the stream.
     struct HLSWait {
         let head: HTTPRequestHead
@@ -117,6 +120,9 @@ extension HTTPSession {
             case .success(let subscription):
                 host.unsubscribe(subscription)
             }
+            // A peer naming ever new publications on one connection must not grow the set: past the
+            // bound it starts again (onSubscribe then runs again for a name asked before).
+            if hlsAllowed.count >= Self.maxHLSAllowed { hlsAllowed.removeAll() }
             hlsAllowed.insert(name)
         }
         guard let packager = plugin.packager(name, application: location.application) else {

@@ -240,6 +240,26 @@ extension PluginSessions {
             #expect(Self.body(connection.outputText).hasSuffix("#EXT-X-ENDLIST\n"), "\(connection.outputText)")
         }
 
+        /// onSubscribe runs once per name and connection, and a connection that names ever new
+        /// publications keeps a bounded memory of them: past 64 names it starts again.
+        @Test func theNamesOnSubscribeAcceptedAreBoundedPerConnection() throws {
+            let (host, folder) = try HTTPLiveTests.started()
+            defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }
+            var asked: [String] = []
+            host.onSubscribe = { client, name in
+                if client.protocol == "HTTP" { asked.append(name) }
+                return .accept
+            }
+            let connection = try #require(host.connect())
+            for name in ["a", "a"] + (0..<64).map({ "n\($0)" }) + ["a"] {
+                host.receive(connection, "GET /\(name).m3u8 HTTP/1.1\r\nHost: test\r\n\r\n")
+                #expect(connection.outputText.hasPrefix("HTTP/1.1 404"), "not publishing: \(connection.outputText)")
+                _ = host.takeOutput(connection)
+            }
+            #expect(asked.count == 66 && asked.first == "a" && asked.last == "a",
+                    "once for a, once per other name, and for a again once 64 other names pushed it out: \(asked.count)")
+        }
+
         @Test func aPlaylistThatGetsNoSegmentIs404AfterTheTimeOut() throws {
             let (host, folder) = try HTTPLiveTests.started()
             defer { host.destroy(); try? FileManager.default.removeItem(atPath: folder) }

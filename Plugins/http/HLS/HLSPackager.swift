@@ -19,6 +19,8 @@ final class HLSPackager: LiveSink {
     /// Sessions whose request waits for the stream: a first segment, a part or segment a blocking
     /// playlist reload names, the next part.
     private var waiters: [Waiter] = []
+    /// The length of `waiters` at which entries of closed sessions are dropped.
+    private var pruneAt = 64
     /// The timer that answers the waits past their deadline (HTTPPlugin+HLS): its handle and when it fires.
     var check: (timer: mona_handle, at: Int64)?
     /// Segments moved into host shared buffers as they are cut (key: sequence × 2, + 1 for MPEG-TS):
@@ -134,7 +136,15 @@ final class HLSPackager: LiveSink {
 
     /// Tells `session` (`hlsReady`) at the next change of the stream: a part or a segment cut, the end;
     /// or when the plugin's check finds its wait past its deadline.
-    func wait(_ session: HTTPSession) { waiters.append(Waiter(session: session)) }
+    func wait(_ session: HTTPSession) {
+        waiters.append(Waiter(session: session))
+        // Sessions that closed while waiting leave an empty entry until the next wake, which a stalled
+        // stream may not bring: pruned when the list doubled since the last pruning.
+        if waiters.count >= pruneAt {
+            waiters.removeAll { $0.session == nil }
+            pruneAt = max(64, waiters.count * 2)
+        }
+    }
 
     /// Tells every waiting session, which answers or waits again.
     func wakeWaiters() {
