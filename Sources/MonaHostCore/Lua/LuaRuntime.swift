@@ -16,6 +16,8 @@ final class LuaRuntime {
     let L: OpaquePointer
     unowned let host: HostRuntime
     let www: String
+    /// Where the files onRead allows are confined to www/ (with a memory of recent answers).
+    private var confinement: WWWConfinement
     /// The entry points the prelude defined (a registry reference to the table `M`).
     private var entries: Int32 = 0
     /// How long a call into Lua may run before the watchdog interrupts it (`lua.timeout`, 0 = no limit).
@@ -72,6 +74,7 @@ final class LuaRuntime {
         L = state
         self.host = host
         self.www = www
+        confinement = WWWConfinement(root: www)
         luaL_openlibs(L)
         addLua52Functions()
         addModuleFolders()
@@ -412,129 +415,8 @@ final class LuaRuntime {
         })
         if malformed { return .malformed }
         guard case .allow(let path, let properties) = decision else { return decision }
-        return confine(path, asked: name).map { .allow(path: $0, properties: properties) }
+        return confinement.confine(path).map { .allow(path: $0, properties: properties) }
             ?? .deny(kind: MONA_ERR_NOTFOUND, message: "File \(name) doesn't exist")
-    }
-
-    /// The real path of a file inside www/ (a folder with a trailing '/'), or nil when it does not
-    /// exist, leaves www/ (through "..", a symbolic link…) or is a Lua script.
-    ///
-    /// A path found inside www/ is remembered for `ConfinedPaths.lifetime`: the next requests of a hot
-    /// file are answered without touching the disk on the loop thread. A stale answer is harmless: the
-    /// plugin opens the file relative to www/ without following links (a file gone or replaced by a
-    /// link fails there), and a path not found is never remembered (a new file is served at once).
-    private func confine(_ path: String, asked: String) -> String? {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let milliseconds = UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
-        if let known = confinedPaths.lookup(path, now: milliseconds) { return known }
-        let resolved = confineOnDisk(path)
-        if let resolved { confinedPaths.remember(path, resolved, now: milliseconds) }
-        return resolved
-    }
-
-    /// Paths recently confined, and what they resolved to.
-    private var confinedPaths = ConfinedPaths()
-
-    /// confine's look-up on disk: lstat of each component (or realpath for unusual paths).
-    private func confineOnDisk(_ path: String) -> String? {
-        guard !path.utf8.contains(0) else { return nil }
-        switch confineQuickly(path) {
-        case .resolved(let resolved): return resolved
-        case .missing: return nil
-        case .unsure: break
-        }
-        guard let real = realpath(path, nil) else { return nil }
-        defer { free(real) }
-        guard let root = realpath(www, nil) else { return nil }
-        defer { free(root) }
-        let resolved = String(cString: real)
-        let base = String(cString: root)
-        guard resolved == base || resolved.hasPrefix(base + "/") else { return nil }
-        var info = stat()
-        guard stat(resolved, &info) == 0 else { return nil }
-        if (info.st_mode & S_IFMT) == S_IFDIR { return resolved.hasSuffix("/") ? resolved : resolved + "/" }
-        guard !resolved.lowercased().hasSuffix(".lua") else { return nil }
-        return resolved
-    }
-
-    /// The real path of www/, kept with the device and inode it had (checked by a stat on every use).
-    private var confinedRoot: (device: UInt64, inode: UInt64, real: String)?
-
-    /// What the quick confinement found.
-    private enum QuickConfinement {
-        case resolved(String)
-        case missing
-        /// A symbolic link, "." or ".." below www/, or not a path below www/: realpath decides.
-        case unsure
-    }
-
-    /// confine without realpath(3) (a readlink per component of both paths) in the common case: a
-    /// path "www/a/b" with plain components, none a symbolic link (one lstat each), resolves to the
-    /// real path of www/ (kept, revalidated by a stat) followed by "/a/b".
-    private func confineQuickly(_ path: String) -> QuickConfinement {
-        var path = path
-        var root = www
-        return path.withUTF8 { bytes -> QuickConfinement in
-            let prefix = root.utf8.count
-            guard prefix > 0, bytes.count > prefix, bytes[prefix] == UInt8(ascii: "/"),
-                  root.withUTF8({ memcmp($0.baseAddress!, bytes.baseAddress!, prefix) == 0 }) else { return .unsure }
-            // The components after "www/": plain names only ("a//b", "." and ".." go to realpath).
-            let folder = bytes[bytes.count - 1] == UInt8(ascii: "/")
-            let end = folder ? bytes.count - 1 : bytes.count
-            var components = 0
-            var start = prefix + 1
-            while start < end {
-                var stop = start
-                while stop < end, bytes[stop] != UInt8(ascii: "/") { stop += 1 }
-                let length = stop - start
-                if length == 0 || (bytes[start] == UInt8(ascii: ".") && (length == 1 || (length == 2 && bytes[start + 1] == UInt8(ascii: "."))))
-                { return .unsure }
-                components += 1
-                start = stop + 1
-            }
-            if start == end { return .unsure } // an empty last component ("a//")
-            var info = stat()
-            guard stat(root, &info) == 0 else { return .unsure }
-            let real: String
-            if let known = confinedRoot, known.device == UInt64(info.st_dev), known.inode == UInt64(info.st_ino) {
-                real = known.real
-            } else {
-                guard let resolved = realpath(root, nil) else { return .unsure }
-                real = String(cString: resolved)
-                free(resolved)
-                confinedRoot = (UInt64(info.st_dev), UInt64(info.st_ino), real)
-            }
-            if components == 0 { return (info.st_mode & S_IFMT) == S_IFDIR ? .resolved(real + "/") : .unsure }
-            // lstat each prefix "www/a", "www/a/b"… of a NUL-terminated copy of the path.
-            let missing = withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { text -> Bool? in
-                UnsafeMutableRawBufferPointer(text).copyMemory(from: UnsafeRawBufferPointer(bytes))
-                text[bytes.count] = 0
-                var stop = prefix + 1
-                for position in 0..<components {
-                    while stop < end, bytes[stop] != UInt8(ascii: "/") { stop += 1 }
-                    let saved = text[stop]
-                    text[stop] = 0
-                    let found = lstat(text.baseAddress!, &info) == 0
-                    text[stop] = saved
-                    guard found else { return true }
-                    let kind = info.st_mode & S_IFMT
-                    if kind == S_IFLNK { return nil }
-                    if kind != S_IFDIR, position < components - 1 { return true }
-                    stop += 1
-                }
-                return false
-            }
-            guard let missing else { return .unsure }
-            if missing { return .missing }
-            let relative = String(decoding: UnsafeBufferPointer(rebasing: bytes[prefix..<end]), as: UTF8.self)
-            if (info.st_mode & S_IFMT) == S_IFDIR { return .resolved(real + relative + "/") }
-            if folder { return .missing } // "file/": realpath fails on a file followed by a slash
-            if end - prefix > 4, bytes[end - 4] == UInt8(ascii: "."),
-               bytes[end - 3] | 0x20 == UInt8(ascii: "l"), bytes[end - 2] | 0x20 == UInt8(ascii: "u"),
-               bytes[end - 1] | 0x20 == UInt8(ascii: "a") { return .missing } // a Lua script
-            return .resolved(real + relative)
-        }
     }
 
     /// client.parameters[key] as text.
@@ -574,24 +456,3 @@ final class LuaRuntime {
         for handle in handles { _ = closeClient(handle) }
     }
 }
-
-/// A bounded memory of confined paths (`LuaRuntime.confine`): each answer lives `lifetime` ms; when
-/// `capacity` paths are held the memory starts afresh (a scan of distinct names cannot grow it).
-struct ConfinedPaths {
-    static let lifetime: UInt64 = 1000
-    static let capacity = 4096
-    private var entries: [String: (resolved: String, at: UInt64)] = [:]
-
-    func lookup(_ path: String, now: UInt64) -> String? {
-        guard let entry = entries[path], now &- entry.at < Self.lifetime else { return nil }
-        return entry.resolved
-    }
-
-    mutating func remember(_ path: String, _ resolved: String, now: UInt64) {
-        if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-        entries[path] = (resolved, now)
-    }
-
-    var count: Int { entries.count }
-}
-
