@@ -54,26 +54,40 @@ long mona_system_udp_send_segments(int fd, const void *to, unsigned to_size, con
     return sent < 0 ? -(long)errno : (long)sent;
 }
 
+/* From this size a file-backed block asks for 2 MiB pages: its file and mapping are rounded up to a
+ * multiple of them (the tail is never touched, so it costs nothing where huge pages are off). */
+#define MONA_HUGE_PAGE ((size_t)2 << 20)
+#define MONA_HUGE_MINIMUM ((size_t)1 << 20)
+
+static size_t file_memory_length(size_t size) {
+    if (size < MONA_HUGE_MINIMUM || size > SIZE_MAX - MONA_HUGE_PAGE) return size;
+    return (size + MONA_HUGE_PAGE - 1) & ~(MONA_HUGE_PAGE - 1);
+}
+
 void *mona_system_file_memory(size_t size, int *fd) {
     *fd = -1;
+    size_t length = file_memory_length(size);
     int file = memfd_create("mona-shared", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (file < 0) return NULL;
-    if (ftruncate(file, (off_t)size) != 0) {
+    if (ftruncate(file, (off_t)length) != 0) {
         close(file);
         return NULL;
     }
     (void)fcntl(file, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    void *memory = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
     if (memory == MAP_FAILED) {
         close(file);
         return NULL;
     }
+    /* Honoured where shmem_enabled is "advise" (or "within_size"/"always"): the pages a socket's
+     * sendfile looks up one by one become a few 2 MiB folios. Elsewhere a no-op. */
+    if (length != size) (void)madvise(memory, length, MADV_HUGEPAGE);
     *fd = file;
     return memory;
 }
 
 void mona_system_free_file_memory(void *memory, size_t size, int fd) {
-    if (memory) munmap(memory, size);
+    if (memory) munmap(memory, file_memory_length(size));
     if (fd >= 0) close(fd);
 }
 

@@ -9,6 +9,12 @@
 #   -p, --viewers "A B"     viewer counts                       (env VIEWERS, default "100 1000")
 #   -d, --seconds S         measuring window per count, seconds (env DURATION, default 20)
 #   -s, --settle S          wait after every viewer got a segment, s (env SETTLE, default 4)
+#   -r, --rounds R          runs of both servers, alternating (env ROUNDS, default 1): with more than
+#                           one, every round's figures and the median ratio per viewer count
+#   --shmem-thp MODE        the kernel's transparent_hugepage/shmem_enabled for the run (never, advise,
+#                           within_size or always; root), put back at the end. Our segments ask for
+#                           2 MiB pages (MADV_HUGEPAGE), granted from "advise" on; nginx's files get
+#                           large folios from ext4 whatever this is. Default: leave it as it is.
 #   -h, --help
 # Env: BIN=<dir> folder holding MonaServer, libMonaRTMP.so and libMonaHTTP.so; implies --no-build.
 # Needs: ffmpeg, cc, ss, nginx and libnginx-mod-rtmp (apt-get install -y ffmpeg gcc iproute2
@@ -19,7 +25,8 @@
 # keep-alive connection every half target duration and fetches each new segment once. Figures: the
 # server's CPU seconds (schedstat; nginx: master + worker; both include cutting the segments) per GB
 # the viewers received, delivered % of viewers x the publisher's rate (below 100: the viewers, on the
-# same 2 cores, did not keep up). Exit status is non-zero if any run failed.
+# same 2 cores, did not keep up). Figures of one run move by ±15% on a 2-CPU VM: compare medians of
+# rounds. Exit status is non-zero if any run failed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +37,9 @@ ROOT=$(cd "$HERE/../.." && pwd)
 VIEWERS=${VIEWERS:-"100 1000"}
 DURATION=${DURATION:-20}
 SETTLE=${SETTLE:-4}
+ROUNDS=${ROUNDS:-1}
+SHMEM_THP=
+THP_KNOB=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 BUILD=1
 [[ -n ${BIN:-} ]] && BUILD=0
 NGINX_RTMP=${NGINX_RTMP:-/usr/lib/nginx/modules/ngx_rtmp_module.so}
@@ -43,6 +53,8 @@ while (($#)); do
     -p | --viewers) VIEWERS=${2:?}; shift ;;
     -d | --seconds) DURATION=${2:?}; shift ;;
     -s | --settle) SETTLE=${2:?}; shift ;;
+    -r | --rounds) ROUNDS=${2:?}; shift ;;
+    --shmem-thp) SHMEM_THP=${2:?}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -56,6 +68,7 @@ for n in "${VIEWER_LIST[@]}"; do
 done
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 600 ]] || bench_die "seconds must be an integer in [1, 600]"
 [[ $SETTLE =~ ^[0-9]+$ && $SETTLE -le 60 ]] || bench_die "settle must be an integer in [0, 60]"
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 && $ROUNDS -le 10 ]] || bench_die "rounds must be an integer in [1, 10]"
 for tool in ffmpeg timeout cc ss nginx; do
     command -v "$tool" >/dev/null || bench_die "no $tool (apt-get install -y ffmpeg gcc iproute2 nginx-light libnginx-mod-rtmp)"
 done
@@ -66,6 +79,15 @@ if [[ $(ulimit -n) != unlimited ]] && (($(ulimit -n) < NEED_FDS)); then
 fi
 
 bench_init
+# the knob reads "always within_size advise [never] deny force": the word in brackets is in effect
+thp_mode() { sed -n 's/.*\[\([a-z_]*\)\].*/\1/p' "$THP_KNOB" 2>/dev/null || echo unknown; }
+if [[ -n $SHMEM_THP ]]; then
+    [[ $SHMEM_THP =~ ^(never|advise|within_size|always)$ ]] || bench_die "--shmem-thp: never, advise, within_size or always"
+    [[ -w $THP_KNOB ]] || bench_die "--shmem-thp needs root and $THP_KNOB"
+    THP_BEFORE=$(thp_mode)
+    trap 'echo "$THP_BEFORE" >"$THP_KNOB" 2>/dev/null || true; bench_cleanup' EXIT
+    echo "$SHMEM_THP" >"$THP_KNOB" || bench_die "cannot set $THP_KNOB to $SHMEM_THP"
+fi
 
 mkdir -p "$ROOT/bench/media-fanout/bin"
 LOAD=$ROOT/bench/media-fanout/bin/media_load
@@ -161,12 +183,12 @@ EOF
 FAILED=0
 declare -A MBPS DELIV UTIL CPUGB RSS LUTIL
 
-# run KEY LABEL: a fresh server and publisher, each viewer count, stop.
+# run KEY LABEL ROUND: a fresh server and publisher, each viewer count, stop.
 run() {
-    local key=$1 label=$2 rtmp http pids n line rc ns bytes try
+    local key=$1 label=$2 round=$3 rtmp http pids n line rc ns bytes try
     rtmp=$(bench_free_port)
     http=$(bench_free_port)
-    echo "[$label] starting on 127.0.0.1:$rtmp (RTMP) and :$http (HTTP)" >&2
+    echo "[$label] round $round: starting on 127.0.0.1:$rtmp (RTMP) and :$http (HTTP)" >&2
     if ! "start_$key" "$rtmp" "$http"; then
         echo "[$label] did not come up; log tail:" >&2
         tail -n 20 "$SERVER_LOG" >&2 || true
@@ -196,11 +218,11 @@ run() {
         if ((rc != 0)) || [[ $bytes == 0 || $ns == -1 ]] || ! bench_alive "$SERVER_PID"; then
             echo "[$label]   $n viewers FAILED (exit $rc)" >&2
             FAILED=1
-            MBPS[$key:$n]=FAIL
+            MBPS[$key:$n:$round]=FAIL
             bench_alive "$SERVER_PID" || { tail -n 20 "$SERVER_LOG" >&2; break; }
             continue
         fi
-        bench_record "$key:$n" "$line"
+        bench_record "$key:$n:$round" "$line"
         sleep 1
     done
     bench_stop "$pub" 3 || true
@@ -208,23 +230,38 @@ run() {
     for pid in "${pids[@]}"; do bench_alive "$pid" && bench_stop "$pid" 5 || true; done
 }
 
-run ours MonaServer
-run nginx nginx-rtmp
+for ((round = 1; round <= ROUNDS; round++)); do
+    run ours MonaServer "$round"
+    run nginx nginx-rtmp "$round"
+done
 
 echo
 echo "hls: 1 publisher (ffmpeg -re -c copy of a 6 Mbit/s 720p30 H.264+AAC FLV over RTMP), N HLS viewers (media_load hls)," \
-    "MPEG-TS segments of 2 s, ${SETTLE}s settle + ${DURATION}s window, 127.0.0.1, $(nproc) CPUs; peer $(nginx -v 2>&1 | sed 's/^nginx version: //') + nginx-rtmp hls, 1 worker, sendfile"
-fmt='%-8s %-18s %8s %7s %9s %9s %8s %10s\n'
-printf "$fmt" viewers server Mbit/s deliv% srv_cpu% cpu_s/GB rss_MiB load_cpu%
+    "MPEG-TS segments of 2 s, ${SETTLE}s settle + ${DURATION}s window, 127.0.0.1, $(nproc) CPUs, shmem THP $(thp_mode); peer $(nginx -v 2>&1 | sed 's/^nginx version: //') + nginx-rtmp hls, 1 worker, sendfile"
+fmt='%-8s %-6s %-18s %8s %7s %9s %9s %8s %10s\n'
+printf "$fmt" viewers round server Mbit/s deliv% srv_cpu% cpu_s/GB rss_MiB load_cpu%
+declare -A RATIOS
 for n in "${VIEWER_LIST[@]}"; do
-    printf "$fmt" "$n" "MonaServer (ours)" "${MBPS[ours:$n]:-FAIL}" "${DELIV[ours:$n]:--}" "${UTIL[ours:$n]:--}" \
-        "${CPUGB[ours:$n]:--}" "${RSS[ours:$n]:--}" "${LUTIL[ours:$n]:--}"
-    printf "$fmt" "$n" "nginx-rtmp (peer)" "${MBPS[nginx:$n]:-FAIL}" "${DELIV[nginx:$n]:--}" "${UTIL[nginx:$n]:--}" \
-        "${CPUGB[nginx:$n]:--}" "${RSS[nginx:$n]:--}" "${LUTIL[nginx:$n]:--}"
-    printf "$fmt" "$n" "ratio ours/nginx" "$(bench_ratio "${MBPS[ours:$n]:-}" "${MBPS[nginx:$n]:-}")" "" \
-        "$(bench_ratio "${UTIL[ours:$n]:-}" "${UTIL[nginx:$n]:-}")" "$(bench_ratio "${CPUGB[ours:$n]:-}" "${CPUGB[nginx:$n]:-}")" \
-        "$(bench_ratio "${RSS[ours:$n]:-}" "${RSS[nginx:$n]:-}")" ""
+    for ((round = 1; round <= ROUNDS; round++)); do
+        o=ours:$n:$round g=nginx:$n:$round
+        printf "$fmt" "$n" "$round" "MonaServer (ours)" "${MBPS[$o]:-FAIL}" "${DELIV[$o]:--}" "${UTIL[$o]:--}" \
+            "${CPUGB[$o]:--}" "${RSS[$o]:--}" "${LUTIL[$o]:--}"
+        printf "$fmt" "$n" "$round" "nginx-rtmp (peer)" "${MBPS[$g]:-FAIL}" "${DELIV[$g]:--}" "${UTIL[$g]:--}" \
+            "${CPUGB[$g]:--}" "${RSS[$g]:--}" "${LUTIL[$g]:--}"
+        ratio=$(bench_ratio "${CPUGB[$o]:-}" "${CPUGB[$g]:-}")
+        printf "$fmt" "$n" "$round" "ratio ours/nginx" "$(bench_ratio "${MBPS[$o]:-}" "${MBPS[$g]:-}")" "" \
+            "$(bench_ratio "${UTIL[$o]:-}" "${UTIL[$g]:-}")" "$ratio" "$(bench_ratio "${RSS[$o]:-}" "${RSS[$g]:-}")" ""
+        [[ $ratio == n/a ]] || RATIOS[$n]+="$ratio "
+    done
 done
+if ((ROUNDS > 1)); then
+    for n in "${VIEWER_LIST[@]}"; do
+        read -r -a list <<<"${RATIOS[$n]:-}"
+        ((${#list[@]})) || continue
+        median=$(printf '%s\n' "${list[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        echo "$n viewers: cpu_s/GB ratio ours/nginx, median of ${#list[@]} rounds: $median (rounds: ${list[*]})"
+    done
+fi
 echo "cpu_s/GB: server CPU seconds per 10^9 bytes the viewers received (playlists, segments, HTTP heads): lower is better."
 echo "target (not asserted): cpu_s/GB ours/nginx <= 1.0 (issue 18)."
 exit "$FAILED"

@@ -25,7 +25,9 @@ long mona_system_udp_send_segments(int fd, const void *to, unsigned to_size, con
 
 /** Memory backed by an anonymous in-memory file (memfd_create, sealed to its size): `size` bytes mapped
  *  readable and writable, its descriptor in *fd (close-on-exec). NULL (and *fd -1) when the system
- *  refuses (no memfd, descriptors or memory short): the caller then uses the heap. */
+ *  refuses (no memfd, descriptors or memory short): the caller then uses the heap. From 1 MiB the
+ *  file asks for transparent huge pages (MADV_HUGEPAGE, granted where the kernel's shmem_enabled is
+ *  "advise"), which makes sendfile from it cheaper. */
 void *mona_system_file_memory(size_t size, int *fd);
 
 /** Unmaps memory of mona_system_file_memory and closes its descriptor (pages a socket still sends
