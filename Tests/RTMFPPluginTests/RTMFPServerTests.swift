@@ -82,21 +82,26 @@ struct RTMFPServerTests {
         }
     }
 
-    /// A free UDP port (bound to 0, read back, released).
+    /// A UDP port free a moment ago below the kernel's ephemeral range (`ip_local_port_range`), from
+    /// which sockets bound to port 0 get theirs: none of them takes it before the server binds it.
     static func freeUDPPort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let ephemeralStart = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+        var port: UInt16 = 0
+        for _ in 0..<1000 {
+            port = UInt16(Int.random(in: 10_000..<max(10_001, ephemeralStart)))
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
             }
+            close(fd)
+            if bound { break }
         }
-        return UInt16(bigEndian: address.sin_port)
+        return port
     }
 
     /// Exchanges datagrams until `done` holds (bounded by `seconds`).

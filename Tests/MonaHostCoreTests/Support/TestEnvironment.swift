@@ -25,8 +25,54 @@ enum TestEnvironment {
         return String(cString: made)
     }
 
-    /// A TCP/UDP port that was free a moment ago (bound to 0, read back, released).
+    /// A port free for TCP and UDP on 127.0.0.1 a moment ago, never handed out before in this process,
+    /// and outside the kernel's ephemeral range (`ip_local_port_range`): a listener bound to port 0 or
+    /// the source port of any connection, from which the kernel picks, cannot take it before the
+    /// server under test binds it.
     static func freePort() -> UInt16 {
+        let (low, high) = ephemeralRange
+        // The larger of the ranges below and above the ephemeral one, skipping the well-known ports.
+        let below = 10_000..<max(10_000, low)
+        let above = min(65_536, high + 1)..<65_536
+        let candidates = below.count >= above.count ? below : above
+        portLock.lock()
+        defer { portLock.unlock() }
+        for _ in 0..<1000 where !candidates.isEmpty {
+            let port = UInt16(Int.random(in: candidates))
+            guard !givenPorts.contains(port), isFree(port, Int32(SOCK_STREAM.rawValue)), isFree(port, Int32(SOCK_DGRAM.rawValue))
+            else { continue }
+            givenPorts.insert(port)
+            return port
+        }
+        return boundToZero() // no free candidate (unlikely): the kernel's choice
+    }
+
+    private static let portLock = NSLock()
+    nonisolated(unsafe) private static var givenPorts = Set<UInt16>()
+
+    /// The kernel's ephemeral port range (32768–60999 when it cannot be read).
+    private static let ephemeralRange: (Int, Int) = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let numbers = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+        return numbers.count == 2 && numbers[0] <= numbers[1] ? (numbers[0], numbers[1]) : (32768, 60999)
+    }()
+
+    /// Whether a socket of `type` binds 127.0.0.1:`port` now (it is released at once).
+    private static func isFree(_ port: UInt16, _ type: Int32) -> Bool {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// A port the kernel picks (bound to 0, read back, released).
+    private static func boundToZero() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
