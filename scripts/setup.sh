@@ -4,13 +4,14 @@
 set -euo pipefail
 
 # Build: a C compiler, OpenSSL's libcrypto headers, LuaJIT, libuv (the reactor), pkg-config.
-# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe, rtmpdump, GStreamer (rtspsrc, decoders)
+# Tests: curl, wrk, python3 and its websockets library, ffmpeg/ffprobe, rtmpdump, GStreamer (rtspsrc, decoders,
+# driven from Python through its GObject bindings)
 # and (headless) chromium talk to the server like real clients; Prometheus' Python client parses /metrics,
 # python3-m3u8 low-latency HLS playlists.
 PACKAGES=(gcc libc6-dev pkg-config libssl-dev libluajit-5.1-dev libuv1-dev curl python3 python3-websockets python3-prometheus-client
           wrk ffmpeg rtmpdump
           gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
-          gstreamer1.0-rtsp chromium python3-m3u8)
+          gstreamer1.0-rtsp python3-gi gir1.2-gstreamer-1.0 chromium python3-m3u8)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
