@@ -198,7 +198,7 @@ private func failure(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPP
     }
 
     @Test func requestLineAndVersionErrors() {
-        for text in ["GET\r\n\r\n", "GET /\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1 \r\n\r\n",
+        for text in ["GET\r\n\r\n", "GET \r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1 \r\n\r\n", "GET /  \r\n\r\n",
                      " GET / HTTP/1.1\r\n\r\n", "G(T / HTTP/1.1\r\n\r\n", "\rGET / HTTP/1.1\r\n\r\n",
                      "GET / http/1.1\r\n\r\n", "GET / HTTP/1\r\n\r\n", "GET / HTTP/1.10\r\n\r\n",
                      "GET / HTTP/1.x\r\n\r\n", "GET / FTP/1.1\r\n\r\n", "GET /a#b HTTP/1.1\r\n\r\n"] {
@@ -209,7 +209,14 @@ private func failure(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPP
             #expect(failure(text) == .versionNotSupported, "\(text.debugDescription)")
         }
         #expect(HTTPParseError.versionNotSupported.status == 505)
+        // 1.x: a line without its version is HTTP/1.1 (its FunctionalTests send "POST /app/ " then headers).
+        for text in ["GET /a\r\n\r\n", "GET /a \r\n\r\n"] {
+            let parsed = (try? parse(text)).flatMap(head)
+            #expect(parsed?.path == "/a" && parsed?.versionMinor == 1 && parsed?.keepAlive == true, "\(text.debugDescription)")
+        }
         #expect(failure("GET /a\0b HTTP/1.1\r\n\r\n") == .badRequest("control character in request target"))
+        #expect(failure("GET /a\rb HTTP/1.1\r\n\r\n") == .badRequest("control character in request target"))
+        #expect(failure("GET /a\r\r\n\r\n") == .badRequest("control character in request target"))
         #expect(failure("GET /a\u{7F} HTTP/1.1\r\n\r\n")?.status == 400)
     }
 

@@ -149,9 +149,17 @@ private func fromJSON(_ text: String) throws(CodecError) -> [MonaValue] { try JS
     #expect(try fromJSON(#"[{"__raw":"YWJj","x":1}]"#) == [.object([MonaField("__raw", .string("YWJj")), MonaField("x", .number(1))])])
     #expect(try fromJSON(#"[{"__raw":"YWJ"}]"#) == [.object([MonaField("__raw", .string("YWJ"))])])
     #expect(try fromJSON(#"[{"__time":"0"}]"#) == [.object([MonaField("__time", .string("0"))])])
-    // 1.x: date-like strings became dates.
+    // 1.x: date-like strings became dates. Only complete timestamps with their zone do now: what the
+    // writer emits and what JavaScript's Date.toJSON() sends.
     #expect(try fromJSON(#"["2014-01-01","12 Jan 2014 10:00","1970-01-01T00:00:00.000+00:00"]"#)
-        == [.string("2014-01-01"), .string("12 Jan 2014 10:00"), .string("1970-01-01T00:00:00.000+00:00")])
+        == [.string("2014-01-01"), .string("12 Jan 2014 10:00"), .date(0)])
+    #expect(try fromJSON(#"["2014-09-30T13:15:17.000Z","2014-09-30T13:15:17Z","2014-09-30T15:15:17.5+02:00","2014-09-30T08:15:17-0500"]"#)
+        == [.date(1_412_082_917_000), .date(1_412_082_917_000), .date(1_412_082_917_500), .date(1_412_082_917_000)])
+    for text in ["2014-09-30T13:15:17", "2014-09-30 13:15:17Z", "2014-09-30T13:15Z", "2014-09-30T13:15:17.Z",
+                 "2014-09-30T13:15:17.0000000001Z", "2014-13-30T13:15:17Z", "2014-09-30T13:15:17+2", "x2014-09-30T13:15:17Z",
+                 "2014-09-30T13:15:17Zz", "2014-09-30T13:15:17+02:00 "] {
+        #expect(try fromJSON("[\"\(text)\"]") == [.string(text)], "\(text)")
+    }
 }
 
 @Test func jsonReaderUnescapes() throws {
@@ -173,13 +181,13 @@ private func fromJSON(_ text: String) throws(CodecError) -> [MonaValue] { try JS
 @Test func jsonRoundTripOfTheFunctionalTestsObject() throws {
     let output = JSON.encode([codecFunctionalObject()])
     let back = try JSON.decode(output.bytes)
-    // Dates come back as their ISO string (1.x turned date-like strings back into dates), the map as an
-    // object with __size, the mixed as [{fields}, elements], references in full.
+    // Dates come back as dates (their ISO string is a timestamp with its zone), the map as an object
+    // with __size, the mixed as [{fields}, elements], references in full.
     let typed = MonaValue.object(type: "test", fields: [MonaField("key", .string("val"))])
     let map = MonaValue.object([MonaField("map", .string("map")), MonaField("__size", .number(1))])
     let expected = MonaValue.object([
         MonaField("string", .string("string")), MonaField("number", .number(2.7)), MonaField("boolean", .boolean(true)),
-        MonaField("date", .string(codecLocalLong(1_412_082_917_000))), MonaField("bytes", .bytes([0xFF, 0x00, 0x14])),
+        MonaField("date", .date(1_412_082_917_000)), MonaField("bytes", .bytes([0xFF, 0x00, 0x14])),
         MonaField("array", .array([.number(2.7), .boolean(true), typed])), MonaField("map", map),
         MonaField("repeat", .array([.array([.number(2.7), .boolean(true), typed]), typed, map])),
         MonaField("mixed", .array([.object([MonaField("prop", .string("prop"))]), .string("elt1")])),

@@ -19,7 +19,8 @@ struct HTTPIntegrationTests {
         function client:remember(query)
             client.properties("session", query.value, { expires = 3600, path = "/", httponly = true })
             client.properties("old", "x", { expires = -1 })
-            return client.properties("session"), client.properties("bad name", "x"), client.properties(1, "x")
+            local count = client.properties("count", 30) -- 1.x: the value as given; the property is its text
+            return client.properties("session"), client.properties("bad name", "x"), client.properties(1, "x"), count, client.count
         end
         function client:whoami() return client.session, client["X-Custom"] end
         function client:pushOnly() client.writer:writeMessage("pushed") end
@@ -136,12 +137,13 @@ struct HTTPIntegrationTests {
         let base = "http://127.0.0.1:\(port)"
         let set = try Self.curl(["-i", "\(base)/remember?value=abc"])
         #expect(set.hasPrefix("HTTP/1.1 200"))
-        #expect(set.hasSuffix(#"["abc",null,null]"#), "the value comes back; a bad name or key gives nil")
+        #expect(set.hasSuffix(#"["abc",null,null,30,"30"]"#), "the value comes back; a bad name or key gives nil")
         let cookies = set.split(separator: "\r\n").filter { $0.hasPrefix("Set-Cookie: ") }
-        #expect(cookies.count == 2, "\(set)")
+        #expect(cookies.count == 3, "\(set)")
         #expect(cookies.first?.hasPrefix("Set-Cookie: session=abc; Expires=") == true)
         #expect(cookies.first?.hasSuffix("; Max-Age=3600; Path=/; HttpOnly") == true)
-        #expect(cookies.last == "Set-Cookie: old=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0")
+        #expect(cookies.dropFirst().first == "Set-Cookie: old=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0")
+        #expect(cookies.last == "Set-Cookie: count=30")
         // The cookie curl keeps comes back as a property, so do headers.
         let jar = "\(folder)/jar.txt"
         _ = try Self.curl(["-c", jar, "\(base)/remember?value=xyz"])

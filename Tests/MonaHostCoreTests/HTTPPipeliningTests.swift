@@ -33,6 +33,22 @@ struct HTTPPipeliningTests {
         #expect(inOrder, "every answer follows its request")
     }
 
+    /// 1.x's FunctionalTests `HTTPAggregated` client: three POSTs in one write, each request line
+    /// without its version (`POST /path `), answered in order on the kept connection.
+    @Test func requestLinesWithoutVersionArePipelinedAsIn1x() throws {
+        let (server, port, folder) = try HTTPIntegrationTests.server()
+        defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }
+        let socket = try TestSocket(tcpPort: port, timeout: 10)
+        let post = { (body: String) in "POST / \r\nContent-Type:application/json\r\nContent-Length:\(body.utf8.count)\r\n\r\n\(body)" }
+        try socket.send(post(#"["sum",{"a":1,"b":2}]"#) + post(#"["sum",{"a":3,"b":4}]"#) + post(#"["sum",{"a":5,"b":6}]"#))
+        var all: [UInt8] = []
+        while String(decoding: all, as: UTF8.self).components(separatedBy: "HTTP/1.1 200 OK").count < 4,
+              let chunk = socket.receiveSome(), !chunk.isEmpty { all += chunk }
+        let bodies = String(decoding: all, as: UTF8.self).components(separatedBy: "HTTP/1.1 200 OK").dropFirst()
+            .map { $0.components(separatedBy: "\r\n\r\n").last ?? "" }
+        #expect(bodies == ["[3]", "[7]", "[11]"], "\(String(decoding: all, as: UTF8.self))")
+    }
+
     @Test func aClientPipeliningWithoutReadingIsHeldBack() throws {
         let (server, port, folder) = try HTTPIntegrationTests.server(extraIni: "timeout=60\n")
         defer { _ = server.terminate(); try? FileManager.default.removeItem(atPath: folder) }

@@ -193,16 +193,19 @@ enum HTTPHeadParser {
         return line[line.startIndex..<end]
     }
 
-    /// `METHOD SP target SP HTTP/1.x`; the returned head has no headers yet.
+    /// `METHOD SP target SP HTTP/1.x`; the returned head has no headers yet. As in MonaServer 1.x, a
+    /// line without its version (`METHOD SP target`, with or without the last space: 1.x's own test
+    /// clients send `POST /app/ ` and headers) is HTTP/1.1.
     static func requestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) throws(HTTPParseError) -> HTTPRequestHead {
-        // Exactly two spaces: method, target, version (found without allocating).
-        guard let first = line.firstIndex(of: HTTPSyntax.space),
-              let second = line[(first + 1)...].firstIndex(of: HTTPSyntax.space),
-              !line[(second + 1)...].contains(HTTPSyntax.space),
-              first > line.startIndex, second > first + 1 else {
+        // Method, target, version, separated by single spaces (found without allocating).
+        guard let first = line.firstIndex(of: HTTPSyntax.space), first > line.startIndex else {
             throw .badRequest("malformed request line")
         }
-        let minor = try version(line[(second + 1)...])
+        let second = line[(first + 1)...].firstIndex(of: HTTPSyntax.space) ?? line.endIndex
+        guard second > first + 1, second == line.endIndex || !line[(second + 1)...].contains(HTTPSyntax.space) else {
+            throw .badRequest("malformed request line")
+        }
+        let minor = second + 1 >= line.endIndex ? 1 : try version(line[(second + 1)...])
         let methodBytes = line[line.startIndex..<first]
         guard methodBytes.allSatisfy(HTTPSyntax.isToken) else { throw .badRequest("invalid method") }
         let method = Self.knownMethod(methodBytes) ?? String(decoding: methodBytes, as: UTF8.self)

@@ -222,6 +222,8 @@ struct HTTPRequestParser {
             case .target:
                 if byte == HTTPSyntax.space {
                     phase = .version
+                } else if byte == HTTPSyntax.cr {
+                    break // the end of a line without version (1.x); a CR inside the target fails the line's check
                 } else if HTTPSyntax.isControl(byte) {
                     throw .badRequest("control character in request target")
                 } else {

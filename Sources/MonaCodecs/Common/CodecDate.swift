@@ -49,6 +49,37 @@ public enum CodecDate {
             + "\(pad(fields.hour))\(pad(fields.minute))\(pad(fields.second))\(offset(offsetSeconds))"
     }
 
+    /// A complete ISO-8601 timestamp with its zone, as the writers emit it (`2014-09-30T13:15:17.000+00:00`)
+    /// and as JavaScript's `Date.toJSON` does (`2014-09-30T13:15:17.000Z`): `YYYY-MM-DDTHH:MM:SS`, an
+    /// optional fraction of 1 to 9 digits, then `Z`, `±HH:MM` or `±HHMM`. Milliseconds since the epoch,
+    /// or nil for anything else (a date alone, a time without zone, free text).
+    public static func parseTimestamp(_ text: String) -> Double? {
+        var text = text
+        guard text.utf8.count >= 20, text.utf8.count <= 35, text.withUTF8(isTimestamp) else { return nil }
+        return parse(text)
+    }
+
+    /// Whether the bytes have parseTimestamp's shape (the values are checked by parse).
+    private static func isTimestamp(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        func digits(_ range: Range<Int>) -> Bool { range.allSatisfy { $0 < text.count && text[$0] >= 0x30 && text[$0] <= 0x39 } }
+        func byte(_ index: Int, _ character: Unicode.Scalar) -> Bool { index < text.count && text[index] == UInt8(ascii: character) }
+        // YYYY-MM-DDTHH:MM:SS
+        guard digits(0..<4), byte(4, "-"), digits(5..<7), byte(7, "-"), digits(8..<10), byte(10, "T"),
+              digits(11..<13), byte(13, ":"), digits(14..<16), byte(16, ":"), digits(17..<19) else { return false }
+        var index = 19
+        if byte(index, ".") { // a fraction of 1 to 9 digits
+            let start = index + 1
+            index = start
+            while digits(index..<index + 1) { index += 1 }
+            guard (1...9).contains(index - start) else { return false }
+        }
+        let zone = text.count - index
+        if zone == 1 { return byte(index, "Z") }
+        guard byte(index, "+") || byte(index, "-") else { return false }
+        return (zone == 6 && digits(index + 1..<index + 3) && byte(index + 3, ":") && digits(index + 4..<index + 6))
+            || (zone == 5 && digits(index + 1..<index + 5))
+    }
+
     /// Parses the ISO-8601 forms the writers emit and the usual variants: `YYYY-MM-DD` or `YYYYMMDD`,
     /// then optionally `T` (or a space) and `HH:MM[:SS[.fff]]` or `HHMM[SS]`, then `Z`, `±HH:MM`, `±HHMM`,
     /// `±HH` or nothing (local time). Returns milliseconds since the epoch, or nil.

@@ -7,7 +7,9 @@ import MonaValues
 /// surrogate becomes U+FFFD. Objects are special only in these exact forms (1.x looked at the first
 /// property only and matched any name ending with "type"/"raw", and turned date-like strings into
 /// dates): `{"__raw": "<valid base64>"}` alone → bytes, `{"__time": number}` alone → date, a
-/// `"__type": "<string>"` property → typed object (that property removed).
+/// `"__type": "<string>"` property → typed object (that property removed). A string value that is a
+/// complete ISO-8601 timestamp with its zone is a date (`CodecDate.parseTimestamp`), so dates
+/// round-trip through the writer and JavaScript's dates arrive as dates; other strings stay strings.
 struct JSONReader {
     /// An open array (`key` nil) or object (`key`: the name of the value being read).
     private struct Frame {
@@ -89,8 +91,11 @@ struct JSONReader {
                     continue nextValue
                 }
             case CodecBytes.quote:
-                // 1.x: strings that parsed as a date (ISO, RFC 822, "12 Jan 2014 10:00"…) became dates.
-                value = .string(try readString())
+                // A complete ISO-8601 timestamp with its zone (what the writer and JavaScript's Date
+                // write) is a date. 1.x: any string its date parser took (ISO, RFC 822, "12 Jan 2014
+                // 10:00"…) became a date.
+                let text = try readString()
+                value = CodecDate.parseTimestamp(text).map { .date($0) } ?? .string(text)
             case CodecBytes.minus, 0x30...0x39:
                 value = .number(try readNumber())
             case 0x41...0x5A, 0x61...0x7A:

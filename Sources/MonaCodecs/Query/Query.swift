@@ -6,8 +6,8 @@ import MonaValues
 /// Writing: values separated by `&`, object properties as `key=value`, nested tables flattened
 /// (`{a={b=1}}` → `a&b=1`), nil as `null`, numbers `%.16g`, dates in the short ISO form, bytes in
 /// base64. Reading: consecutive `key=value` pairs form one object, a bare token is a separate value
-/// and ends the current object; `+` is a space; `null` → nil, `true`/`false` (any case) → boolean,
-/// numeric → number, anything else → string.
+/// and ends the current object; `+` is a space, a `%` without two hex digits is kept; `null` → nil,
+/// `true`/`false` (any case) → boolean, numeric → number, anything else → string.
 public enum Query {
     /// Encodes `values` as a query string, with the warnings 1.x would log.
     public static func encode(_ values: [MonaValue]) -> CodecOutput {
@@ -18,9 +18,9 @@ public enum Query {
         return CodecOutput(bytes: writer.out, warnings: writer.log.messages)
     }
 
-    /// Decodes a query string (without the leading `?`).
-    public static func decode(_ bytes: [UInt8]) throws(CodecError) -> [MonaValue] {
-        try QueryReader.decode(bytes)
+    /// Decodes a query string (without the leading `?`); it cannot fail (see `decodeBytes`).
+    public static func decode(_ bytes: [UInt8]) -> [MonaValue] {
+        QueryReader.decode(bytes)
     }
 
     /// Percent-encodes `text` for a query string or a URL path: bytes up to 0x20, from 0x7F, and
@@ -30,15 +30,6 @@ public enum Query {
         var out: [UInt8] = []
         appendEncoded(text, to: &out)
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Decodes `%XX` sequences (and `+` as a space when `plusAsSpace`, as in query strings and form
-    /// bodies, not in paths). Nil when a `%` is not followed by two hex digits or the result is not
-    /// UTF-8.
-    public static func percentDecode(_ text: String, plusAsSpace: Bool = false) -> String? {
-        let bytes = Array(text.utf8)
-        guard let decoded = try? decodeBytes(bytes[...], plusAsSpace: plusAsSpace) else { return nil }
-        return decoded
     }
 
     /// True for the bytes `percentEncode` escapes.
@@ -70,18 +61,18 @@ public enum Query {
         }
     }
 
-    /// Decodes a run of a query string whose first byte is at input offset `raw.startIndex`.
-    static func decodeBytes(_ raw: ArraySlice<UInt8>, plusAsSpace: Bool) throws(CodecError) -> String {
+    /// Decodes a run of a query string: `%XX` sequences, and `+` as a space when `plusAsSpace` (query
+    /// strings and form bodies). As 1.x did, and browsers do, a `%` not followed by two hex digits stays
+    /// as it is (`one%*$` is `one%*$`); bytes that are not UTF-8 become U+FFFD. One bad escape never
+    /// costs the other parameters.
+    static func decodeBytes(_ raw: ArraySlice<UInt8>, plusAsSpace: Bool) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var index = raw.startIndex
         while index < raw.endIndex {
             let byte = raw[index]
-            if byte == CodecBytes.percent {
-                guard index + 3 <= raw.endIndex,
-                      let high = CodecBytes.hexValue(raw[index + 1]), let low = CodecBytes.hexValue(raw[index + 2]) else {
-                    throw CodecError(offset: index, message: "Query: '%' not followed by two hex digits")
-                }
+            if byte == CodecBytes.percent, index + 3 <= raw.endIndex,
+               let high = CodecBytes.hexValue(raw[index + 1]), let low = CodecBytes.hexValue(raw[index + 2]) {
                 out.append(high << 4 | low)
                 index += 3
             } else {
@@ -89,9 +80,6 @@ public enum Query {
                 index += 1
             }
         }
-        guard let text = String(validating: out, as: UTF8.self) else {
-            throw CodecError(offset: raw.startIndex, message: "Query: invalid UTF-8")
-        }
-        return text
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -3,7 +3,7 @@ import MonaValues
 /// Reads a query string (see `Query`): `&`-separated items; consecutive `key=value` pairs form one
 /// object; a bare token is a separate value that ends the current object; empty items are skipped.
 enum QueryReader {
-    static func decode(_ bytes: [UInt8]) throws(CodecError) -> [MonaValue] {
+    static func decode(_ bytes: [UInt8]) -> [MonaValue] {
         var values: [MonaValue] = []
         var fields: [MonaField] = []
         var start = 0
@@ -14,15 +14,15 @@ enum QueryReader {
             start = end + 1
             if item.isEmpty { continue }
             if let equal = item.firstIndex(of: CodecBytes.equal) {
-                let key = try Query.decodeBytes(item[item.startIndex..<equal], plusAsSpace: true)
-                let text = try Query.decodeBytes(item[(equal + 1)...], plusAsSpace: true)
+                let key = Query.decodeBytes(item[item.startIndex..<equal], plusAsSpace: true)
+                let text = Query.decodeBytes(item[(equal + 1)...], plusAsSpace: true)
                 fields.append(MonaField(key: key, value: typed(text)))
             } else {
                 if !fields.isEmpty {
                     values.append(.object(fields))
                     fields = []
                 }
-                values.append(typed(try Query.decodeBytes(item, plusAsSpace: true)))
+                values.append(typed(Query.decodeBytes(item, plusAsSpace: true)))
             }
         }
         if !fields.isEmpty { values.append(.object(fields)) }

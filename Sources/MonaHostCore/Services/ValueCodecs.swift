@@ -76,11 +76,11 @@ extension ValueCodecs {
         if format == "AMF" || format == "AMF0" {
             do throws(AMFError) { return .success(try AMF.decode(bytes)) } catch { return .failure(error.description) }
         }
+        if format == "Query" { return .success(Query.decode(bytes)) } // a query string always decodes
         do throws(CodecError) {
             switch format {
             case "JSON": return .success(try JSON.decode(bytes))
             case "XMLRPC": return .success(try XMLRPC.decode(bytes))
-            case "Query": return .success(try Query.decode(bytes))
             default: return nil
             }
         } catch {

@@ -81,15 +81,17 @@ function M.connect(handle, info, ...)
 	local client = setmetatable({}, clientMeta)
 	local state
 	-- client.properties(key, value[, options]): sets a property the protocol shows its peer (an HTTP
-	-- cookie) and returns the value; client.properties(key) reads one; nil when the protocol has none.
+	-- cookie; the property holds its text) and returns the value as given (1.x: 30 for 30);
+	-- client.properties(key) reads one; nil when the protocol has none.
 	local function setProperty(key, value, options)
 		if type(key) ~= "string" then return nil end
 		if value == nil then return state.properties[key] end
-		if type(value) == "number" or type(value) == "boolean" then value = tostring(value) end
-		if type(value) ~= "string" then return nil end
+		local text = value
+		if type(value) == "number" or type(value) == "boolean" then text = tostring(value) end
+		if type(text) ~= "string" then return nil end
 		if type(options) ~= "table" then options = nil end
-		if state.closed or not native.write(state.writer.handle, "property", key, value, options) then return nil end
-		M.collectionSet(state.properties, key, value)
+		if state.closed or not native.write(state.writer.handle, "property", key, text, options) then return nil end
+		M.collectionSet(state.properties, key, text)
 		return value
 	end
 	state = {
