@@ -161,10 +161,15 @@ enum ObjectModelAPI {
     static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ kind: Int32, _ text: String) {
         guard let err else { return }
         err.pointee.kind = kind
-        withUnsafeMutableBytes(of: &err.pointee.message) { raw in
-            let bytes = Array(text.utf8.prefix(raw.count - 1))
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+        // Straight into the caller's struct: no copy of the 500-byte field, no array (this runs for
+        // every file request that finds no file, e.g. each HLS request).
+        let capacity = MemoryLayout.size(ofValue: err.pointee.message)
+        let message = UnsafeMutableRawPointer(err) + MemoryLayout<mona_error>.offset(of: \.message)!
+        var text = text
+        text.withUTF8 { utf8 in
+            let count = min(utf8.count, capacity - 1)
+            if count > 0 { message.copyMemory(from: utf8.baseAddress!, byteCount: count) }
+            message.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
         }
     }
 }
