@@ -183,21 +183,6 @@ struct ConfinedPaths {
         let modified: Int64
         let changed: Int64
 
-        init(path: String, follow: Bool, _ info: stat) {
-            self.init(path: path, follow: follow, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
-                      modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
-                      changed: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
-        }
-
-        init(path: String, follow: Bool, device: UInt64, inode: UInt64, modified: Int64, changed: Int64) {
-            self.path = path
-            self.follow = follow
-            self.device = device
-            self.inode = inode
-            self.modified = modified
-            self.changed = changed
-        }
-
         /// Whether a stat now sees the same folder with the same times.
         func isUnchanged() -> Bool {
             var info = stat()
@@ -226,4 +211,14 @@ struct ConfinedPaths {
     }
 
     var count: Int { entries.count }
+}
+
+extension ConfinedPaths.Folder {
+    /// The folder at `path` as `info` (its stat or lstat) describes it (the memberwise initializer
+    /// stays: tests build folders by hand).
+    init(path: String, follow: Bool, _ info: stat) {
+        self.init(path: path, follow: follow, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+                  modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+                  changed: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
+    }
 }
