@@ -13,7 +13,7 @@ extension HTTPSession {
     func respond(_ head: HTTPRequestHead, status: Int, lines: [UInt8] = [], extra: [(String, String)] = [], body: [UInt8],
                  close: Bool = false, contentLength: Int? = nil, bodyFollows: Bool = false, lengthKnown: Bool = true,
                  sharedBody: SharedBytes? = nil) {
-        if let current, current == head { self.current = nil }
+        if current === head { current = nil }
         let keepAlive = head.keepAlive && !close
         let withBody = !body.isEmpty && head.method != "HEAD"
         let joined = withBody && body.count <= Self.joinedBody

@@ -235,18 +235,29 @@ final class HTTPSession {
 
     /// The publication a file name may play live: "name.flv" (any case) gives "name".
     static func liveName(_ file: String) -> String? {
-        guard file.count > 4, file.lowercased().hasSuffix(".flv") else { return nil }
-        return String(file.dropLast(4))
+        var file = file
+        return file.withUTF8 { utf8 -> String? in
+            // ".flv" is ASCII: compared on the bytes (every request that finds no file asks).
+            guard utf8.count > 4 else { return nil }
+            let end = utf8.count
+            guard utf8[end - 4] == UInt8(ascii: "."), utf8[end - 3] | 0x20 == UInt8(ascii: "f"),
+                  utf8[end - 2] | 0x20 == UInt8(ascii: "l"), utf8[end - 1] | 0x20 == UInt8(ascii: "v") else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: utf8[..<(end - 4)]), as: UTF8.self)
+        }
     }
 
     /// Whether a name contains "." (as a character: a dot followed by a combining mark does not count).
     static func hasDot(_ name: String) -> Bool {
-        var dot = false
-        for byte in name.utf8 {
-            if byte >= 0x80 { return name.contains(".") }
-            if byte == UInt8(ascii: ".") { dot = true }
+        var copy = name
+        let ascii: Bool? = copy.withUTF8 { utf8 in
+            var dot = false
+            for byte in utf8 {
+                if byte >= 0x80 { return nil }
+                if byte == UInt8(ascii: ".") { dot = true }
+            }
+            return dot
         }
-        return dot
+        return ascii ?? name.contains(".")
     }
 
     func folder(_ head: HTTPRequestHead, path: String, arguments: [MonaValue]) {

@@ -8,20 +8,22 @@ import PluginABI
 /// What responses share: status lines by code, and the Date and Server lines of the current second.
 /// Used on the loop thread only.
 final class ResponseHeads {
-    private var statusLines: [Int: [UInt8]] = [:]
+    /// By status - 100, for 100...599 (an index, not a hash, per response).
+    private var statusLines = [[UInt8]?](repeating: nil, count: 500)
     private var dateSecond = Int.min
     private var dateLines: [UInt8] = []
 
     /// "HTTP/1.1 <status> <reason>\r\n".
     func statusLine(_ status: Int) -> [UInt8] {
-        if let line = statusLines[status] { return line }
+        let slot = status - 100
+        if statusLines.indices.contains(slot), let line = statusLines[slot] { return line }
         var line: [UInt8] = []
         line.append(literal: "HTTP/1.1 ")
         line.append(decimal: status)
         line.append(0x20)
         line.append(text: HTTPStatus.reason(status))
         line.append(literal: "\r\n")
-        if statusLines.count < 64 { statusLines[status] = line }
+        if statusLines.indices.contains(slot) { statusLines[slot] = line }
         return line
     }
 

@@ -278,6 +278,45 @@ private func failure(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPP
         #expect(failure(chunked + trailers, limits: limits) == .headersTooLarge)
     }
 
+    /// The method and the target are taken in runs, not byte by byte: a run must stop exactly where the
+    /// byte-by-byte checks would refuse, wherever the input is cut.
+    @Test func runsOfTheRequestLineStopAtTheSameBytesWhereverTheInputIsCut() throws {
+        let limits = HTTPLimits(maxHeadBytes: 64, maxHeaderCount: 5, maxTargetLength: 16, maxBodyBytes: 100)
+        let cases: [(String, HTTPParseError?)] = [
+            ("GET /\(String(repeating: "a", count: 15)) HTTP/1.1\r\n\r\n", nil),
+            ("GET /\(String(repeating: "a", count: 16)) HTTP/1.1\r\n\r\n", .uriTooLong),
+            ("GET /\(String(repeating: "a", count: 15))", nil), // incomplete: nothing to refuse yet
+            (String(repeating: "G", count: 64), nil),
+            (String(repeating: "G", count: 65), .headersTooLarge),
+            ("G(T / HTTP/1.1\r\n\r\n", .badRequest("invalid method")),
+            ("\rGET / HTTP/1.1\r\n\r\n", .badRequest("malformed request line")),
+            ("\r\nGET /a HTTP/1.1\r\n\r\n", nil),
+            ("GET /a\u{1}b HTTP/1.1\r\n\r\n", .badRequest("control character in request target")),
+            ("GET /a\u{7F}b HTTP/1.1\r\n\r\n", .badRequest("control character in request target")),
+            ("GET /é HTTP/1.1\r\n\r\n", nil),
+            ("GET /a HTTP/1.1\r\nH: \(String(repeating: "v", count: 40))\r\n\r\n", nil), // 64 bytes
+            ("GET /a HTTP/1.1\r\nH: \(String(repeating: "v", count: 42))\r\n\r\n", .headersTooLarge), // 65 at its last CR
+        ]
+        for (text, expected) in cases {
+            let bytes = Array(text.utf8)
+            #expect(failure(bytes, limits: limits) == expected, "\(text.debugDescription)")
+            for cut in 1..<bytes.count {
+                var outcome: HTTPParseError?
+                do throws(HTTPParseError) {
+                    _ = try events([Array(bytes[..<cut]), Array(bytes[cut...])], limits: limits)
+                } catch {
+                    outcome = error
+                }
+                #expect(outcome == expected, "\(text.debugDescription) cut at \(cut)")
+            }
+        }
+        let parsed = try parse("GET /%C3%A9?q=1 HTTP/1.1\r\nHost: x\r\n\r\n").compactMap { event -> HTTPRequestHead? in
+            if case .head(let head) = event { return head }
+            return nil
+        }
+        #expect(parsed.map(\.method) == ["GET"] && parsed.map(\.path) == ["/é"] && parsed.map(\.query) == ["q=1"])
+    }
+
     @Test func failedParserStaysFailed() throws {
         var parser = HTTPRequestParser()
         let bad = Array("GET / HTTP/2.0\r\n\r\n".utf8), good = Array("GET / HTTP/1.1\r\n\r\n".utf8)

@@ -369,3 +369,23 @@ private func template(_ text: String, _ values: [String: String]) -> String {
         #expect(!line.contains("\r") && !line.contains("\n"))
     }
 }
+
+/// How a request's file name is classified before any file is looked for.
+@Suite struct FileNameTests {
+    @Test func aMethodNameHasNoDot() {
+        #expect(!HTTPSession.hasDot("info"))
+        #expect(HTTPSession.hasDot("index.html") && HTTPSession.hasDot(".hidden") && HTTPSession.hasDot("a."))
+        #expect(HTTPSession.hasDot("café.txt") && !HTTPSession.hasDot("café"))
+        #expect(!HTTPSession.hasDot(".\u{301}"), "a dot followed by a combining mark is another character")
+    }
+
+    @Test func aNameEndingInFLVPlaysThatPublicationLive() {
+        #expect(HTTPSession.liveName("cam.flv") == "cam")
+        #expect(HTTPSession.liveName("Cam.FLV") == "Cam")
+        #expect(HTTPSession.liveName("caméra.Flv") == "caméra")
+        #expect(HTTPSession.liveName("a.b.flv") == "a.b")
+        for name in [".flv", "flv", "cam.flv.txt", "cam.fl", "cam.f1v", "cam.flv\u{301}", "", "cam,flv"] {
+            #expect(HTTPSession.liveName(name) == nil, "\(name.debugDescription)")
+        }
+    }
+}

@@ -24,4 +24,25 @@ import Testing
         #expect(Self.message(error).isEmpty && error.kind == MONA_ERR_SCRIPT)
         ObjectModelAPI.explain(nil, MONA_ERR_SCRIPT, "nowhere") // no error asked for: nothing happens
     }
+
+    @Test func piecesAreWrittenOneAfterTheOtherAndCutWhereTheFieldEnds() {
+        var error = mona_error()
+        ObjectModelAPI.explain(&error, MONA_ERR_NOTFOUND) { write in
+            write("File ")
+            write("live/cam.m3u8")
+            write(" doesn't exist")
+        }
+        #expect(error.kind == MONA_ERR_NOTFOUND)
+        #expect(Self.message(error) == Array("File live/cam.m3u8 doesn't exist".utf8))
+
+        let capacity = MemoryLayout.size(ofValue: error.message)
+        let long = String(repeating: "a", count: capacity - 3)
+        ObjectModelAPI.explain(&error, MONA_ERR_OTHER) { write in
+            write(long)
+            write("bcd")
+            write("never written")
+        }
+        #expect(Self.message(error) == Array((long + "bc").utf8))
+        #expect(withUnsafeBytes(of: error.message) { $0[capacity - 1] } == 0)
+    }
 }

@@ -5,12 +5,13 @@
 #
 # Usage: bench/instructions/run.sh LABEL=BIN[,metrics] [LABEL=BIN[,metrics] ...]
 #   LABEL   a name for the column (before, after, nio, libuv...)
-#   BIN     a folder holding MonaServer, libMonaEcho.so, libMonaHTTP.so and libMonaWebSocket.so
+#   BIN     a folder holding MonaServer, libMonaEcho.so, libMonaHTTP.so, libMonaWebSocket.so and
+#           libMonaRTMP.so
 #           (`swift build -c release --show-bin-path`)
 #   ,metrics  that server runs with `[metrics] enabled = true` (what the metrics cost: the same BIN
 #           twice, e.g. off=BIN on=BIN,metrics)
 # Env: DURATION=<s> length of each load under valgrind (default 3).
-# Needs: valgrind, wrk, curl; bench/echo and bench/websocket's C load tools (built here).
+# Needs: valgrind, wrk, curl, ffmpeg; bench/echo and bench/websocket's C load tools (built here).
 #
 # Each build is copied, stripped of its DWARF (valgrind cannot read the toolchain's DWARF 5; the
 # symbol names stay), laid out with the echo, HTTP and WebSocket plugins, and run under callgrind.
@@ -21,6 +22,10 @@
 #   static  GET /1k.bin, keep-alive (wrk -c1)
 #   rpc     GET /info -> client:info() as JSON (wrk -c1)
 #   ws      ["echo", n, "payload"] over WebSocket (bench/websocket/ws_load ws, 1 connection)
+#   hls     GET /live/bench.ts.m3u8, keep-alive (wrk -c1), a live HLS playlist: the request misses
+#           www/, onRead runs, the playlist is answered from memory. The publication (a small
+#           320x240 stream, ~260 kbit/s, pushed over RTMP by ffmpeg) runs meanwhile: its cost is
+#           counted too (a few hundred instructions per request).
 # Operations per second under valgrind are no figure of speed; only the instruction counts are.
 set -euo pipefail
 
@@ -39,13 +44,22 @@ for spec in "$@"; do
 done
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || bench_die "valgrind is needed"
 command -v wrk >/dev/null || bench_die "wrk is needed"
+command -v ffmpeg >/dev/null || bench_die "ffmpeg is needed"
 
 bench_init
 mkdir -p "$ROOT/bench/echo/bin" "$ROOT/bench/websocket/bin"
 cc -O2 -Wall -Wextra -o "$ROOT/bench/echo/bin/echo_load" "$ROOT/bench/echo/echo_load.c" || bench_die "cc echo_load.c"
 cc -O2 -Wall -Wextra -o "$ROOT/bench/websocket/bin/ws_load" "$ROOT/bench/websocket/ws_load.c" || bench_die "cc ws_load.c"
 
-CASES=(echo64 static rpc ws)
+CASES=(echo64 static rpc ws hls)
+# The hls case's publication: small, so that valgrind's server keeps up with it in real time.
+SMALL=$ROOT/bench/instructions/bin/small.flv
+if [[ ! -s $SMALL ]]; then
+    mkdir -p "$(dirname "$SMALL")"
+    timeout 120 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=30 \
+        -f lavfi -i sine=frequency=440:sample_rate=44100 -t 20 -c:v libx264 -preset ultrafast -g 60 -b:v 200k \
+        -c:a aac -b:a 64k -f flv "$SMALL.part" >&2 && mv "$SMALL.part" "$SMALL" || bench_die "encoding $SMALL failed"
+fi
 declare -A RESULT
 
 # count LABEL CASE PID OUT: zero, run the case's load, dump; stores instructions per operation.
@@ -56,9 +70,10 @@ count() {
     echo64)
         line=$("$ROOT/bench/echo/bin/echo_load" "$ECHO_PORT" 1 "$DURATION" 64) || return 1
         ops=$(bench_kv round_trips "$line") ;;
-    static | rpc)
+    static | rpc | hls)
         local path=/1k.bin
         [[ $case == rpc ]] && path=/info
+        [[ $case == hls ]] && path=/live/bench.ts.m3u8
         line=$(wrk -t1 -c1 -d"${DURATION}s" "http://127.0.0.1:$HTTP_PORT$path") || return 1
         [[ $line != *"Non-2xx"* && $line != *"Socket errors"* ]] || { echo "$line" >&2; return 1; }
         ops=$(awk '/requests in/ { print $1 }' <<<"$line") ;;
@@ -90,7 +105,7 @@ for spec in "$@"; do
     dir="$BENCH_TMP/$label"
     "$ROOT/scripts/assemble.sh" "$bin" "$dir" >&2
     rm -f "$dir"/libMona*.so
-    for lib in libMonaEcho.so libMonaHTTP.so libMonaWebSocket.so; do
+    for lib in libMonaEcho.so libMonaHTTP.so libMonaWebSocket.so libMonaRTMP.so; do
         [[ -f $bin/$lib ]] || bench_die "no $bin/$lib"
         cp "$bin/$lib" "$dir/"
     done
@@ -102,13 +117,17 @@ function onConnection(client)
 	function client:echo(...) return ... end
 end
 EOF
+    mkdir -p "$dir/www/live"
+    echo 'function onConnection(client) end' >"$dir/www/live/main.lua"
     HTTP_PORT=$(bench_free_port)
     ECHO_PORT=$(bench_free_port)
+    RTMP_PORT=$(bench_free_port)
     cat >"$dir/MonaServer.ini" <<EOF
 [RTMFP]
 port = 0
 [RTMP]
-port = 0
+host = 127.0.0.1
+port = $RTMP_PORT
 [RTSP]
 port = 0
 [HTTP]
@@ -121,6 +140,9 @@ library = libMonaEcho.so
 host = 127.0.0.1
 port = $ECHO_PORT
 udpPort = 0
+[HLS]
+segmentDuration = 2
+window = 6
 [metrics]
 enabled = $metrics
 EOF
@@ -138,9 +160,18 @@ EOF
     curl -fsS "http://127.0.0.1:$HTTP_PORT/info" -o /dev/null
     "$ROOT/bench/echo/bin/echo_load" "$ECHO_PORT" 1 1 64 >/dev/null
     "$ROOT/bench/websocket/bin/ws_load" ws "$HTTP_PORT" 1 1 >/dev/null
+    ffmpeg -hide_banner -nostdin -loglevel error -re -stream_loop -1 -i "$SMALL" -c copy -f flv \
+        "rtmp://127.0.0.1:$RTMP_PORT/live/bench" >"$dir/publisher.log" 2>&1 &
+    publisher=$!
+    bench_track "$publisher"
+    for ((try = 0; try < 300; try++)); do # the playlist lists a segment (up to 60 s under valgrind)
+        curl -sf "http://127.0.0.1:$HTTP_PORT/live/bench.ts.m3u8" 2>/dev/null | grep -q '\.ts' && break
+        sleep 0.2
+    done
     for case in "${CASES[@]}"; do
         count "$label" "$case" "$pid" "$out" || bench_die "[$label] $case failed"
     done
+    bench_stop "$publisher" 5 || true
     bench_stop "$pid" 30 || true
 done
 

@@ -5,24 +5,37 @@
 import Glibc
 #endif
 
-/// One parsed request head.
-struct HTTPRequestHead: Equatable, Sendable {
+/// One parsed request head, immutable: a class, so that handing it from the parser to the queue, the
+/// handler and the response costs one reference count, not one per field.
+final class HTTPRequestHead: Equatable, Sendable {
     /// The method as sent, e.g. "GET" (case-sensitive, token characters only).
-    var method: String
+    let method: String
     /// The raw request target, e.g. "/app/file.txt?x=1".
-    var target: String
+    let target: String
     /// The percent-decoded path part of the target, without the query ("*" for `OPTIONS *`).
-    var path: String
+    let path: String
     /// The raw query without "?", "" if none.
-    var query: String
+    let query: String
     /// HTTP/1.x → x: 0 or 1 (a higher 1.x minor version is treated as 1, RFC 9110 §2.5).
-    var versionMinor: Int
+    let versionMinor: Int
     /// The header fields in order, names as sent, values without leading and trailing whitespace.
-    var headers: [(name: String, value: String)]
+    let headers: [(name: String, value: String)]
     /// Whether the connection persists after this request (Connection header and version defaults).
-    var keepAlive: Bool
+    let keepAlive: Bool
     /// Whether the client waits for "100 Continue" before sending the body (HTTP/1.1 only).
-    var expectsContinue: Bool
+    let expectsContinue: Bool
+
+    init(method: String, target: String, path: String, query: String, versionMinor: Int,
+         headers: [(name: String, value: String)], keepAlive: Bool, expectsContinue: Bool) {
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.versionMinor = versionMinor
+        self.headers = headers
+        self.keepAlive = keepAlive
+        self.expectsContinue = expectsContinue
+    }
 
     /// The value of the first header field named `name` (compared case-insensitively), or nil.
     /// A GET asking to switch to WebSocket (`Upgrade: websocket`): what follows it is not HTTP.
@@ -168,10 +181,10 @@ enum HTTPHeadParser {
     /// header lines, then the empty line. Lines end with LF, optionally preceded by CR.
     static func parse(_ buffer: [UInt8], requestLineEnd: Int, limits: HTTPLimits) throws(HTTPParseError) -> HTTPRequestHead {
         let line = stripLineEnd(buffer[0..<requestLineEnd])
-        var head = try requestLine(line, limits: limits)
-        head.headers = try fields(buffer[requestLineEnd...], limits: limits)
+        let start = try requestLine(line, limits: limits)
+        let headers = try fields(buffer[requestLineEnd...], limits: limits)
         var close = false, keepAlive = false, continues = false
-        for field in head.headers {
+        for field in headers {
             if HTTPSyntax.equalsIgnoringCase(field.name, "Connection") {
                 for token in HTTPSyntax.listTokens(field.value) {
                     if token == "close" { close = true } else if token == "keep-alive" { keepAlive = true }
@@ -180,9 +193,15 @@ enum HTTPHeadParser {
                 if HTTPSyntax.listTokens(field.value).contains("100-continue") { continues = true }
             }
         }
-        head.keepAlive = head.versionMinor >= 1 ? !close : keepAlive && !close
-        head.expectsContinue = continues && head.versionMinor >= 1  // RFC 9110 §10.1.1: ignored from HTTP/1.0
-        return head
+        return HTTPRequestHead(method: start.method, target: start.target, path: start.path, query: start.query,
+                               versionMinor: start.versionMinor, headers: headers,
+                               keepAlive: start.versionMinor >= 1 ? !close : keepAlive && !close,
+                               expectsContinue: continues && start.versionMinor >= 1) // RFC 9110 §10.1.1: ignored from HTTP/1.0
+    }
+
+    /// What the request line gives.
+    struct RequestLine {
+        let method: String, target: String, path: String, query: String, versionMinor: Int
     }
 
     /// A line without its final LF and the CR before it.
@@ -196,7 +215,7 @@ enum HTTPHeadParser {
     /// `METHOD SP target SP HTTP/1.x`; the returned head has no headers yet. As in MonaServer 1.x, a
     /// line without its version (`METHOD SP target`, with or without the last space: 1.x's own test
     /// clients send `POST /app/ ` and headers) is HTTP/1.1.
-    static func requestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) throws(HTTPParseError) -> HTTPRequestHead {
+    static func requestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) throws(HTTPParseError) -> RequestLine {
         // Method, target, version, separated by single spaces (found without allocating).
         guard let first = line.firstIndex(of: HTTPSyntax.space), first > line.startIndex else {
             throw .badRequest("malformed request line")
@@ -226,8 +245,7 @@ enum HTTPHeadParser {
         }
         guard !rawTarget.contains(UInt8(ascii: "#")) else { throw .badRequest("fragment in request target") }
         let (path, query) = try pathAndQuery(rawTarget, method: method)
-        return HTTPRequestHead(method: method, target: target, path: path, query: query, versionMinor: minor,
-                               headers: [], keepAlive: false, expectsContinue: false)
+        return RequestLine(method: method, target: target, path: path, query: query, versionMinor: minor)
     }
 
     /// The minor version of `HTTP/1.x`; other well-formed versions are not supported (505).

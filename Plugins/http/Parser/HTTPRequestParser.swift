@@ -84,6 +84,7 @@ struct HTTPRequestParser {
         -> (events: [HTTPParseEvent], consumed: Int) {
         if case .failed(let error) = state { throw error }
         var events: [HTTPParseEvent] = []
+        events.reserveCapacity(4) // a request without body gives two (head, end): one allocation
         var index = 0
         var requests = 0
         do throws(HTTPParseError) {
@@ -177,6 +178,26 @@ struct HTTPRequestParser {
                 while end < bytes.count, bytes[end] != HTTPSyntax.lf, end - position <= room { end += 1 }
                 if end > position {
                     guard end - position <= room else { throw .headersTooLarge }
+                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
+                    position = end
+                    continue
+                }
+            }
+            if phase == .method && buffer.first != HTTPSyntax.cr || phase == .target {
+                // The same for the plain bytes of the method (token characters) and of the target (no space,
+                // control or DEL): one run, stopped one byte before a bound, whose byte the loop below refuses.
+                let room = limits.maxHeadBytes - buffer.count
+                var end = position
+                if phase == .method {
+                    while end < bytes.count, end - position < room, HTTPSyntax.isToken(bytes[end]) { end += 1 }
+                } else {
+                    let allowed = min(room, limits.maxTargetLength - targetLength)
+                    while end < bytes.count, end - position < allowed, bytes[end] > HTTPSyntax.space, bytes[end] != 0x7F {
+                        end += 1
+                    }
+                    targetLength += end - position
+                }
+                if end > position {
                     buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
                     position = end
                     continue

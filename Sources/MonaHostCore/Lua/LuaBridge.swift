@@ -39,6 +39,25 @@ struct LuaBridge {
         return (try? MVSReader.decode(stream)) ?? []
     }
 
+    /// Pushes `text` as a Lua string, bytes as they are (a NUL too). Passing a `String` where C wants a
+    /// `const char *` copies a small one (up to 15 bytes) into a temporary array first: not this.
+    func push(text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            UnsafeRawPointer(utf8.baseAddress).map { start in
+                lua_pushlstring(L, start.assumingMemoryBound(to: CChar.self), utf8.count)
+            } ?? lua_pushlstring(L, "", 0)
+        }
+    }
+
+    /// Whether the value at `index` is the string `literal` (compared in place: no Swift string made).
+    func isString(at index: Int32, _ literal: StaticString) -> Bool {
+        guard lua_type(L, index) == LUA_TSTRING else { return false }
+        var length = 0
+        guard let pointer = mona_lua_tolstring(L, index, &length), length == literal.utf8CodeUnitCount else { return false }
+        return memcmp(pointer, literal.utf8Start, length) == 0
+    }
+
     func string(at index: Int32) -> String {
         var length = 0
         guard let pointer = mona_lua_tolstring(L, index, &length) else { return "" }

@@ -49,7 +49,7 @@ extension LuaRuntime {
     func mediaHook(_ publication: Publication, _ name: String, _ arguments: [MonaValue]) {
         call("mediaHook") {
             lua_pushnumber(L, Double(publication.handle))
-            lua_pushstring(L, name)
+            LuaBridge(L: L).push(text: name)
             return 2 + LuaBridge(L: L).push(arguments)
         }
     }
@@ -58,7 +58,7 @@ extension LuaRuntime {
     func mediaHook(_ publication: Publication, _ name: String, time: UInt32, packet: UnsafeRawBufferPointer) {
         call("mediaHook") {
             lua_pushnumber(L, Double(publication.handle))
-            lua_pushstring(L, name)
+            LuaBridge(L: L).push(text: name)
             lua_pushnumber(L, Double(time))
             lua_pushlstring(L, packet.baseAddress?.assumingMemoryBound(to: CChar.self), packet.count)
             return 4
@@ -84,7 +84,7 @@ extension LuaRuntime {
     }
 
     /// Calls an entry that answers true, or false and a message.
-    private func refusal(_ entry: String, _ arguments: () -> Int32) -> String? {
+    private func refusal(_ entry: StaticString, _ arguments: () -> Int32) -> String? {
         var message: String? = "Lua failure"
         call(entry, arguments) { first, count in
             if lua_toboolean(L, first) != 0 {

@@ -42,7 +42,9 @@ final class LuaRuntime {
     }
 
     /// A client a plugin opened.
-    struct ClientRecord {
+    /// A class: looking a client up (every plugin call names one) retains one object instead of
+    /// copying every field.
+    final class ClientRecord {
         let plugin: LoadedPlugin
         let writer: UInt64
         /// Its application path, normalised as Lua's client.path ("" or "/app/sub").
@@ -51,6 +53,12 @@ final class LuaRuntime {
         var extraWriters: [UInt64] = []
         /// Its group memberships (group_join), ended with it.
         var memberships: Set<UInt64> = []
+
+        init(plugin: LoadedPlugin, writer: UInt64, path: String) {
+            self.plugin = plugin
+            self.writer = writer
+            self.path = path
+        }
     }
 
     /// A client's membership of a group, and the plugin that owns it (the client's).
@@ -127,10 +135,13 @@ final class LuaRuntime {
         return message
     }
 
-    /// Pushes the entry point `name` of the prelude.
-    private func pushEntry(_ name: String) {
+    /// Pushes the entry point `name` of the prelude (a literal: its C string is used as it is, where a
+    /// small `String` would be copied into a temporary array for every call).
+    private func pushEntry(_ name: StaticString) {
         lua_rawgeti(L, mona_lua_registryindex(), entries)
-        lua_getfield(L, -1, name)
+        UnsafeRawPointer(name.utf8Start).withMemoryRebound(to: CChar.self, capacity: name.utf8CodeUnitCount + 1) {
+            lua_getfield(L, -1, $0)
+        }
         lua_remove(L, -2)
     }
 
@@ -138,7 +149,7 @@ final class LuaRuntime {
     /// the stack (first index, count) that the caller pops. A Lua error is logged and gives nil.
     /// A call the watchdog interrupts (`lua.timeout`) is logged as `what`, and disconnects `client`.
     @discardableResult
-    func call(_ name: String, client: UInt64? = nil, what: @autoclosure () -> String = "", _ arguments: () -> Int32?,
+    func call(_ name: StaticString, client: UInt64? = nil, what: @autoclosure () -> String = "", _ arguments: () -> Int32?,
               results handle: (Int32, Int32) -> Void = { _, _ in }) -> Bool {
         let base = lua_gettop(L)
         pushEntry(name)
@@ -150,9 +161,9 @@ final class LuaRuntime {
         let started = host.metrics.enabled ? ProcessStats.monotonicNs() : 0
         mona_watchdog_enter()
         let status = mona_lua_pcall(L, count, LUA_MULTRET)
-        if started != 0 { host.metrics.luaEvents.record(name, nanoseconds: ProcessStats.monotonicNs() &- started) }
+        if started != 0 { host.metrics.luaEvents.record(name.description, nanoseconds: ProcessStats.monotonicNs() &- started) }
         host.data?.releaseWrites()
-        if mona_watchdog_leave() == Int32(MONA_WATCHDOG_TIMEOUT) { interrupted(what().isEmpty ? name : what(), client: client) }
+        if mona_watchdog_leave() == Int32(MONA_WATCHDOG_TIMEOUT) { interrupted(what().isEmpty ? name.description : what(), client: client) }
         guard status == 0 else {
             host.log(.error, "Lua \(name): \(popError())")
             lua_settop(L, base)
@@ -323,7 +334,7 @@ final class LuaRuntime {
         var malformed = false
         call("invoke", client: client, what: "client:\(method)", {
             lua_pushnumber(L, Double(client))
-            lua_pushstring(L, method)
+            LuaBridge(L: L).push(text: method)
             guard let count = bridge.push(mvs: args) else {
                 malformed = true
                 return nil
@@ -376,6 +387,9 @@ final class LuaRuntime {
         /// The file, and the template properties (one MVS value) when onRead returned a table.
         case allow(path: String, properties: [UInt8]?)
         case deny(kind: Int32, message: String)
+        /// Not found in www/ (or refused by the confinement): "File <name> doesn't exist", written
+        /// where it goes only (most such requests, e.g. HLS, never show it).
+        case missing(name: String)
         case handled
         /// The parameters were not a valid MVS stream.
         case malformed
@@ -390,33 +404,29 @@ final class LuaRuntime {
         var malformed = false
         call("readFile", client: client, what: "client:onRead", {
             lua_pushnumber(L, Double(client))
-            lua_pushstring(L, name)
+            bridge.push(text: name)
             guard let count = bridge.push(mvs: parameters) else {
                 malformed = true
                 return nil
             }
             return 2 + count
         }, results: { first, count in
-            switch bridge.string(at: first) {
-            case "ALLOW":
+            if bridge.isString(at: first, "ALLOW") {
                 let properties = count > 2 && lua_type(L, first + 2) == LUA_TTABLE
                     ? try? bridge.encode(from: first + 2, to: first + 2) : nil
                 decision = .allow(path: bridge.string(at: first + 1), properties: properties)
-            case "HANDLED":
+            } else if bridge.isString(at: first, "HANDLED") {
                 decision = .handled
-            default:
-                let kind: Int32 = switch bridge.string(at: first + 1) {
-                case "PERMISSION": MONA_ERR_PERMISSION
-                case "NOTFOUND": MONA_ERR_NOTFOUND
-                default: MONA_ERR_SCRIPT
-                }
+            } else {
+                let kind: Int32 = bridge.isString(at: first + 1, "PERMISSION") ? MONA_ERR_PERMISSION
+                    : bridge.isString(at: first + 1, "NOTFOUND") ? MONA_ERR_NOTFOUND : MONA_ERR_SCRIPT
                 decision = .deny(kind: kind, message: bridge.string(at: first + 2))
             }
         })
         if malformed { return .malformed }
         guard case .allow(let path, let properties) = decision else { return decision }
         return confinement.confine(path).map { .allow(path: $0, properties: properties) }
-            ?? .deny(kind: MONA_ERR_NOTFOUND, message: "File \(name) doesn't exist")
+            ?? .missing(name: name)
     }
 
     /// client.parameters[key] as text.
@@ -424,7 +434,7 @@ final class LuaRuntime {
         var value: String?
         call("parameter", {
             lua_pushnumber(L, Double(client))
-            lua_pushstring(L, key)
+            LuaBridge(L: L).push(text: key)
             return 2
         }, results: { first, _ in
             if lua_type(L, first) == LUA_TSTRING { value = LuaBridge(L: L).string(at: first) }
@@ -436,7 +446,7 @@ final class LuaRuntime {
     func setProperty(client: UInt64, key: String, value: MonaValue) {
         call("setProperty") {
             lua_pushnumber(L, Double(client))
-            lua_pushstring(L, key)
+            LuaBridge(L: L).push(text: key)
             return 2 + LuaBridge(L: L).push([value])
         }
     }

@@ -81,10 +81,20 @@ enum HostAPITable {
 
     /// Fills a host-owned mona_buffer with bytes (malloc'd; freed by buffer_free).
     static func fill(_ out: UnsafeMutablePointer<mona_buffer>?, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { fill(out, $0) }
+    }
+
+    /// The same for the UTF-8 of a text (no intermediate array).
+    static func fill(_ out: UnsafeMutablePointer<mona_buffer>?, text: String) {
+        var text = text
+        text.withUTF8 { fill(out, UnsafeRawBufferPointer($0)) }
+    }
+
+    private static func fill(_ out: UnsafeMutablePointer<mona_buffer>?, _ bytes: UnsafeRawBufferPointer) {
         guard let out else { return }
         out.pointee = mona_buffer()
-        guard !bytes.isEmpty, let memory = malloc(bytes.count) else { return }
-        bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        guard let start = bytes.baseAddress, !bytes.isEmpty, let memory = malloc(bytes.count) else { return }
+        memory.copyMemory(from: start, byteCount: bytes.count)
         out.pointee.data = memory.assumingMemoryBound(to: UInt8.self)
         out.pointee.size = bytes.count
     }

@@ -120,10 +120,16 @@ enum ObjectModelAPI {
                 return plugin.refuse("client_read_file", "malformed MVS parameters (\(parametersSize) bytes)")
             case .allow(let resolved, let templateValues)?:
                 decision?.pointee = MONA_FILE_ALLOW
-                HostAPITable.fill(path, Array(resolved.utf8))
+                HostAPITable.fill(path, text: resolved)
                 if let templateValues { HostAPITable.fill(properties, templateValues) }
             case .deny(let kind, let message)?:
                 ObjectModelAPI.explain(err, kind, message)
+            case .missing(let name)?:
+                ObjectModelAPI.explain(err, MONA_ERR_NOTFOUND) { write in
+                    write("File ")
+                    write(name)
+                    write(" doesn't exist")
+                }
             case .handled?:
                 decision?.pointee = MONA_FILE_HANDLED
             }
@@ -159,17 +165,27 @@ enum ObjectModelAPI {
 
     /// Fills a mona_error (message truncated to fit, NUL-terminated).
     static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ kind: Int32, _ text: String) {
+        explain(err, kind) { write in write(text) }
+    }
+
+    /// Fills a mona_error with the pieces `compose` writes, one after the other: straight into the
+    /// caller's struct, no copy of the 500-byte field, no string joining the pieces (this runs for
+    /// every file request that finds no file, e.g. each HLS request).
+    static func explain(_ err: UnsafeMutablePointer<mona_error>?, _ kind: Int32,
+                        _ compose: (_ write: (String) -> Void) -> Void) {
         guard let err else { return }
         err.pointee.kind = kind
-        // Straight into the caller's struct: no copy of the 500-byte field, no array (this runs for
-        // every file request that finds no file, e.g. each HLS request).
-        let capacity = MemoryLayout.size(ofValue: err.pointee.message)
+        let capacity = MemoryLayout.size(ofValue: err.pointee.message) - 1 // the NUL's place kept
         let message = UnsafeMutableRawPointer(err) + MemoryLayout<mona_error>.offset(of: \.message)!
-        var text = text
-        text.withUTF8 { utf8 in
-            let count = min(utf8.count, capacity - 1)
-            if count > 0 { message.copyMemory(from: utf8.baseAddress!, byteCount: count) }
-            message.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+        var count = 0
+        compose { piece in
+            var piece = piece
+            piece.withUTF8 { utf8 in
+                let taken = min(utf8.count, capacity - count)
+                if taken > 0 { (message + count).copyMemory(from: utf8.baseAddress!, byteCount: taken) }
+                count += taken
+            }
         }
+        message.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
     }
 }
