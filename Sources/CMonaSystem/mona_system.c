@@ -64,6 +64,24 @@ static size_t file_memory_length(size_t size) {
     return (size + MONA_HUGE_PAGE - 1) & ~(MONA_HUGE_PAGE - 1);
 }
 
+/* Maps `length` bytes of `file`; when `aligned`, at an address that is a multiple of 2 MiB (a huge
+ * page can only map an aligned range): a larger anonymous reservation is cut down around it. */
+static void *map_file(int file, size_t length, int aligned) {
+    if (!aligned) return mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    size_t span = length + MONA_HUGE_PAGE;
+    char *reserve = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserve == MAP_FAILED) return MAP_FAILED;
+    char *start = (char *)(((uintptr_t)reserve + MONA_HUGE_PAGE - 1) & ~(uintptr_t)(MONA_HUGE_PAGE - 1));
+    void *memory = mmap(start, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file, 0);
+    if (memory == MAP_FAILED) {
+        munmap(reserve, span);
+        return MAP_FAILED;
+    }
+    if (start > reserve) munmap(reserve, (size_t)(start - reserve));
+    if (reserve + span > start + length) munmap(start + length, (size_t)(reserve + span - (start + length)));
+    return memory;
+}
+
 void *mona_system_file_memory(size_t size, int *fd) {
     *fd = -1;
     size_t length = file_memory_length(size);
@@ -74,16 +92,27 @@ void *mona_system_file_memory(size_t size, int *fd) {
         return NULL;
     }
     (void)fcntl(file, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-    void *memory = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    void *memory = map_file(file, length, length != size);
     if (memory == MAP_FAILED) {
         close(file);
         return NULL;
     }
     /* Honoured where shmem_enabled is "advise" (or "within_size"/"always"): the pages a socket's
-     * sendfile looks up one by one become a few 2 MiB folios. Elsewhere a no-op. */
+     * sendfile looks up one by one are 2 MiB folios from the start. Elsewhere a no-op (see
+     * mona_system_collapse_file_memory). */
     if (length != size) (void)madvise(memory, length, MADV_HUGEPAGE);
     *fd = file;
     return memory;
+}
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1 */
+#endif
+
+int mona_system_collapse_file_memory(void *memory, size_t size) {
+    size_t length = file_memory_length(size);
+    if (!memory || length == size) return 0;
+    return madvise(memory, length, MADV_COLLAPSE) == 0 ? 0 : -errno;
 }
 
 void mona_system_free_file_memory(void *memory, size_t size, int fd) {

@@ -51,4 +51,26 @@ import Testing
             #expect(Self.mapping(at: address)?.path.contains("mona-shared") != true, "unmapped with its block")
         }
     }
+
+    /// From 1 MiB a block is mapped at a 2 MiB boundary (a huge page maps only an aligned range), and
+    /// moving its pages into huge pages (done at its first send) keeps every byte.
+    @Test func aLargeBlockIsAlignedAndKeepsItsBytesWhenItsPagesAreCollapsed() throws {
+        let size = 1_572_864
+        let block = try #require(SharedBlock(size: size))
+        try #require(block.fd >= 0)
+        #expect(UInt(bitPattern: block.bytes) % UInt(2 << 20) == 0)
+        let bytes = block.bytes.assumingMemoryBound(to: UInt8.self)
+        for index in 0..<size { bytes[index] = UInt8(truncatingIfNeeded: index &* 31 &+ index >> 12) }
+        let status = block.collapse()
+        // 0 here (Linux 6.1 on); EAGAIN/ENOMEM when no huge page could be had, EINVAL on older kernels.
+        #expect([0, -EAGAIN, -ENOMEM, -EINVAL].contains(status), "\(status)")
+        var same = true
+        for index in 0..<size where bytes[index] != UInt8(truncatingIfNeeded: index &* 31 &+ index >> 12) {
+            same = false
+            break
+        }
+        #expect(same, "the bytes are unchanged")
+        let small = try #require(SharedBlock(size: 512 << 10))
+        #expect(small.collapse() == 0, "below 1 MiB: nothing to do")
+    }
 }

@@ -12,9 +12,10 @@
 #   -r, --rounds R          runs of both servers, alternating (env ROUNDS, default 1): with more than
 #                           one, every round's figures and the median ratio per viewer count
 #   --shmem-thp MODE        the kernel's transparent_hugepage/shmem_enabled for the run (never, advise,
-#                           within_size or always; root), put back at the end. Our segments ask for
-#                           2 MiB pages (MADV_HUGEPAGE), granted from "advise" on; nginx's files get
-#                           large folios from ext4 whatever this is. Default: leave it as it is.
+#                           within_size or always; root), put back at the end. Our segments are
+#                           moved into 2 MiB pages at their first send whatever this is (MADV_COLLAPSE,
+#                           Linux 6.1+); nginx's files get large folios from ext4 whatever this is.
+#                           Default: leave it as it is.
 #   -h, --help
 # Env: BIN=<dir> folder holding MonaServer, libMonaRTMP.so and libMonaHTTP.so; implies --no-build.
 # Needs: ffmpeg, cc, ss, nginx and libnginx-mod-rtmp (apt-get install -y ffmpeg gcc iproute2

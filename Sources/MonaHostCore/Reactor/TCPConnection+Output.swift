@@ -96,6 +96,7 @@ extension TCPConnection {
                     guard let block = lastBlock, part.offset <= block.size, part.size <= block.size - part.offset
                     else { return Int64(MONA_E_INVAL) }
                     base = UnsafeRawPointer(block.bytes + part.offset)
+                    block.sending(on: reactor)
                     if block.fd >= 0, part.size >= WriteRequest.sendfileMinimum { fileRange = true }
                 }
                 let (sum, overflow) = total.addingReportingOverflow(part.size)
