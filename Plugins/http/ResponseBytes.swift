@@ -15,7 +15,7 @@ final class ResponseHeads {
 
     /// "HTTP/1.1 <status> <reason>\r\n".
     func statusLine(_ status: Int) -> [UInt8] {
-        let slot = status - 100
+        let slot = status &- 100 // any Int (a status from an application) stays an index check
         if statusLines.indices.contains(slot), let line = statusLines[slot] { return line }
         var line: [UInt8] = []
         line.append(literal: "HTTP/1.1 ")

@@ -389,3 +389,17 @@ private func template(_ text: String, _ values: [String: String]) -> String {
         }
     }
 }
+
+/// Status lines, cached by code.
+@Suite struct StatusLineTests {
+    @Test func everyCodeGetsItsLineTheSameTheSecondTime() {
+        let heads = ResponseHeads()
+        for _ in 0..<2 {
+            #expect(heads.statusLine(200) == Array("HTTP/1.1 200 OK\r\n".utf8))
+            #expect(heads.statusLine(404) == Array("HTTP/1.1 404 Not Found\r\n".utf8))
+            #expect(String(decoding: heads.statusLine(99), as: UTF8.self).hasPrefix("HTTP/1.1 99 "))
+            #expect(String(decoding: heads.statusLine(600), as: UTF8.self).hasPrefix("HTTP/1.1 600 "))
+            #expect(String(decoding: heads.statusLine(Int.min), as: UTF8.self).hasPrefix("HTTP/1.1 -9223372036854775808 "))
+        }
+    }
+}
